@@ -1,0 +1,1 @@
+"""dissent: a confidential channel for reporting what official reporting leaves out."""

@@ -28,6 +28,7 @@ from .keys import (
     Recipient,
     ScryptRecipient,
 )
+from .padding import PaddedReader, unpad_chunks
 
 __all__ = [
     "OpenedHeader",
@@ -70,8 +71,15 @@ def encrypt_stream(
     *,
     recipients: Sequence[Recipient],
     armor: bool = False,
+    pad: bool = False,
 ) -> None:
-    """Encrypt everything ``source`` holds to ``recipients``, writing to ``sink``."""
+    """Encrypt everything ``source`` holds to ``recipients``, writing to ``sink``.
+
+    With ``pad``, the plaintext is padded to its size bucket inside the payload (see
+    :mod:`dissent.crypto.padding`); open such a file with ``padded=True``.
+    """
+    if pad:
+        source = PaddedReader(source)
     file_key = os.urandom(FILE_KEY_SIZE)
     header = _new_header(file_key, recipients)
     out: Writable = ArmorWriter(sink) if armor else sink
@@ -84,10 +92,12 @@ def encrypt_stream(
         out.close()
 
 
-def encrypt(data: bytes, *, recipients: Sequence[Recipient], armor: bool = False) -> bytes:
+def encrypt(
+    data: bytes, *, recipients: Sequence[Recipient], armor: bool = False, pad: bool = False
+) -> bytes:
     """Return ``data`` encrypted to ``recipients`` as an age file."""
     sink = io.BytesIO()
-    encrypt_stream(io.BytesIO(data), sink, recipients=recipients, armor=armor)
+    encrypt_stream(io.BytesIO(data), sink, recipients=recipients, armor=armor, pad=pad)
     return sink.getvalue()
 
 
@@ -127,7 +137,9 @@ def open_header(source: BufferedSource, *, identities: Sequence[Identity]) -> Op
     return OpenedHeader(header=header, raw=raw, file_key=_unwrap(header, identities))
 
 
-def iter_decrypt(stream: Readable, *, identities: Sequence[Identity]) -> Iterator[bytes]:
+def iter_decrypt(
+    stream: Readable, *, identities: Sequence[Identity], padded: bool = False
+) -> Iterator[bytes]:
     """Yield plaintext chunks of an age file (binary or armored) as they authenticate.
 
     The header is read and checked before the first chunk is yielded. If a later
@@ -139,22 +151,29 @@ def iter_decrypt(stream: Readable, *, identities: Sequence[Identity]) -> Iterato
     nonce = source.read(NONCE_SIZE)
     if len(nonce) != NONCE_SIZE:
         raise HeaderError("file ends before the payload nonce")
-    yield from decrypt_chunks(payload_key(opened.file_key, nonce), source)
+    chunks = decrypt_chunks(payload_key(opened.file_key, nonce), source)
+    yield from unpad_chunks(chunks) if padded else chunks
 
 
-def decrypt_stream(stream: Readable, sink: Writable, *, identities: Sequence[Identity]) -> None:
+def decrypt_stream(
+    stream: Readable, sink: Writable, *, identities: Sequence[Identity], padded: bool = False
+) -> None:
     """Decrypt ``stream`` into ``sink`` chunk by chunk (see :func:`iter_decrypt`)."""
-    for chunk in iter_decrypt(stream, identities=identities):
+    for chunk in iter_decrypt(stream, identities=identities, padded=padded):
         sink.write(chunk)
 
 
-def decrypt(data: bytes, *, identities: Sequence[Identity]) -> bytes:
+def decrypt(data: bytes, *, identities: Sequence[Identity], padded: bool = False) -> bytes:
     """Return the plaintext of an age file held in memory."""
-    return b"".join(iter_decrypt(io.BytesIO(data), identities=identities))
+    return b"".join(iter_decrypt(io.BytesIO(data), identities=identities, padded=padded))
 
 
 def decrypt_to_path(
-    stream: Readable, destination: str | os.PathLike[str], *, identities: Sequence[Identity]
+    stream: Readable,
+    destination: str | os.PathLike[str],
+    *,
+    identities: Sequence[Identity],
+    padded: bool = False,
 ) -> None:
     """Decrypt into ``destination`` atomically: all of it, or nothing at all.
 
@@ -166,7 +185,7 @@ def decrypt_to_path(
     fd, tmp_name = tempfile.mkstemp(prefix=".dissent-", suffix=".part", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as tmp:
-            decrypt_stream(stream, tmp, identities=identities)
+            decrypt_stream(stream, tmp, identities=identities, padded=padded)
             tmp.flush()
             os.fsync(tmp.fileno())
         os.replace(tmp_name, target)

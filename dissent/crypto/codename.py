@@ -149,8 +149,7 @@ def normalize_codename(text: str) -> str:
     words = text.lower().split()
     if len(words) != CODENAME_WORDS:
         raise InvalidCodename(
-            f"A codename has {CODENAME_WORDS} words separated by spaces; "
-            f"this has {len(words)}."
+            f"A codename has {CODENAME_WORDS} words separated by spaces; this has {len(words)}."
         )
     known = _word_set()
     for position, word in enumerate(words, start=1):

@@ -38,14 +38,14 @@ _WRAPPED_KEY_SIZE = FILE_KEY_SIZE + 16
 _X25519_TYPE = "X25519"
 _X25519_INFO = b"age-encryption.org/v1/X25519"
 _X25519_HRP = "age"
-_X25519_SECRET_HRP = "age-secret-key-"
+_X25519_SECRET_HRP = "age-secret-key-"  # noqa: S105 (a Bech32 prefix)
 
 # --- ML-KEM-768 + X25519 (X-Wing) ----------------------------------------------------
 
 _HYBRID_TYPE = "mlkem768x25519"
 _HYBRID_INFO = b"age-encryption.org/mlkem768x25519"
 _HYBRID_HRP = "age1pq"
-_HYBRID_SECRET_HRP = "age-secret-key-pq-"
+_HYBRID_SECRET_HRP = "age-secret-key-pq-"  # noqa: S105 (a Bech32 prefix)
 _MLKEM768_PUBLIC_SIZE = 1184
 _MLKEM768_CIPHERTEXT_SIZE = 1088
 _HYBRID_PUBLIC_SIZE = _MLKEM768_PUBLIC_SIZE + 32

@@ -140,8 +140,7 @@ def combine_shares(shares: Sequence[Share]) -> bytes:
             if seen[share.index] == share.value:
                 raise KeyFormatError(f"share number {share.index} was given more than once")
             raise KeyFormatError(
-                f"two different shares claim to be share number {share.index}; "
-                "one has been altered"
+                f"two different shares claim to be share number {share.index}; one has been altered"
             )
         seen[share.index] = share.value
     if len(shares) < first.threshold:
@@ -150,12 +149,14 @@ def combine_shares(shares: Sequence[Share]) -> bytes:
     ones = _lane_ones(len(first.value))
     points = [(share.index, int.from_bytes(share.value, "big")) for share in shares]
     basis_points, extra_points = points[: first.threshold], points[first.threshold :]
+    weights = _barycentric_weights([x for x, _ in basis_points])
     for x, y in extra_points:
-        if _interpolate(basis_points, at=x, ones=ones) != y:
+        if _interpolate(basis_points, weights, at=x, ones=ones) != y:
             raise KeyFormatError(
                 f"share number {x} is inconsistent with the others; one of them has been altered"
             )
-    return _interpolate(basis_points, at=0, ones=ones).to_bytes(len(first.value), "big")
+    secret = _interpolate(basis_points, weights, at=0, ones=ones)
+    return secret.to_bytes(len(first.value), "big")
 
 
 def format_share(share: Share) -> str:
@@ -182,7 +183,7 @@ def parse_share(text: str) -> Share:
     # The prefix is handled first because the human-readable part itself holds a hyphen.
     if compact[: len(_TEXT_PREFIX)].lower() != _TEXT_PREFIX:
         raise KeyFormatError(
-            f"this is not a dissent share, or its first group has a typo: "
+            "this is not a dissent share, or its first group has a typo: "
             f"it must begin with {_TEXT_PREFIX.upper()}"
         )
     # Bech32's checksum is over character values, not case, so accepting mixed case
@@ -196,8 +197,7 @@ def parse_share(text: str) -> Share:
         raise KeyFormatError("the share is too short to hold a secret")
     if payload[0] != SHARE_FORMAT_VERSION:
         raise KeyFormatError(
-            f"the share uses format version {payload[0]}, which this version of dissent "
-            "cannot read"
+            f"the share uses format version {payload[0]}, which this version of dissent cannot read"
         )
     try:
         return Share(
@@ -283,16 +283,33 @@ def _evaluate(polynomial: Sequence[int], *, at: int, ones: int) -> int:
     return result
 
 
-def _interpolate(points: Sequence[tuple[int, int]], *, at: int, ones: int) -> int:
-    """Return the lanes of the polynomial through ``points`` evaluated at ``at``."""
-    result = 0
-    for i, (x_i, y_i) in enumerate(points):
-        numerator = denominator = 1
-        for j, (x_j, _) in enumerate(points):
+def _barycentric_weights(xs: Sequence[int]) -> list[int]:
+    """Return, for each distinct public ``x_i``, the inverse of the product of ``x_i - x_j``."""
+    weights = []
+    for i, x_i in enumerate(xs):
+        denominator = 1
+        for j, x_j in enumerate(xs):
             if j != i:
                 # Subtraction in GF(256) is XOR.
-                numerator = _gf_mul(numerator, at ^ x_j)
                 denominator = _gf_mul(denominator, x_i ^ x_j)
-        basis = _gf_mul(numerator, _gf_inverse(denominator))
-        result ^= _scale(y_i, basis, ones=ones)
+        weights.append(_gf_inverse(denominator))
+    return weights
+
+
+def _interpolate(
+    points: Sequence[tuple[int, int]], weights: Sequence[int], *, at: int, ones: int
+) -> int:
+    """Return the lanes of the polynomial through ``points`` evaluated at ``at``.
+
+    ``at`` must not be one of the points' x-coordinates: it is 0 or another share's.
+    """
+    # Barycentric form: the weights depend only on the x-coordinates, so checking extra
+    # shares costs O(k) per share instead of O(k^2).
+    all_factors = 1
+    for x, _ in points:
+        all_factors = _gf_mul(all_factors, at ^ x)
+    result = 0
+    for (x, y), weight in zip(points, weights, strict=True):
+        basis = _gf_mul(_gf_mul(all_factors, _gf_inverse(at ^ x)), weight)
+        result ^= _scale(y, basis, ones=ones)
     return result

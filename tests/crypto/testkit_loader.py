@@ -7,7 +7,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 TESTKIT = Path(__file__).parent / "testkit"
-KNOWN_KEYS = {"expect", "payload", "identity", "passphrase", "armored", "file key", "comment", "compressed"}
+KNOWN_KEYS = {
+    "expect",
+    "payload",
+    "identity",
+    "passphrase",
+    "armored",
+    "file key",
+    "comment",
+    "compressed",
+}
 
 
 @dataclass

@@ -41,7 +41,7 @@ SET_ID_LENGTH = 4
 SHARE_HRP = "dissent-share"
 SHARE_FORMAT_VERSION = 1
 # version (1) || set_id (4) || threshold (1) || index (1), then the share value.
-_HEADER_LENGTH = 1 + SET_ID_LENGTH + 1 + 1
+_HEADER_LENGTH = 1 + SET_ID_LENGTH + 1 + 1 + 1  # version, set id, threshold, index, length
 # Bech32 puts "1" between the human-readable part and the data.
 _TEXT_PREFIX = SHARE_HRP + "1"
 # Five characters is short enough to read aloud and compare by eye.
@@ -130,9 +130,16 @@ def combine_shares(shares: Sequence[Share]) -> bytes:
     for share in shares[1:]:
         if share.set_id != first.set_id:
             raise KeyFormatError("the shares come from different splits and cannot be combined")
-        if share.threshold != first.threshold or len(share.value) != len(first.value):
+        if share.threshold != first.threshold:
             raise KeyFormatError(
-                "the shares disagree about the split they belong to; one has been altered"
+                "the shares disagree about how many are needed; one has been altered"
+            )
+        if len(share.value) != len(first.value):
+            # Bech32 misses a "q" typed or dropped just before a final "p", which changes
+            # the length of one share; this is where that typo is caught.
+            raise KeyFormatError(
+                "the shares have different lengths: one was mistyped (check the last "
+                "groups of each share) or altered"
             )
     seen: dict[int, bytes] = {}
     for share in shares:
@@ -164,7 +171,7 @@ def format_share(share: Share) -> str:
     payload = (
         bytes([SHARE_FORMAT_VERSION])
         + share.set_id
-        + bytes([share.threshold, share.index])
+        + bytes([share.threshold, share.index, len(share.value)])
         + share.value
     )
     data = bech32_encode(SHARE_HRP, payload).upper()[len(_TEXT_PREFIX) :]
@@ -199,6 +206,10 @@ def parse_share(text: str) -> Share:
         raise KeyFormatError(
             f"the share uses format version {payload[0]}, which this version of dissent cannot read"
         )
+    # The explicit length catches what Bech32's checksum cannot: a "q" inserted or
+    # dropped just before a final "p" keeps the checksum valid but changes the length.
+    if payload[3 + SET_ID_LENGTH] != len(payload) - _HEADER_LENGTH:
+        raise KeyFormatError(f"the share has a typo: {_TYPO_HINT}")
     try:
         return Share(
             set_id=payload[1 : 1 + SET_ID_LENGTH],

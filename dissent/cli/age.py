@@ -10,6 +10,7 @@ import contextlib
 import getpass
 import os
 import sys
+import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
@@ -51,10 +52,11 @@ def _input(path: str) -> Iterator[BinaryIO]:
         yield sys.stdin.buffer
         return
     try:
-        with open(path, "rb") as handle:
-            yield handle
+        handle = open(path, "rb")  # noqa: SIM115 - closed below; only open() errors are "cannot read"
     except OSError as exc:
         raise CommandError(f"cannot read {path}: {exc.strerror}") from exc
+    with handle:
+        yield handle
 
 
 def _read_passphrase(*, confirm: bool) -> str:
@@ -144,11 +146,12 @@ def encrypt(
     if use_passphrase == bool(recipient_texts):
         raise CommandError("give either -p or at least one -r RECIPIENT")
     recipients: list[Recipient] = []
-    for text in recipient_texts:
+    for number, text in enumerate(recipient_texts, start=1):
         try:
             recipients.append(parse_recipient(text))
         except KeyFormatError as exc:
-            raise CommandError(f"invalid recipient {text[:20]}…: {exc}") from exc
+            # Never echo the text: it may be a secret key pasted by mistake.
+            raise CommandError(f"recipient {number} is not a valid age recipient: {exc}") from exc
     if use_passphrase:
         recipients = [ScryptRecipient(_read_passphrase(confirm=True))]
     if output is None and not armor and sys.stdout.isatty():
@@ -162,20 +165,28 @@ def encrypt(
                 _encrypt_to_file(source, output, recipients=recipients, armor=armor)
         except ValueError as exc:
             raise CommandError(str(exc)) from exc
+        except OSError as exc:
+            raise CommandError(f"cannot write standard output: {exc.strerror}") from exc
 
 
 def _encrypt_to_file(
     source: BinaryIO, output: str, *, recipients: Sequence[Recipient], armor: bool
 ) -> None:
+    """Write to a temporary file beside OUT and rename: OUT is replaced only on success."""
+    target = Path(output)
     try:
-        with open(output, "wb") as sink:
-            encrypt_stream(source, sink, recipients=recipients, armor=armor)
+        fd, tmp_name = tempfile.mkstemp(prefix=".dissent-", suffix=".part", dir=target.parent)
     except OSError as exc:
         raise CommandError(f"cannot write {output}: {exc.strerror}") from exc
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(output)
-        raise
+    try:
+        with os.fdopen(fd, "wb") as sink:
+            encrypt_stream(source, sink, recipients=recipients, armor=armor)
+        os.replace(tmp_name, target)
+    except OSError as exc:
+        raise CommandError(f"cannot write {output}: {exc.strerror}") from exc
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
 
 
 @age.command()
@@ -217,4 +228,6 @@ def decrypt(identity_files: tuple[str, ...], output: str | None, input_path: str
         except DecryptionError as exc:
             raise CommandError(f"decryption failed: {exc}") from exc
         except OSError as exc:
-            raise CommandError(f"cannot write {output}: {exc.strerror}") from exc
+            raise CommandError(
+                f"cannot write {output or 'standard output'}: {exc.strerror}"
+            ) from exc

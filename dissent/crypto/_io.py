@@ -64,8 +64,34 @@ class BufferedSource:
             while not self._eof:
                 self._fill(len(self._buf) + _READ_SIZE)
             return self._take(len(self._buf))
+        if size >= _READ_SIZE and len(self._buf) < size:
+            return self._read_through(size)
         self._fill(size)
         return self._take(min(size, len(self._buf)))
+
+    def _read_through(self, size: int) -> bytes:
+        """Return up to ``size`` bytes: what the buffer holds, then straight from the stream."""
+        # Payload chunks come through here. Copying each one into the buffer and out again
+        # halved decryption throughput; once the buffer is drained (after the first chunk),
+        # a full read from the underlying stream is returned as it is, without a copy.
+        parts: list[bytes] = []
+        got = 0
+        if self._buf:
+            parts.append(self._take(len(self._buf)))
+            got = len(parts[0])
+        while got < size and not self._eof:
+            data = self._raw.read(size - got)
+            if not data:
+                self._eof = True
+            else:
+                parts.append(data)
+                got += len(data)
+        out = parts[0] if len(parts) == 1 else b"".join(parts)
+        if len(out) > size:
+            # The stream handed over more than was asked for: keep the rest for later.
+            self._buf += out[size:]
+            out = out[:size]
+        return out
 
     def _take(self, n: int) -> bytes:
         out = bytes(self._buf[:n])

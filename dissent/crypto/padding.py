@@ -102,6 +102,8 @@ class PaddedReader:
 
     def read(self, size: int = -1, /) -> bytes:
         """Return up to ``size`` bytes of content, then of padding."""
+        if size == 0:
+            return b""
         if self._padding_left is None:
             data = self._source.read(size)
             if data:

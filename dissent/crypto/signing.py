@@ -16,7 +16,10 @@ _DOMAIN = b"dissent/v1/signature\x00"
 
 
 def _signed_bytes(message: bytes, purpose: str) -> bytes:
-    label = purpose.encode("utf-8")
+    try:
+        label = purpose.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError("a signature purpose must be valid text") from exc
     if not label or b"\x00" in label:
         raise ValueError("a signature purpose is a non-empty label without NUL")
     return _DOMAIN + label + b"\x00" + message

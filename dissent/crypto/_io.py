@@ -72,8 +72,9 @@ class BufferedSource:
     def _read_through(self, size: int) -> bytes:
         """Return up to ``size`` bytes: what the buffer holds, then straight from the stream."""
         # Payload chunks come through here. Copying each one into the buffer and out again
-        # halved decryption throughput; once the buffer is drained (after the first chunk),
-        # a full read from the underlying stream is returned as it is, without a copy.
+        # (three copies of 64 KiB per chunk) held decryption to about 80 % of the bare AEAD
+        # reading the same file. Once the buffer is drained (after the first chunk), a full
+        # read from the underlying stream is returned as it is, without a copy.
         parts: list[bytes] = []
         got = 0
         if self._buf:

@@ -160,6 +160,12 @@ class X25519Recipient(PublicKeyRecipient):
             raise KeyFormatError("an X25519 recipient is 32 bytes")
         self.public_bytes = public_bytes
         self._key = x25519.X25519PublicKey.from_public_bytes(public_bytes)
+        try:
+            # A low-order point gives an all-zero secret for every sender: refuse it
+            # now, not at the first encryption to a set that contains it.
+            x25519.X25519PrivateKey.generate().exchange(self._key)
+        except ValueError as exc:
+            raise KeyFormatError("the X25519 recipient is a low-order point") from exc
 
     def encode(self) -> str:
         """Return the ``age1…`` string."""
@@ -453,6 +459,7 @@ def parse_identity_file(text: str) -> list[KeyPairIdentity]:
 def format_identity_file(identity: KeyPairIdentity, *, created: datetime | None = None) -> str:
     """Return the identity in age's identity-file format, with its public key comment."""
     stamp = (created or datetime.now(UTC)).replace(microsecond=0)
+    stamp = stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
     return (
         f"# created: {stamp.isoformat().replace('+00:00', 'Z')}\n"
         f"# public key: {identity.recipient.encode()}\n"

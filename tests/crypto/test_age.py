@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dissent.crypto import (
+    ArmorError,
     DecryptionError,
     HeaderError,
     KeyKind,
@@ -73,15 +74,11 @@ class TrickleReader:
         self._data = data
         self._pos = 0
         self._rng = random.Random(seed)
-        self.calls = 0
 
     def read(self, size: int = -1, /) -> bytes:
-        self.calls += 1
-        n = self._rng.randint(1, 7)
-        if size >= 0:
-            n = min(n, size)
-        if size < 0 and self.calls > 1:
-            n = len(self._data)
+        if size < 0:  # read everything, as io readers do
+            size = len(self._data) - self._pos
+        n = min(self._rng.randint(1, 7), size)
         out = self._data[self._pos : self._pos + n]
         self._pos += len(out)
         return out
@@ -191,6 +188,28 @@ def test_armored_output_is_ascii_text() -> None:
     assert text.startswith("-----BEGIN AGE ENCRYPTED FILE-----\n")
     assert text.endswith("-----END AGE ENCRYPTED FILE-----\n")
     assert all(len(line) <= 64 for line in text.splitlines())
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [(b"", b""), (b"\n\n  ", b"\r\n\t \n"), (b"", b"\n" * 100)],
+    ids=["bare", "blank lines and spaces", "many blank lines"],
+)
+def test_armor_may_be_surrounded_by_whitespace(before, after) -> None:
+    blob = encrypt(b"report", recipients=[ALICE.recipient], armor=True)
+    assert decrypt(before + blob + after, identities=[ALICE]) == b"report"
+
+
+@pytest.mark.parametrize("junk", [b"x", b"\n# comment\n", b"\x00"])
+def test_data_after_the_armor_is_rejected(junk) -> None:
+    blob = encrypt(b"report", recipients=[ALICE.recipient], armor=True)
+    with pytest.raises(ArmorError):
+        decrypt(blob + junk, identities=[ALICE])
+
+
+def test_armor_with_crlf_line_endings_opens() -> None:
+    blob = encrypt(plaintext(1000), recipients=[ALICE.recipient], armor=True)
+    assert decrypt(blob.replace(b"\n", b"\r\n"), identities=[ALICE]) == plaintext(1000)
 
 
 def test_the_file_key_is_fresh_for_every_file() -> None:
@@ -318,10 +337,16 @@ def test_a_header_from_another_file_does_not_open_the_payload() -> None:
     assert isinstance(assert_rejected(spliced, [ALICE], b"second report"), PayloadError)
 
 
-def test_data_appended_after_the_final_chunk_is_rejected() -> None:
-    original = plaintext(CHUNK + 5)
+@pytest.mark.parametrize("size", [5, CHUNK, 2 * CHUNK])
+@pytest.mark.parametrize(
+    "extra", [b"\x00", b"\n", bytes(SEALED_CHUNK)], ids=["byte", "lf", "chunk"]
+)
+def test_data_appended_after_the_final_chunk_is_rejected(size, extra) -> None:
+    # With a full final chunk the extra bytes cannot hide inside it: only an explicit
+    # end-of-file check catches them.
+    original = plaintext(size)
     blob = encrypt(original, recipients=[ALICE.recipient])
-    error = assert_rejected(blob + b"\x00", [ALICE], original)
+    error = assert_rejected(blob + extra, [ALICE], original)
     assert isinstance(error, PayloadError)
 
 

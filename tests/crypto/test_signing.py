@@ -78,7 +78,9 @@ def test_a_plain_ed25519_signature_of_the_message_is_refused() -> None:
         KEY.verify_key.verify(MESSAGE, raw, purpose=PURPOSE)
 
 
-@pytest.mark.parametrize("purpose", ["", "a\x00b"])
+@pytest.mark.parametrize(
+    "purpose", ["", "a\x00b", "lone \ud800 surrogate"], ids=["empty", "nul", "surrogate"]
+)
 def test_an_empty_or_nul_purpose_is_a_usage_error(purpose) -> None:
     with pytest.raises(ValueError):
         KEY.sign(MESSAGE, purpose=purpose)

@@ -1,18 +1,35 @@
-"""The ``dissent`` command line."""
+"""The ``dissent`` command line (also reachable as ``flask --app dissent``)."""
 
 from __future__ import annotations
 
 import click
+from flask.cli import FlaskGroup
 
 from .age import age
+from .instance import demo, init, serve
+from .manage import db_group, mission, totp, user
 
 
-@click.group()
+def _create_app() -> object:
+    from ..app import create_app
+
+    return create_app()
+
+
+@click.group(
+    cls=FlaskGroup,
+    create_app=_create_app,
+    add_default_commands=False,
+    add_version_option=False,
+    load_dotenv=False,
+    set_debug_flag=False,
+)
 def cli() -> None:
     """dissent: a confidential channel for what official reporting leaves out."""
 
 
-cli.add_command(age)
+for command in (age, init, demo, serve, mission, user, db_group, totp):
+    cli.add_command(command)
 
 
 def main() -> None:

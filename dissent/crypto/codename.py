@@ -43,7 +43,7 @@ _INFO_LOOKUP_ID = b"dissent/v1/source-lookup-id"
 _INFO_IDENTITY = b"dissent/v1/source-identity"
 
 
-class InvalidCodename(ValueError):  # noqa: N818 - the domain name reads better than ...Error
+class InvalidCodename(ValueError):
     """What the source typed cannot be a codename (wrong word count or unknown word).
 
     The message is about format only and safe to show: it never says whether a codename

@@ -1,0 +1,41 @@
+"""Forms of the operator interface: missions and accounts only."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import SelectField, SelectMultipleField, StringField
+from wtforms.validators import DataRequired, Length
+
+from ..forms import choices_from
+from ..models import Role
+from ..models.mission import NAME_MAX, SLUG_MAX
+
+ROLE_LABELS = {
+    Role.ADVISER: _l("Adviser (vertrouwenspersoon)"),
+    Role.LEADERSHIP: _l("Leadership"),
+    Role.ADMIN: _l("Operator"),
+}
+
+
+class MissionForm(FlaskForm):
+    """A new mission."""
+
+    slug = StringField(
+        _l("Short name"),
+        validators=[DataRequired(), Length(max=SLUG_MAX)],
+        description=_l("Lower-case letters, digits and hyphens, e.g. eupol-2027."),
+    )
+    name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=NAME_MAX)])
+
+
+class AccountForm(FlaskForm):
+    """A new staff account; it gets a one-time enrolment link."""
+
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)])
+    role = SelectField(_l("Role"), choices=choices_from(ROLE_LABELS), validators=[DataRequired()])
+    missions = SelectMultipleField(_l("Missions"), coerce=str)
+
+
+class AccountActionForm(FlaskForm):
+    """A button acting on one account (activate, deactivate, new link)."""

@@ -1,0 +1,237 @@
+"""``dissent init``, ``dissent demo`` and ``dissent serve``."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+from pathlib import Path
+from typing import Any
+
+import click
+from flask import Flask
+
+from ..config import ConfigError
+from ..crypto import KeyKind
+from ..crypto.codename import codename_wordlist
+from .age import CommandError
+
+KIND_CHOICE = click.Choice([k.value for k in KeyKind])
+
+
+def _print_ceremony(shares: list[str], threshold: int) -> None:
+    click.echo(f"\nRecovery key: {len(shares)} shares, any {threshold} of which recover it.")
+    click.echo(
+        "Give each share to a different custodian, on paper. They are not stored anywhere.\n"
+    )
+    for number, share in enumerate(shares, start=1):
+        click.echo(f"  share {number}: {share}")
+    click.echo("")
+
+
+@click.command()
+@click.option(
+    "--instance",
+    "instance_path",
+    type=click.Path(path_type=Path),
+    default="instance",
+    show_default=True,
+    help="Folder for the instance secrets and SQLite database.",
+)
+@click.option(
+    "--key-kind",
+    type=KIND_CHOICE,
+    default=KeyKind.HYBRID.value,
+    show_default=True,
+    help="Post-quantum hybrid, or X25519 for exports that age 1.1.1 can open.",
+)
+@click.option(
+    "--threshold",
+    type=click.IntRange(2, 255),
+    default=3,
+    show_default=True,
+    help="Shares needed to recover the recovery key.",
+)
+@click.option(
+    "--custodians",
+    type=click.IntRange(2, 255),
+    default=5,
+    show_default=True,
+    help="Number of recovery key shares.",
+)
+@click.option(
+    "--recovery-recipient",
+    default=None,
+    help="Use a recovery key made offline (dissent recovery create) instead.",
+)
+@click.option(
+    "--database-url",
+    envvar="DATABASE_URL",
+    default=None,
+    help="Database (default: SQLite in the instance folder).",
+)
+def init(  # noqa: PLR0917 - click passes every option as an argument
+    instance_path: Path,
+    key_kind: str,
+    threshold: int,
+    custodians: int,
+    recovery_recipient: str | None,
+    database_url: str | None,
+) -> None:
+    """Create instance secrets, the recovery key ceremony and the database."""
+    from ..services.instance import initialise_instance
+
+    if threshold > custodians:
+        raise CommandError("--threshold cannot exceed --custodians")
+    try:
+        created = initialise_instance(
+            instance_path.resolve(),
+            kind=KeyKind(key_kind),
+            threshold=threshold,
+            custodians=custodians,
+            recovery_recipient=recovery_recipient,
+            database_url=database_url,
+        )
+    except (ConfigError, ValueError) as exc:
+        raise CommandError(str(exc)) from exc
+    click.echo(f"Instance created in {created.path}")
+    click.echo(f"Recovery recipient: {created.recovery_recipient.encode()}")
+    if created.recovery is not None:
+        _print_ceremony(created.recovery.shares, created.recovery.threshold)
+
+
+def _demo_password() -> str:
+    words = codename_wordlist()
+    return "-".join(secrets.choice(words) for _ in range(4)) + "-" + str(secrets.randbelow(100))
+
+
+def _seed_demo(app: Flask) -> dict[str, dict[str, str]]:
+    from ..extensions import db
+    from ..models import Role
+    from ..services import accounts
+    from ..services.context import current_context
+
+    logins: dict[str, dict[str, str]] = {}
+    with app.app_context():
+        session, ctx = db.session, current_context()
+        accounts.create_mission(session, slug="demo", name="Demo mission")
+        for role, username in (
+            (Role.ADVISER, "adviser"),
+            (Role.LEADERSHIP, "leader"),
+            (Role.ADMIN, "admin"),
+        ):
+            user, _token = accounts.create_account(
+                session,
+                username=username,
+                role=role,
+                mission_slugs=[] if role is Role.ADMIN else ["demo"],
+            )
+            password, totp_secret = _demo_password(), accounts.new_totp_secret()
+            accounts.enrol_directly(
+                session, ctx, user=user, password=password, totp_secret=totp_secret
+            )
+            logins[role.value] = {
+                "username": username,
+                "password": password,
+                "totp_secret": totp_secret,
+            }
+    return logins
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option(
+    "--instance",
+    "instance_path",
+    type=click.Path(path_type=Path),
+    default="instance",
+    show_default=True,
+)
+@click.option(
+    "--credentials-file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Also write the demo logins to this file as JSON.",
+)
+@click.option("--no-serve", is_flag=True, help="Set up the demo instance, then exit.")
+def demo(
+    host: str, port: int, instance_path: Path, credentials_file: Path | None, no_serve: bool
+) -> None:
+    """A fresh demo instance with one mission and three staff logins, served locally."""
+    from ..app import create_app
+    from ..services.instance import DEMO_MARKER, initialise_instance
+
+    instance_path = instance_path.resolve()
+    if instance_path.exists() and any(instance_path.iterdir()):
+        if not (instance_path / DEMO_MARKER).exists():
+            raise CommandError(f"{instance_path} holds a real instance; the demo will not touch it")
+        shutil.rmtree(instance_path)
+    instance_path.mkdir(parents=True)
+    (instance_path / DEMO_MARKER).write_text("created by dissent demo; safe to delete\n")
+    created = initialise_instance(instance_path, kind=KeyKind.HYBRID, threshold=2, custodians=3)
+    assert created.recovery is not None
+    # Demo only: the shares go to a file so the recovery path can be tried out.
+    shares_file = instance_path / "recovery-shares.txt"
+    shares_file.write_text("\n".join(created.recovery.shares) + "\n", encoding="ascii")
+    shares_file.chmod(0o600)
+    app = create_app({"INSTANCE_PATH": str(instance_path)})
+    logins = _seed_demo(app)
+    if credentials_file is not None:
+        fd = os.open(credentials_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(logins, handle, indent=2)
+    base = f"http://{host}:{port}"
+    click.echo(f"\ndissent demo instance in {instance_path}\n")
+    click.echo(f"  Source side:  {base}/")
+    click.echo(f"  Staff login:  {base}/staff/login\n")
+    for role, login in logins.items():
+        click.echo(f"  {role:<11} username {login['username']:<8} password {login['password']}")
+        secret = login["totp_secret"]
+        click.echo(f"  {'':<11} TOTP secret {secret}  (current code: dissent totp {secret})")
+    click.echo(f"\n  Recovery shares (2 of 3): {shares_file}\n")
+    if not no_serve:
+        run_server(app, host=host, port=port, workers=2)
+
+
+def run_server(app: Flask, *, host: str, port: int, workers: int) -> None:
+    """Serve ``app`` with gunicorn, without an access log (it would hold addresses)."""
+    from gunicorn.app.base import BaseApplication
+
+    class Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            options: dict[str, Any] = {
+                "bind": f"{host}:{port}",
+                "workers": workers,
+                "threads": 4,
+                "worker_class": "gthread",
+                "accesslog": None,
+                "errorlog": "-",
+                "loglevel": "warning",
+                "timeout": 120,
+                "forwarded_allow_ips": "",
+                "proxy_allow_ips": "",
+            }
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Flask:
+            return app
+
+    Server().run()
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the instance with gunicorn (no access log)."""
+    from ..app import create_app
+
+    try:
+        app = create_app()
+    except ConfigError as exc:
+        raise CommandError(str(exc)) from exc
+    run_server(app, host=host, port=port, workers=workers)

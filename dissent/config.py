@@ -1,0 +1,160 @@
+"""Configuration: loaded by one pure function, validated, failing closed.
+
+Sources, later ones winning: the instance file written by ``dissent init``
+(``<instance>/dissent.json``, holding the instance secrets), the environment
+(``DISSENT_*``, ``DATABASE_URL``, ``REDIS_URL``), and the mapping given to
+``create_app``. There is no built-in secret: without an instance file or explicit
+secrets the application refuses to start and says how to fix it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .crypto import KeyFormatError, KeyKind, PublicKeyRecipient, parse_recipient
+from .crypto.codename import DEFAULT_KDF_PARAMS, MIN_SALT_BYTES, KdfParams
+
+INSTANCE_FILE = "dissent.json"
+MIN_SECRET_KEY_BYTES = 32
+# Codename derivations are memory-hard (128 MiB each): at most this many run at once
+# per process, so a burst of logins queues instead of exhausting memory.
+DEFAULT_MAX_CONCURRENT_KDF = 2
+STAFF_IDLE_MINUTES = 15
+SOURCE_IDLE_MINUTES = 30
+
+
+class ConfigError(Exception):
+    """The configuration is missing or invalid; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated settings of one dissent instance."""
+
+    instance_path: Path
+    secret_key: bytes = field(repr=False)
+    source_salt: bytes = field(repr=False)
+    key_kind: KeyKind
+    recovery_recipient: PublicKeyRecipient
+    database_url: str
+    redis_url: str | None = None
+    kdf_params: KdfParams = DEFAULT_KDF_PARAMS
+    staff_wrap_work_factor: int = 16
+    max_concurrent_kdf: int = DEFAULT_MAX_CONCURRENT_KDF
+    staff_idle_minutes: int = STAFF_IDLE_MINUTES
+    source_idle_minutes: int = SOURCE_IDLE_MINUTES
+    testing: bool = False
+    # Cookies are always Secure and __Host- prefixed; browsers accept Secure cookies
+    # from http://127.0.0.1 and localhost, so the demo works without TLS.
+    public_url: str | None = None
+
+
+def _b64(value: Any, *, name: str, min_bytes: int) -> bytes:
+    if isinstance(value, bytes):
+        raw = value
+    else:
+        try:
+            raw = base64.b64decode(str(value), validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ConfigError(f"{name} is not valid base64") from exc
+    if len(raw) < min_bytes:
+        raise ConfigError(f"{name} must be at least {min_bytes} bytes")
+    return raw
+
+
+def read_instance_file(instance_path: Path) -> dict[str, Any]:
+    """Return the contents of the instance file, or an empty mapping if there is none."""
+    path = instance_path / INSTANCE_FILE
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} does not hold a JSON object")
+    return data
+
+
+def load_settings(
+    environ: Mapping[str, str], overrides: Mapping[str, Any] | None = None
+) -> Settings:
+    """Return validated settings from the instance file, environment and overrides."""
+    overrides = dict(overrides or {})
+    instance_path = Path(
+        overrides.pop("INSTANCE_PATH", None) or environ.get("DISSENT_INSTANCE") or "instance"
+    ).resolve()
+    values: dict[str, Any] = read_instance_file(instance_path)
+    env_map = {
+        "DISSENT_SECRET_KEY": "secret_key",
+        "DISSENT_SOURCE_SALT": "source_salt",
+        "DISSENT_KEY_KIND": "key_kind",
+        "DISSENT_RECOVERY_RECIPIENT": "recovery_recipient",
+        "DATABASE_URL": "database_url",
+        "REDIS_URL": "redis_url",
+        "DISSENT_PUBLIC_URL": "public_url",
+    }
+    for env_name, key in env_map.items():
+        if environ.get(env_name):
+            values[key] = environ[env_name]
+    for key, value in overrides.items():
+        values[key.lower()] = value
+
+    missing = [k for k in ("secret_key", "source_salt", "recovery_recipient") if k not in values]
+    if missing:
+        raise ConfigError(
+            f"no instance secrets ({', '.join(missing)}) in {instance_path / INSTANCE_FILE}: "
+            "run `dissent init` to create them"
+        )
+    try:
+        key_kind = KeyKind(values.get("key_kind", KeyKind.HYBRID.value))
+    except ValueError as exc:
+        kinds = ", ".join(k.value for k in KeyKind)
+        raise ConfigError(f"key_kind must be one of: {kinds}") from exc
+    try:
+        recovery = parse_recipient(str(values["recovery_recipient"]))
+    except KeyFormatError as exc:
+        raise ConfigError(f"recovery_recipient is not a valid age recipient: {exc}") from exc
+    if recovery.kind is not key_kind:
+        raise ConfigError("recovery_recipient is not of the instance's key kind")
+
+    database_url = str(
+        values.get("database_url") or f"sqlite:///{instance_path / 'dissent.sqlite3'}"
+    )
+    settings = Settings(
+        instance_path=instance_path,
+        secret_key=_b64(values["secret_key"], name="secret_key", min_bytes=MIN_SECRET_KEY_BYTES),
+        source_salt=_b64(values["source_salt"], name="source_salt", min_bytes=MIN_SALT_BYTES),
+        key_kind=key_kind,
+        recovery_recipient=recovery,
+        database_url=database_url,
+        redis_url=values.get("redis_url") or None,
+        kdf_params=values.get("kdf_params", DEFAULT_KDF_PARAMS),
+        staff_wrap_work_factor=int(values.get("staff_wrap_work_factor", 16)),
+        max_concurrent_kdf=int(values.get("max_concurrent_kdf", DEFAULT_MAX_CONCURRENT_KDF)),
+        staff_idle_minutes=int(values.get("staff_idle_minutes", STAFF_IDLE_MINUTES)),
+        source_idle_minutes=int(values.get("source_idle_minutes", SOURCE_IDLE_MINUTES)),
+        testing=bool(values.get("testing", False)),
+        public_url=values.get("public_url") or None,
+    )
+    if settings.max_concurrent_kdf < 1:
+        raise ConfigError("max_concurrent_kdf must be at least 1")
+    return settings
+
+
+def write_instance_file(instance_path: Path, values: Mapping[str, Any]) -> Path:
+    """Write the instance file readable by its owner only; refuse to overwrite one."""
+    instance_path.mkdir(parents=True, exist_ok=True)
+    path = instance_path / INSTANCE_FILE
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(dict(values), handle, indent=2)
+        handle.write("\n")
+    return path

@@ -1,0 +1,122 @@
+"""Sources, observations and the messages of their conversation."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, enum_type, today
+from .mission import Mission
+from .staff import StaffUser
+
+REF_LENGTH = 9  # "XXXX-XXXX"
+
+
+class State(enum.StrEnum):
+    """Where an observation stands (DESIGN §4)."""
+
+    RECEIVED = "received"
+    ACKNOWLEDGED = "acknowledged"
+    IN_REVIEW = "in_review"
+    ESCALATED = "escalated"
+    FEEDBACK_GIVEN = "feedback_given"
+    CLOSED = "closed"
+    ADVICE_ONLY = "advice_only"
+
+
+class Category(enum.StrEnum):
+    """What an observation is about. Kept in clear: reports count by category."""
+
+    REPORTING_ACCURACY = "reporting_accuracy"
+    SAFETY_SECURITY = "safety_security"
+    CONDUCT_INTEGRITY = "conduct_integrity"
+    LOCAL_POPULATION = "local_population"
+    RESOURCES_FEASIBILITY = "resources_feasibility"
+    GENDER_INCLUSION = "gender_inclusion"
+    OTHER = "other"
+
+
+class Consent(enum.StrEnum):
+    """What the source allows for escalation."""
+
+    NEVER = "never"
+    ASK_FIRST = "ask_first"
+    SUMMARY_ALLOWED = "summary_allowed"
+
+
+class Sender(enum.StrEnum):
+    """Who wrote a message."""
+
+    SOURCE = "source"
+    ADVISER = "adviser"
+
+
+class MessageKind(enum.StrEnum):
+    """A plain message, or the standard acknowledgement of receipt."""
+
+    MESSAGE = "message"
+    ACKNOWLEDGEMENT = "acknowledgement"
+
+
+class Source(Base):
+    """A source, known only by a lookup id derived from their codename."""
+
+    __tablename__ = "source"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    lookup_id: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    recipient: Mapped[str] = mapped_column(Text)
+    created_on: Mapped[date] = mapped_column(default=today)
+
+
+class Observation(Base):
+    """One observation. Everything the source wrote is in ``content``, encrypted."""
+
+    __tablename__ = "observation"
+    __table_args__ = (Index("ix_observation_mission_state", "mission_id", "state"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ref: Mapped[str] = mapped_column(String(REF_LENGTH), unique=True)
+    mission_id: Mapped[int] = mapped_column(ForeignKey("mission.id"))
+    source_id: Mapped[int] = mapped_column(ForeignKey("source.id"))
+    category: Mapped[Category] = mapped_column(enum_type(Category))
+    consent: Mapped[Consent] = mapped_column(enum_type(Consent))
+    state: Mapped[State] = mapped_column(enum_type(State), default=State.RECEIVED)
+    received_on: Mapped[date] = mapped_column(default=today)
+    acknowledged_on: Mapped[date | None] = mapped_column(default=None)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    # Hash of the one-time token of the form that created it: a replayed or
+    # double-clicked submit hits this unique constraint instead of making a twin.
+    submit_token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+
+    mission: Mapped[Mission] = relationship(lazy="joined")
+    source: Mapped[Source] = relationship()
+    messages: Mapped[list[Message]] = relationship(
+        back_populates="observation", order_by="Message.id", cascade="all, delete-orphan"
+    )
+
+
+class Message(Base):
+    """One message in an observation's conversation, encrypted."""
+
+    __tablename__ = "message"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    observation_id: Mapped[int] = mapped_column(
+        ForeignKey("observation.id", ondelete="CASCADE"), index=True
+    )
+    sender: Mapped[Sender] = mapped_column(enum_type(Sender, length=16))
+    kind: Mapped[MessageKind] = mapped_column(
+        enum_type(MessageKind, length=16), default=MessageKind.MESSAGE
+    )
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"), default=None)
+    sent_on: Mapped[date] = mapped_column(default=today)
+    # Exact time for staff messages only; a source's message keeps just the day.
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+
+    observation: Mapped[Observation] = relationship(back_populates="messages")
+    staff: Mapped[StaffUser | None] = relationship()

@@ -1,0 +1,74 @@
+"""Staff accounts (advisers, leaders, operators) and their enrolment links."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import Column, ForeignKey, LargeBinary, String, Table, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, enum_type, utcnow
+from .mission import Mission
+
+USERNAME_MAX = 64
+
+
+class Role(enum.StrEnum):
+    """What a staff account may do. One role per account: separation of duties."""
+
+    ADVISER = "adviser"
+    LEADERSHIP = "leadership"
+    ADMIN = "admin"
+
+
+staff_mission = Table(
+    "staff_mission",
+    Base.metadata,
+    Column("staff_id", ForeignKey("staff_user.id", ondelete="CASCADE"), primary_key=True),
+    Column("mission_id", ForeignKey("mission.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class StaffUser(Base):
+    """A staff account. Keys exist once enrolment is complete."""
+
+    __tablename__ = "staff_user"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(USERNAME_MAX), unique=True)
+    role: Mapped[Role] = mapped_column(enum_type(Role, length=16))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    enrolled_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Argon2id, for checking the password at login.
+    password_hash: Mapped[str | None] = mapped_column(String(255), default=None)
+    # TOTP secret sealed under an instance key; the last accepted time step, so a
+    # code cannot be used twice.
+    totp_secret_sealed: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    totp_last_step: Mapped[int] = mapped_column(default=0)
+    # The age identity, as an age scrypt file under the password (exportable).
+    wrapped_identity: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    recipient: Mapped[str | None] = mapped_column(Text, default=None)
+
+    missions: Mapped[list[Mission]] = relationship(secondary=staff_mission, lazy="selectin")
+
+    @property
+    def enrolled(self) -> bool:
+        """Return whether the account has a password, TOTP and keys."""
+        return self.enrolled_at is not None
+
+
+class Enrolment(Base):
+    """A one-time enrolment link for a staff account."""
+
+    __tablename__ = "enrolment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id", ondelete="CASCADE"))
+    # Only a hash of the token is stored: a database reader cannot enrol.
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    staff: Mapped[StaffUser] = relationship(lazy="joined")

@@ -1,0 +1,104 @@
+"""Who may reach which route: one rule per endpoint, checked before every request.
+
+Each view declares its rule with :func:`allow`. A view without a rule is refused
+(fail closed), and a test walks the URL map so that a route added without a rule
+fails the suite.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from flask import abort, current_app, redirect, request, session, url_for
+from werkzeug.wrappers import Response
+
+from ..models import Role
+
+F = TypeVar("F", bound=Callable[..., Any])
+_ATTR = "_dissent_access"
+
+
+class Access(enum.Enum):
+    """The access rules a route can have."""
+
+    PUBLIC = "public"
+    SOURCE = "source"  # a source logged in with a codename
+    STAFF_PENDING = "staff_pending"  # password accepted, second factor not yet
+    STAFF = "staff"  # any fully logged-in staff member
+    ADVISER = "adviser"
+    LEADERSHIP = "leadership"
+    ADMIN = "admin"
+
+
+ROLE_ACCESS = {
+    Role.ADVISER: Access.ADVISER,
+    Role.LEADERSHIP: Access.LEADERSHIP,
+    Role.ADMIN: Access.ADMIN,
+}
+
+
+def allow(rule: Access) -> Callable[[F], F]:
+    """Mark a view with its access rule."""
+
+    def decorate(view: F) -> F:
+        setattr(view, _ATTR, rule)
+        return view
+
+    return decorate
+
+
+def rule_for(view: Callable[..., Any]) -> Access | None:
+    """Return the access rule of a view, or ``None`` if it has none."""
+    rule = getattr(view, _ATTR, None)
+    return rule if isinstance(rule, Access) else None
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is making the current request, as far as the session says."""
+
+    staff_id: int | None = None
+    role: Role | None = None
+    staff_pending_id: int | None = None
+    source_id: int | None = None
+
+
+def current_principal() -> Principal:
+    """Return the principal of the current request from its session."""
+    role = session.get("role")
+    return Principal(
+        staff_id=session.get("staff_id"),
+        role=Role(role) if role else None,
+        staff_pending_id=session.get("pending_staff_id"),
+        source_id=session.get("source_id"),
+    )
+
+
+def enforce() -> Response | None:
+    """Check the current request against its endpoint's rule (a before-request hook)."""
+    if request.endpoint is None:
+        return None  # 404 and 405 are answered by Flask itself
+    view = current_app.view_functions.get(request.endpoint)
+    rule = rule_for(view) if view is not None else None
+    if rule is None:
+        # Fail closed: a route nobody gave a rule is reachable by nobody.
+        abort(403)
+    principal = current_principal()
+    if rule is Access.PUBLIC:
+        return None
+    if rule is Access.SOURCE:
+        if principal.source_id is None:
+            return redirect(url_for("source.login"))
+        return None
+    if rule is Access.STAFF_PENDING:
+        if principal.staff_pending_id is None:
+            return redirect(url_for("staff.login"))
+        return None
+    if principal.staff_id is None or principal.role is None:
+        return redirect(url_for("staff.login"))
+    if rule is Access.STAFF or ROLE_ACCESS[principal.role] is rule:
+        return None
+    abort(403)

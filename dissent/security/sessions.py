@@ -1,0 +1,146 @@
+"""Split-knowledge server-side sessions (DESIGN §3).
+
+The browser's cookie holds a random session id and a random 32-byte key. The server
+stores, under a hash of the id, the session data sealed with that key. A dump of the
+store gives ciphertext without keys; a cookie without the store gives a key without
+ciphertext. A staff member's unwrapped identity lives only in such a session, and
+logout or expiry deletes the record (and with it the only usable copy).
+
+Sources and staff have separate cookies, so the two interfaces never share a session.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import os
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask, Request, Response, request
+from flask.sessions import SessionInterface, SessionMixin
+from werkzeug.datastructures import CallbackDict
+
+from ..crypto import DecryptionError
+from ..crypto.secretbox import KEY_SIZE, open_sealed, seal
+from ..models import utcnow
+from .session_store import SessionStore
+
+SOURCE_COOKIE = "__Host-dissent-source"
+STAFF_COOKIE = "__Host-dissent-staff"
+STAFF_PREFIXES = ("/staff", "/adviser", "/leadership", "/admin")
+_ID_SIZE = 32
+# Rewrite an unchanged session only when this much of its lifetime has passed, so
+# that reading pages does not write to the store on every request.
+_REFRESH_AFTER = timedelta(minutes=1)
+
+
+def is_staff_path(path: str) -> bool:
+    """Return whether ``path`` belongs to the staff interface."""
+    return any(path == p or path.startswith(p + "/") for p in STAFF_PREFIXES)
+
+
+class ServerSession(CallbackDict[str, Any], SessionMixin):
+    """Session data plus the id and key that name and seal it."""
+
+    def __init__(self, initial: dict[str, Any] | None = None, *, sid: bytes, key: bytes) -> None:
+        def on_update(_self: CallbackDict[str, Any]) -> None:
+            self.modified = True
+
+        super().__init__(initial or {}, on_update)
+        self.sid = sid
+        self.key = key
+        self.is_new = not initial
+        self.modified = False
+        self.rotate = False
+        self.destroy = False
+        self.stale = False
+
+    def regenerate(self) -> None:
+        """Give the session a new id and key at the next save (after login)."""
+        self.rotate = True
+        self.modified = True
+
+    def end(self) -> None:
+        """Delete the session from the store and the browser at the next save."""
+        self.clear()
+        self.destroy = True
+
+
+def _new_session() -> ServerSession:
+    return ServerSession(sid=os.urandom(_ID_SIZE), key=os.urandom(KEY_SIZE))
+
+
+def _id_hash(sid: bytes) -> bytes:
+    return hashlib.sha256(b"dissent/v1/session-id" + sid).digest()
+
+
+class SplitKnowledgeSessionInterface(SessionInterface):
+    """A Flask session interface over a :class:`SessionStore`."""
+
+    def __init__(self, store: SessionStore, *, staff_ttl: timedelta, source_ttl: timedelta) -> None:
+        self.store = store
+        self.staff_ttl = staff_ttl
+        self.source_ttl = source_ttl
+
+    def _cookie_name(self, request: Request) -> str:
+        return STAFF_COOKIE if is_staff_path(request.path) else SOURCE_COOKIE
+
+    def _ttl(self, request: Request) -> timedelta:
+        return self.staff_ttl if is_staff_path(request.path) else self.source_ttl
+
+    def open_session(self, app: Flask, request: Request) -> ServerSession:
+        """Return the session named by the cookie, or a new empty one."""
+        raw = request.cookies.get(self._cookie_name(request))
+        if not raw:
+            return _new_session()
+        try:
+            decoded = base64.urlsafe_b64decode(raw.encode("ascii") + b"==")
+        except (binascii.Error, ValueError, UnicodeEncodeError):
+            return _new_session()
+        if len(decoded) != _ID_SIZE + KEY_SIZE:
+            return _new_session()
+        sid, key = decoded[:_ID_SIZE], decoded[_ID_SIZE:]
+        record = self.store.load(_id_hash(sid))
+        if record is None:
+            return _new_session()
+        sealed, expires_at = record
+        try:
+            data = json.loads(open_sealed(sealed, key=key, context=_id_hash(sid)))
+        except (DecryptionError, ValueError):
+            return _new_session()
+        session = ServerSession(data, sid=sid, key=key)
+        session.is_new = False
+        session.stale = expires_at - utcnow() < self._ttl(request) - _REFRESH_AFTER
+        return session
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        """Seal and store the session, or delete it, and set the cookie accordingly."""
+        assert isinstance(session, ServerSession)
+        name = self._cookie_name(request)
+        if session.destroy or (not session and not session.is_new):
+            self.store.delete(_id_hash(session.sid))
+            response.delete_cookie(name, path="/", secure=True, httponly=True, samesite="Strict")
+            return
+        if not session:
+            return  # nothing to keep, nothing to store
+        if session.rotate:
+            self.store.delete(_id_hash(session.sid))
+            session.sid, session.key = os.urandom(_ID_SIZE), os.urandom(KEY_SIZE)
+        elif not (session.modified or session.is_new or session.stale):
+            return
+        id_hash = _id_hash(session.sid)
+        sealed = seal(
+            json.dumps(dict(session), separators=(",", ":")).encode("utf-8"),
+            key=session.key,
+            context=id_hash,
+        )
+        self.store.save(id_hash, sealed, ttl=self._ttl(request))
+        if session.is_new or session.rotate:
+            value = base64.urlsafe_b64encode(session.sid + session.key).rstrip(b"=").decode()
+            # No Max-Age: the cookie dies with the browser; the store enforces idle expiry.
+            response.set_cookie(
+                name, value, path="/", secure=True, httponly=True, samesite="Strict"
+            )

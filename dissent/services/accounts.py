@@ -1,0 +1,272 @@
+"""Missions and staff accounts: creation, enrolment, and login with two factors."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import pyotp
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..crypto import (
+    DecryptionError,
+    KeyPairIdentity,
+    generate_identity,
+    unwrap_identity,
+    wrap_identity,
+)
+from ..crypto.secretbox import derive_key, open_sealed, seal
+from ..models import Enrolment, Mission, Role, StaffUser, utcnow
+from ..models.mission import NAME_MAX, SLUG_MAX
+from ..models.staff import USERNAME_MAX
+from .context import ServiceContext
+from .errors import (
+    AccountExists,
+    EnrolmentInvalid,
+    LoginFailed,
+    MissionExists,
+    NotFound,
+    RateLimited,
+    TotpRejected,
+)
+from .passwords import check_password_policy, hash_password, verify_password
+
+ENROLMENT_VALID_FOR = timedelta(hours=72)
+SLUG_RE = re.compile(r"\A[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?\Z")
+USERNAME_RE = re.compile(r"\A[a-z0-9][a-z0-9._-]{1,63}\Z")
+STAFF_LOGIN_ATTEMPTS = 10  # per account per 15 minutes
+TOTP_ATTEMPTS = 5  # per account per 5 minutes
+_TOTP_PURPOSE = "totp-secret"
+
+
+def _token_hash(token: str) -> bytes:
+    return hashlib.sha256(b"dissent/v1/enrolment" + token.encode()).digest()
+
+
+def create_mission(session: Session, *, slug: str, name: str) -> Mission:
+    """Create a mission; the slug is its stable short name."""
+    slug, name = slug.strip().lower(), name.strip()
+    if not SLUG_RE.match(slug) or len(slug) > SLUG_MAX:
+        raise ValueError(
+            f"slug: 2 to {SLUG_MAX} lower-case letters, digits and hyphens, "
+            "starting and ending with a letter or digit"
+        )
+    if not name or len(name) > NAME_MAX:
+        raise ValueError(f"name: 1 to {NAME_MAX} characters")
+    if session.scalar(select(Mission.id).where(Mission.slug == slug)) is not None:
+        raise MissionExists(slug)
+    mission = Mission(slug=slug, name=name)
+    session.add(mission)
+    session.commit()
+    return mission
+
+
+def create_account(
+    session: Session, *, username: str, role: Role, mission_slugs: list[str]
+) -> tuple[StaffUser, str]:
+    """Create an account and return it with a one-time enrolment token (72 hours)."""
+    username = username.strip().lower()
+    if not USERNAME_RE.match(username) or len(username) > USERNAME_MAX:
+        raise ValueError(
+            "username: 2 to 64 lower-case letters, digits, dots, hyphens or underscores"
+        )
+    missions = []
+    for slug in mission_slugs:
+        mission = session.scalar(select(Mission).where(Mission.slug == slug))
+        if mission is None:
+            raise NotFound(f"no mission {slug!r}")
+        missions.append(mission)
+    if role is Role.ADMIN and missions:
+        raise ValueError("an operator account belongs to no mission")
+    if role is not Role.ADMIN and not missions:
+        raise ValueError("advisers and leaders belong to at least one mission")
+    if session.scalar(select(StaffUser.id).where(StaffUser.username == username)) is not None:
+        raise AccountExists(username)
+    user = StaffUser(username=username, role=role, missions=missions)
+    session.add(user)
+    token = _new_enrolment(session, user)
+    try:
+        session.commit()
+    except IntegrityError as exc:
+        session.rollback()
+        raise AccountExists(username) from exc
+    return user, token
+
+
+def _new_enrolment(session: Session, user: StaffUser) -> str:
+    token = secrets.token_urlsafe(32)
+    session.add(
+        Enrolment(
+            staff=user, token_hash=_token_hash(token), expires_at=utcnow() + ENROLMENT_VALID_FOR
+        )
+    )
+    return token
+
+
+def reissue_enrolment(session: Session, *, staff_id: int) -> str:
+    """Return a fresh enrolment token for an account that has not enrolled yet."""
+    user = session.get(StaffUser, staff_id)
+    if user is None or user.enrolled:
+        raise NotFound
+    token = _new_enrolment(session, user)
+    session.commit()
+    return token
+
+
+def enrolment_for(session: Session, token: str) -> Enrolment:
+    """Return the usable enrolment for ``token`` or raise :class:`EnrolmentInvalid`."""
+    enrolment = session.scalar(select(Enrolment).where(Enrolment.token_hash == _token_hash(token)))
+    if (
+        enrolment is None
+        or enrolment.used_at is not None
+        or enrolment.expires_at <= utcnow()
+        or enrolment.staff.enrolled
+        or not enrolment.staff.active
+    ):
+        raise EnrolmentInvalid
+    return enrolment
+
+
+def new_totp_secret() -> str:
+    """Return a new base32 TOTP secret."""
+    return pyotp.random_base32()
+
+
+def totp_uri(secret: str, *, username: str) -> str:
+    """Return the otpauth:// URI for an authenticator app."""
+    return pyotp.TOTP(secret).provisioning_uri(name=username, issuer_name="dissent")
+
+
+def _matching_step(secret: str, code: str, *, now: float) -> int | None:
+    code = code.strip().replace(" ", "")
+    if not re.fullmatch(r"\d{6}", code):
+        return None
+    totp = pyotp.TOTP(secret)
+    step = int(now) // totp.interval
+    for candidate in (step - 1, step, step + 1):  # one step of clock drift either way
+        if secrets.compare_digest(totp.generate_otp(candidate), code):
+            return candidate
+    return None
+
+
+def complete_enrolment(
+    session: Session,
+    ctx: ServiceContext,
+    *,
+    token: str,
+    password: str,
+    totp_secret: str,
+    totp_code: str,
+) -> StaffUser:
+    """Set the password and TOTP, generate and wrap the keys, and use up the link."""
+    enrolment = enrolment_for(session, token)
+    user = enrolment.staff
+    check_password_policy(password, username=user.username)
+    step = _matching_step(totp_secret, totp_code, now=time.time())
+    if step is None:
+        raise TotpRejected
+    _install_credentials(ctx, user, password=password, totp_secret=totp_secret, step=step)
+    enrolment.used_at = utcnow()
+    session.commit()
+    return user
+
+
+def enrol_directly(
+    session: Session, ctx: ServiceContext, *, user: StaffUser, password: str, totp_secret: str
+) -> None:
+    """Enrol an account without a link (the demo instance only)."""
+    check_password_policy(password, username=user.username)
+    _install_credentials(ctx, user, password=password, totp_secret=totp_secret, step=0)
+    for enrolment in session.scalars(select(Enrolment).where(Enrolment.staff_id == user.id)):
+        enrolment.used_at = utcnow()
+    session.commit()
+
+
+def _install_credentials(
+    ctx: ServiceContext, user: StaffUser, *, password: str, totp_secret: str, step: int
+) -> None:
+    """Set the password hash and TOTP, and generate and wrap the account's keys."""
+    identity = generate_identity(ctx.settings.key_kind)
+    user.password_hash = hash_password(password)
+    user.totp_secret_sealed = seal(
+        totp_secret.encode(), key=_totp_key(ctx), context=user.username.encode()
+    )
+    user.totp_last_step = step
+    user.wrapped_identity = wrap_identity(
+        identity, passphrase=password, work_factor=ctx.settings.staff_wrap_work_factor
+    )
+    user.recipient = identity.recipient.encode()
+    user.enrolled_at = utcnow()
+
+
+def _totp_key(ctx: ServiceContext) -> bytes:
+    return derive_key(ctx.settings.secret_key, purpose=_TOTP_PURPOSE)
+
+
+@dataclass(frozen=True)
+class PasswordAccepted:
+    """First factor passed: the account and its unwrapped identity secret."""
+
+    staff_id: int
+    identity_secret: bytes = field(repr=False)
+
+
+def check_password(
+    session: Session, ctx: ServiceContext, *, username: str, password: str
+) -> PasswordAccepted:
+    """Check the first factor and unwrap the identity; raise :class:`LoginFailed`."""
+    username = username.strip().lower()[:USERNAME_MAX]
+    if not ctx.limiter.hit(
+        f"staff-login:{username}", limit=STAFF_LOGIN_ATTEMPTS, window_seconds=900
+    ):
+        raise RateLimited
+    user = session.scalar(select(StaffUser).where(StaffUser.username == username))
+    ok = verify_password(user.password_hash if user else None, password)
+    if user is None or not ok or not user.active or not user.enrolled or not user.wrapped_identity:
+        raise LoginFailed
+    try:
+        identity = unwrap_identity(user.wrapped_identity, passphrase=password)
+    except DecryptionError as exc:  # hash and wrap disagree: treat as a failed login
+        raise LoginFailed from exc
+    return PasswordAccepted(staff_id=user.id, identity_secret=identity.secret_bytes())
+
+
+def check_totp(session: Session, ctx: ServiceContext, *, staff_id: int, code: str) -> StaffUser:
+    """Check the second factor; a code is accepted once (its step is remembered)."""
+    user = session.get(StaffUser, staff_id)
+    if user is None or not user.active or user.totp_secret_sealed is None:
+        raise TotpRejected
+    if not ctx.limiter.hit(f"staff-totp:{user.id}", limit=TOTP_ATTEMPTS, window_seconds=300):
+        raise RateLimited
+    secret = open_sealed(
+        user.totp_secret_sealed, key=_totp_key(ctx), context=user.username.encode()
+    ).decode()
+    step = _matching_step(secret, code, now=time.time())
+    if step is None or step <= user.totp_last_step:
+        raise TotpRejected
+    user.totp_last_step = step
+    session.commit()
+    return user
+
+
+def set_active(session: Session, *, staff_id: int, active: bool) -> StaffUser:
+    """Activate or deactivate an account."""
+    user = session.get(StaffUser, staff_id)
+    if user is None:
+        raise NotFound
+    user.active = active
+    session.commit()
+    return user
+
+
+def staff_identity(ctx: ServiceContext, secret: bytes) -> KeyPairIdentity:
+    """Return a staff identity from the secret kept in their session."""
+    from ..crypto import identity_from_secret
+
+    return identity_from_secret(secret, kind=ctx.settings.key_kind)

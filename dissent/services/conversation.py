@@ -1,0 +1,191 @@
+"""Reading and writing an observation's conversation, for the source and the adviser."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..crypto import DecryptionError, Identity
+from ..models import (
+    Message,
+    MessageKind,
+    Observation,
+    Sender,
+    StaffUser,
+    State,
+    today,
+    utcnow,
+)
+from .content import open_document, seal_document
+from .context import ServiceContext
+from .errors import InvalidState, NotFound
+from .keyring import content_recipients
+
+MESSAGE_MAX = 10_000
+# The standard acknowledgement. Stored as a marker and rendered in the reader's
+# language, so the source reads it in theirs.
+ACKNOWLEDGEMENT_MARKER = "acknowledgement"
+
+
+@dataclass(frozen=True)
+class ThreadMessage:
+    """One decrypted message as a reader sees it."""
+
+    sender: Sender
+    kind: MessageKind
+    text: str
+    sent_on: date
+    sent_at: datetime | None
+    author: str | None  # staff username, shown to staff only
+    readable: bool = True
+
+
+@dataclass(frozen=True)
+class ObservationView:
+    """An observation with its decrypted content and thread."""
+
+    observation: Observation
+    content: dict[str, Any]
+    messages: list[ThreadMessage]
+    readable: bool = True
+
+
+def _decrypt_messages(
+    observation: Observation, identities: list[Identity], *, for_staff: bool
+) -> list[ThreadMessage]:
+    out = []
+    for message in observation.messages:
+        try:
+            text = str(open_document(message.body, identities=identities).get("text", ""))
+            readable = True
+        except DecryptionError:
+            text, readable = "", False
+        out.append(
+            ThreadMessage(
+                sender=message.sender,
+                kind=message.kind,
+                text=text,
+                sent_on=message.sent_on,
+                sent_at=message.sent_at if for_staff else None,
+                author=message.staff.username if for_staff and message.staff else None,
+                readable=readable,
+            )
+        )
+    return out
+
+
+def view_observation(
+    observation: Observation, identity: Identity, *, for_staff: bool
+) -> ObservationView:
+    """Decrypt an observation and its thread with ``identity``.
+
+    A ciphertext this identity cannot open (an adviser added after it was written,
+    say) is shown as unreadable rather than failing the page.
+    """
+    try:
+        content = open_document(observation.content, identities=[identity])
+        readable = True
+    except DecryptionError:
+        content, readable = {}, False
+    messages = _decrypt_messages(observation, [identity], for_staff=for_staff)
+    return ObservationView(
+        observation=observation, content=content, messages=messages, readable=readable
+    )
+
+
+def source_observations(session: Session, source_id: int) -> list[Observation]:
+    """Return the source's observations, newest first."""
+    return list(
+        session.scalars(
+            select(Observation)
+            .where(Observation.source_id == source_id)
+            .order_by(Observation.id.desc())
+        )
+    )
+
+
+def _add_message(
+    session: Session,
+    ctx: ServiceContext,
+    observation: Observation,
+    *,
+    sender: Sender,
+    text: str,
+    kind: MessageKind = MessageKind.MESSAGE,
+    staff: StaffUser | None = None,
+) -> Message:
+    recipients = content_recipients(
+        session,
+        ctx.settings,
+        mission_id=observation.mission_id,
+        source_recipient=observation.source.recipient,
+    )
+    message = Message(
+        observation=observation,
+        sender=sender,
+        kind=kind,
+        staff_id=staff.id if staff else None,
+        sent_on=today(),
+        sent_at=utcnow() if staff else None,
+        body=seal_document({"text": text}, recipients=recipients),
+    )
+    session.add(message)
+    return message
+
+
+def _validate_text(text: str) -> str:
+    text = text.strip()
+    if not text:
+        raise ValueError("empty message")
+    if len(text) > MESSAGE_MAX:
+        raise ValueError("message too long")
+    return text
+
+
+def post_source_message(
+    session: Session, ctx: ServiceContext, *, source_id: int, ref: str, text: str
+) -> None:
+    """Add a source's message to one of their observations."""
+    observation = session.scalar(
+        select(Observation).where(Observation.ref == ref, Observation.source_id == source_id)
+    )
+    if observation is None:
+        raise NotFound
+    if observation.state is State.CLOSED:
+        raise InvalidState("the observation is closed")
+    _add_message(session, ctx, observation, sender=Sender.SOURCE, text=_validate_text(text))
+    session.commit()
+
+
+def post_adviser_message(
+    session: Session, ctx: ServiceContext, *, staff: StaffUser, observation: Observation, text: str
+) -> None:
+    """Add an adviser's message to an observation's thread."""
+    _add_message(
+        session, ctx, observation, sender=Sender.ADVISER, text=_validate_text(text), staff=staff
+    )
+    session.commit()
+
+
+def acknowledge(
+    session: Session, ctx: ServiceContext, *, staff: StaffUser, observation: Observation
+) -> None:
+    """Acknowledge receipt: record the date and send the standard acknowledgement."""
+    if observation.state is not State.RECEIVED:
+        raise InvalidState("already acknowledged")
+    observation.state = State.ACKNOWLEDGED
+    observation.acknowledged_on = today()
+    _add_message(
+        session,
+        ctx,
+        observation,
+        sender=Sender.ADVISER,
+        text=ACKNOWLEDGEMENT_MARKER,
+        kind=MessageKind.ACKNOWLEDGEMENT,
+        staff=staff,
+    )
+    session.commit()

@@ -1,0 +1,144 @@
+"""Forms of the source interface. Limits come from the services that enforce them."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
+
+from ..crypto.codename import CODENAME_WORDS
+from ..forms import choices_from
+from ..models import Category, Consent
+from ..services.conversation import MESSAGE_MAX
+from ..services.submission import (
+    OFFICIAL_REPORT_MAX,
+    WHAT_MAX,
+    WHERE_MAX,
+    Contradiction,
+    WhenPeriod,
+)
+
+CATEGORY_LABELS = {
+    Category.REPORTING_ACCURACY: _l("Reporting accuracy and pressure to misreport"),
+    Category.SAFETY_SECURITY: _l("Safety and security"),
+    Category.CONDUCT_INTEGRITY: _l("Conduct and integrity"),
+    Category.LOCAL_POPULATION: _l("Treatment of the local population"),
+    Category.RESOURCES_FEASIBILITY: _l("Resources and feasibility"),
+    Category.GENDER_INCLUSION: _l("Gender and inclusion"),
+    Category.OTHER: _l("Other"),
+}
+WHEN_LABELS = {
+    WhenPeriod.THIS_WEEK: _l("This week"),
+    WhenPeriod.LAST_WEEK: _l("Last week"),
+    WhenPeriod.THIS_MONTH: _l("Earlier this month"),
+    WhenPeriod.LAST_MONTH: _l("Last month"),
+    WhenPeriod.LAST_3_MONTHS: _l("In the last three months"),
+    WhenPeriod.EARLIER: _l("Longer ago"),
+    WhenPeriod.NOT_SAID: _l("I would rather not say"),
+}
+CONTRADICTION_LABELS = {
+    Contradiction.YES: _l("Yes"),
+    Contradiction.NO: _l("No"),
+    Contradiction.UNSURE: _l("I am not sure"),
+}
+CONSENT_LABELS = {
+    Consent.ASK_FIRST: _l("Ask me first: show me the proposed summary to approve"),
+    Consent.SUMMARY_ALLOWED: _l(
+        "The adviser may escalate a summary with everything that could identify me removed"
+    ),
+    Consent.NEVER: _l("Never: I only want to talk with an adviser"),
+}
+
+
+class SubmitForm(FlaskForm):
+    """A new observation."""
+
+    # One-time token: a replayed or double-clicked submit creates nothing new.
+    submit_token = HiddenField(validators=[DataRequired(), Length(max=64)])
+    mission = SelectField(_l("Mission"), coerce=int, validators=[InputRequired()])
+    category = RadioField(
+        _l("What is it about?"),
+        choices=choices_from(CATEGORY_LABELS),
+        validators=[InputRequired(message=_l("Choose what your observation is about."))],
+    )
+    what = TextAreaField(
+        _l("What happened?"),
+        validators=[
+            DataRequired(message=_l("Describe what you observed.")),
+            Length(max=WHAT_MAX, message=_l("At most %(max)d characters.", max=WHAT_MAX)),
+        ],
+    )
+    when = SelectField(
+        _l("When did it happen?"),
+        choices=choices_from(WHEN_LABELS),
+        default=WhenPeriod.NOT_SAID,
+        validators=[InputRequired()],
+    )
+    where = StringField(
+        _l("Where? (optional)"),
+        validators=[
+            Optional(),
+            Length(max=WHERE_MAX, message=_l("At most %(max)d characters.", max=WHERE_MAX)),
+        ],
+    )
+    contradicts = RadioField(
+        _l("Does this contradict an official report or figure?"),
+        choices=choices_from(CONTRADICTION_LABELS),
+        default=Contradiction.UNSURE,
+        validators=[InputRequired()],
+    )
+    official_report = StringField(
+        _l("Which report or figure? (optional)"),
+        validators=[
+            Optional(),
+            Length(
+                max=OFFICIAL_REPORT_MAX,
+                message=_l("At most %(max)d characters.", max=OFFICIAL_REPORT_MAX),
+            ),
+        ],
+    )
+    consent = RadioField(
+        _l("May this be escalated into the official reporting line?"),
+        choices=choices_from(CONSENT_LABELS),
+        default=Consent.ASK_FIRST,
+        validators=[InputRequired()],
+    )
+
+
+class CodenameSavedForm(FlaskForm):
+    """The source confirms they wrote the codename down."""
+
+    saved = BooleanField(
+        _l("I have written down my codename, or printed the card."),
+        validators=[DataRequired(message=_l("Please confirm that you wrote it down."))],
+    )
+
+
+class LoginForm(FlaskForm):
+    """Return with a codename."""
+
+    codename = StringField(
+        _l("Your codename"),
+        validators=[
+            DataRequired(message=_l("Enter your codename.")),
+            Length(max=300, message=_l("That is longer than any codename.")),
+        ],
+        description=_l("%(n)d words, separated by spaces.", n=CODENAME_WORDS),
+    )
+
+
+class ReplyForm(FlaskForm):
+    """A message from the source."""
+
+    text = TextAreaField(
+        _l("Your message"),
+        validators=[
+            DataRequired(message=_l("Write a message first.")),
+            Length(max=MESSAGE_MAX, message=_l("At most %(max)d characters.", max=MESSAGE_MAX)),
+        ],
+    )
+
+
+class LeaveForm(FlaskForm):
+    """The quick-exit button (also works as a plain link)."""

@@ -1,0 +1,227 @@
+"""The source interface: submit, codename, login, inbox, quick exit."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+
+from flask import Blueprint, make_response, redirect, render_template, session, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+
+from ..crypto.codename import InvalidCodename, generate_codename
+from ..extensions import db
+from ..forms import choices_from
+from ..models import Category, Consent
+from ..security.policy import Access, allow
+from ..services import conversation, submission
+from ..services.context import current_context
+from ..services.errors import (
+    CodenameNotFound,
+    InvalidState,
+    MissionUnavailable,
+    NotFound,
+    RateLimited,
+    SubmissionReplayed,
+)
+from ..services.sources import authenticate_source, source_identity
+from .forms import (
+    CATEGORY_LABELS,
+    CONSENT_LABELS,
+    CONTRADICTION_LABELS,
+    WHEN_LABELS,
+    CodenameSavedForm,
+    LeaveForm,
+    LoginForm,
+    ReplyForm,
+    SubmitForm,
+)
+
+bp = Blueprint("source", __name__)
+
+# A session remembers the codenames of its last few open forms, so a double-clicked
+# or replayed submit can show the same codename again instead of losing it.
+MAX_PENDING_FORMS = 5
+CSRF_EXPIRED = "csrf-expired"
+
+
+def _start_form() -> ResponseReturnValue:
+    """Prepare a one-time token and the codename the submission will get."""
+    pending: dict[str, str] = dict(session.get("pending_forms", {}))
+    token = secrets.token_urlsafe(24)
+    pending[token] = generate_codename()
+    while len(pending) > MAX_PENDING_FORMS:
+        pending.pop(next(iter(pending)))
+    session["pending_forms"] = pending
+    return token
+
+
+def _log_in_source(source_id: int, secret: bytes) -> None:
+    session["source_id"] = source_id
+    session["source_secret"] = base64.b64encode(secret).decode()
+
+
+def _render_submit(form: SubmitForm, *, status: int = 200) -> ResponseReturnValue:
+    return render_template(
+        "source/submit.html",
+        form=form,
+        limits={
+            "what": submission.WHAT_MAX,
+            "where": submission.WHERE_MAX,
+            "official_report": submission.OFFICIAL_REPORT_MAX,
+        },
+    ), status
+
+
+@bp.route("/submit", methods=["GET", "POST"])
+@allow(Access.PUBLIC)
+def submit() -> ResponseReturnValue:
+    """Show the observation form, or file an observation."""
+    missions = submission.open_missions(db.session)
+    form = SubmitForm()
+    form.mission.choices = choices_from((m.id, m.name) for m in missions)
+    if len(missions) == 1 and not form.mission.data:
+        form.mission.data = missions[0].id
+    if not form.is_submitted():
+        form.submit_token.data = _start_form()
+        return _render_submit(form)
+    token = form.submit_token.data or ""
+    codename = session.get("pending_forms", {}).get(token)
+    if not form.validate() or codename is None:
+        if codename is None and not form.csrf_token.errors:
+            form.csrf_token.errors = [_("This form has expired.")]
+        form.submit_token.data = _start_form()
+        return _render_submit(form, status=400)
+    draft = submission.ObservationDraft(
+        mission_id=form.mission.data,
+        category=Category(form.category.data),
+        what=form.what.data or "",
+        when=form.when.data or submission.WhenPeriod.NOT_SAID,
+        where=form.where.data or "",
+        contradicts=form.contradicts.data or submission.Contradiction.UNSURE,
+        official_report=form.official_report.data or "",
+        consent=Consent(form.consent.data),
+    )
+    ctx = current_context()
+    try:
+        result = submission.submit_observation(
+            db.session, ctx, draft=draft, submit_token=token, codename=codename
+        )
+    except SubmissionReplayed:
+        result = submission.replayed_submission(db.session, ctx, codename=codename)
+    except MissionUnavailable:
+        form.mission.errors = [_("This mission cannot take observations. Choose another.")]
+        form.submit_token.data = _start_form()
+        return _render_submit(form, status=400)
+    _log_in_source(result.source_id, result.identity_secret)
+    session["new_codename"] = codename
+    return redirect(url_for("source.codename"), code=303)
+
+
+@bp.route("/submit/codename", methods=["GET", "POST"])
+@allow(Access.SOURCE)
+def codename() -> ResponseReturnValue:
+    """Show the new codename once, until the source confirms they wrote it down."""
+    new_codename = session.get("new_codename")
+    if not new_codename:
+        return redirect(url_for("source.inbox"))
+    form = CodenameSavedForm()
+    if form.validate_on_submit():
+        session.pop("new_codename", None)
+        session.pop("pending_forms", None)
+        return redirect(url_for("source.inbox"), code=303)
+    return render_template("source/codename.html", codename=new_codename, form=form)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@allow(Access.PUBLIC)
+def login() -> ResponseReturnValue:
+    """Return with a codename."""
+    form = LoginForm()
+    if not form.is_submitted():
+        return render_template("source/login.html", form=form), 200
+    if form.validate():
+        try:
+            source = authenticate_source(
+                db.session, current_context(), codename=form.codename.data or ""
+            )
+        except InvalidCodename as exc:
+            form.codename.errors = [str(exc)]
+        except CodenameNotFound:
+            form.codename.errors = [
+                _("No observation was found for this codename. Check each word.")
+            ]
+        except RateLimited:
+            form.codename.errors = [_("Too many attempts right now. Wait a minute and try again.")]
+        else:
+            session.clear()
+            session.regenerate()  # type: ignore[attr-defined]
+            _log_in_source(source.source_id, source.identity_secret)
+            return redirect(url_for("source.inbox"), code=303)
+    # The codename is never sent back into the page.
+    form.codename.data = ""
+    return render_template("source/login.html", form=form), 400
+
+
+def _inbox_page(
+    reply_form: ReplyForm | None = None, *, reply_ref: str | None = None, status: int = 200
+) -> ResponseReturnValue:
+    ctx = current_context()
+    identity = source_identity(ctx, base64.b64decode(session["source_secret"]))
+    views = [
+        conversation.view_observation(o, identity, for_staff=False)
+        for o in conversation.source_observations(db.session, session["source_id"])
+    ]
+    return render_template(
+        "source/inbox.html",
+        views=views,
+        reply_form=reply_form or ReplyForm(),
+        reply_ref=reply_ref,
+        labels={
+            "category": CATEGORY_LABELS,
+            "when": WHEN_LABELS,
+            "contradicts": CONTRADICTION_LABELS,
+            "consent": CONSENT_LABELS,
+        },
+    ), status
+
+
+@bp.route("/inbox")
+@allow(Access.SOURCE)
+def inbox() -> ResponseReturnValue:
+    """Show the source's observations, their state and the conversation."""
+    return _inbox_page()
+
+
+@bp.route("/inbox/<ref>/reply", methods=["POST"])
+@allow(Access.SOURCE)
+def reply(ref: str) -> ResponseReturnValue:
+    """Add a message to one of the source's observations."""
+    form = ReplyForm()
+    if form.validate():
+        try:
+            conversation.post_source_message(
+                db.session,
+                current_context(),
+                source_id=session["source_id"],
+                ref=ref,
+                text=form.text.data or "",
+            )
+        except NotFound:
+            return _inbox_page(status=404)
+        except InvalidState:
+            form.text.errors = [_("This observation is closed; it takes no more messages.")]
+        else:
+            return redirect(url_for("source.inbox", _anchor="thread-" + ref), code=303)
+    return _inbox_page(form, reply_ref=ref, status=400)
+
+
+@bp.route("/leave", methods=["GET", "POST"])
+@allow(Access.PUBLIC)
+def leave() -> ResponseReturnValue:
+    """End the session at once and show a page that says nothing about this site."""
+    LeaveForm()  # a POST without a valid token still leaves: leaving is never refused
+    session.end()  # type: ignore[attr-defined]
+    response = make_response(render_template("source/leave.html"))
+    response.headers["Clear-Site-Data"] = '"cache", "cookies", "storage"'
+    return response

@@ -1,0 +1,63 @@
+"""Forms of staff login and enrolment."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length
+
+from ..services.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+
+
+class LoginForm(FlaskForm):
+    """Username and password."""
+
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)])
+    password = PasswordField(
+        _l("Password"), validators=[DataRequired(), Length(max=MAX_PASSWORD_LENGTH)]
+    )
+
+
+class TotpForm(FlaskForm):
+    """The six-digit code from the authenticator app."""
+
+    code = StringField(
+        _l("Six-digit code"),
+        validators=[DataRequired(message=_l("Enter the code from your app.")), Length(max=12)],
+    )
+
+
+class EnrolForm(FlaskForm):
+    """Password and authenticator set-up."""
+
+    password = PasswordField(
+        _l("New password"),
+        validators=[
+            DataRequired(),
+            Length(
+                min=MIN_PASSWORD_LENGTH,
+                max=MAX_PASSWORD_LENGTH,
+                message=_l(
+                    "Between %(min)d and %(max)d characters.",
+                    min=MIN_PASSWORD_LENGTH,
+                    max=MAX_PASSWORD_LENGTH,
+                ),
+            ),
+        ],
+        description=_l(
+            "At least %(n)d characters. A few unrelated words work well.", n=MIN_PASSWORD_LENGTH
+        ),
+    )
+    confirm = PasswordField(
+        _l("Repeat the password"),
+        validators=[DataRequired(), EqualTo("password", message=_l("The passwords differ."))],
+    )
+    code = StringField(
+        _l("Six-digit code from your authenticator app"),
+        validators=[DataRequired(message=_l("Enter the code your app shows.")), Length(max=12)],
+    )
+
+
+class LogoutForm(FlaskForm):
+    """The logout button."""

@@ -1,0 +1,1 @@
+"""Jinja templates, installed as dissent.templates."""

@@ -1,0 +1,210 @@
+"""Shared fixtures: a fresh application and database per test, fast KDF parameters.
+
+The database is migrated once per run (through Alembic, as production is) and copied
+for each test: an SQLite file, or with ``DISSENT_TEST_DATABASE_URL`` set to a
+PostgreSQL server, a database cloned from a migrated template.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import os
+import shutil
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pyotp
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from dissent.app import create_app
+from dissent.crypto import KeyKind, generate_identity
+from dissent.crypto.codename import TEST_KDF_PARAMS
+from dissent.extensions import db, make_engine
+from dissent.migrate import upgrade
+from dissent.models import Role
+from dissent.services import accounts
+from dissent.services.context import current_context
+
+POSTGRES_URL = os.environ.get("DISSENT_TEST_DATABASE_URL", "")
+BASE_URL = "https://localhost"
+PASSWORD = "correct horse battery staple 42"
+
+
+def pytest_report_header() -> str:
+    return f"database: {'PostgreSQL ' + POSTGRES_URL if POSTGRES_URL else 'SQLite'}"
+
+
+@pytest.fixture(scope="session")
+def recovery_identity():
+    """The instance's offline recovery identity (tests keep it to check invariant 4)."""
+    return generate_identity(KeyKind.HYBRID)
+
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory) -> Iterator[str]:
+    """A database migrated to head once per run; tests get copies of it."""
+    if POSTGRES_URL:
+        name = f"dissent_tpl_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
+        yield name
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+        return
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    yield str(path)
+
+
+_counter = itertools.count()
+
+
+@pytest.fixture
+def database_url(migrated_template, tmp_path) -> Iterator[str]:
+    """A fresh, migrated database for one test."""
+    if POSTGRES_URL:
+        name = f"dissent_t_{os.getpid()}_{next(_counter)}"
+        admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{migrated_template}"'))
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+        return
+    path = tmp_path / "instance" / "dissent.sqlite3"
+    path.parent.mkdir(exist_ok=True)
+    shutil.copyfile(migrated_template, path)
+    yield f"sqlite:///{path}"
+
+
+@pytest.fixture
+def config(tmp_path, database_url, recovery_identity) -> dict[str, Any]:
+    """Settings for a test instance: explicit secrets, fast key derivation."""
+    return {
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "SECRET_KEY": base64.b64encode(os.urandom(32)).decode(),
+        "SOURCE_SALT": base64.b64encode(os.urandom(32)).decode(),
+        "KEY_KIND": KeyKind.HYBRID.value,
+        "RECOVERY_RECIPIENT": recovery_identity.recipient.encode(),
+        "DATABASE_URL": database_url,
+        "KDF_PARAMS": TEST_KDF_PARAMS,
+        "STAFF_WRAP_WORK_FACTOR": 10,
+        "TESTING": True,
+    }
+
+
+@pytest.fixture
+def app(config):
+    app = create_app(config)
+    yield app
+    db.engine(app).dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def new_client(app):
+    """Return a factory of independent browsers (separate cookie jars)."""
+    return app.test_client
+
+
+@dataclass
+class StaffLogin:
+    """A staff account the tests can log in with."""
+
+    id: int
+    username: str
+    role: Role
+    password: str
+    totp_secret: str
+
+
+@pytest.fixture
+def mission(app):
+    with app.app_context():
+        return accounts.create_mission(db.session, slug="eupol", name="EUPOL Test Mission")
+
+
+@pytest.fixture
+def make_staff(app):
+    """Create an enrolled staff account: make_staff(Role.ADVISER, missions=["eupol"])."""
+
+    def make(
+        role: Role, *, missions: list[str] | None = None, username: str | None = None
+    ) -> StaffLogin:
+        username = username or f"{role.value}{next(_counter)}"
+        missions = [] if role is Role.ADMIN else (missions if missions is not None else ["eupol"])
+        with app.app_context():
+            user, _ = accounts.create_account(
+                db.session, username=username, role=role, mission_slugs=missions
+            )
+            secret = accounts.new_totp_secret()
+            accounts.enrol_directly(
+                db.session, current_context(), user=user, password=PASSWORD, totp_secret=secret
+            )
+            return StaffLogin(
+                id=user.id, username=username, role=role, password=PASSWORD, totp_secret=secret
+            )
+
+    return make
+
+
+def next_totp(secret: str, *, offset_steps: int = 1) -> str:
+    """A code the server has not seen yet: the next time step (within the drift window)."""
+    totp = pyotp.TOTP(secret)
+    return totp.at(time.time() + offset_steps * totp.interval)
+
+
+def csrf_from(response) -> str:
+    """Return the CSRF token in a rendered form."""
+    import re
+
+    match = re.search(
+        rb'name="csrf_token" type="hidden" value="([^"]+)"', response.data
+    ) or re.search(rb'name="csrf_token" value="([^"]+)"', response.data)
+    assert match, "no CSRF token in the page"
+    return match.group(1).decode()
+
+
+def login_staff(client, login: StaffLogin, *, offset_steps: int = 1):
+    """Log a staff member in with password and TOTP; return the landing response."""
+    page = client.get("/staff/login", base_url=BASE_URL)
+    response = client.post(
+        "/staff/login",
+        data={
+            "username": login.username,
+            "password": login.password,
+            "csrf_token": csrf_from(page),
+        },
+        base_url=BASE_URL,
+    )
+    assert response.status_code == 303, response.data[:500]
+    page = client.get("/staff/2fa", base_url=BASE_URL)
+    response = client.post(
+        "/staff/2fa",
+        data={
+            "code": next_totp(login.totp_secret, offset_steps=offset_steps),
+            "csrf_token": csrf_from(page),
+        },
+        base_url=BASE_URL,
+    )
+    assert response.status_code == 303, response.data[:500]
+    return client.get(response.headers["Location"], base_url=BASE_URL)

@@ -1,10 +1,15 @@
 # dissent — developer entry points. Everything a fresh machine needs is installed here.
-PYTHON ?= python3
-VENV   ?= .venv
-BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+PYTHON   ?= python3
+VENV     ?= .venv
+BIN      := $(VENV)/bin
+STAMP    := $(VENV)/.installed
+HOST     ?= 127.0.0.1
+PORT     ?= 5000
+INSTANCE ?= instance
+# Set (as .ci/run does) to run the database tests a second time on PostgreSQL.
+DISSENT_TEST_DATABASE_URL ?=
 
-.PHONY: install test lint typecheck system-deps bench clean
+.PHONY: install demo test test-sqlite test-postgres lint typecheck system-deps bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,22 +21,36 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
-# System tools the tests use: the reference `age` binary for interoperability tests.
+# A fresh demo instance in $(INSTANCE)/ on http://$(HOST):$(PORT), printing the logins.
+demo: install
+	$(BIN)/dissent demo --host $(HOST) --port $(PORT) --instance $(INSTANCE)
+
+# System tools the tests use: Debian's `age` (interoperability) and `chromium`
+# (browser tests, driven by Playwright; Playwright's own browser download cannot work
+# here). Installed with apt-get when we are root; otherwise we say what is missing.
 system-deps:
-	@command -v age >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq age; \
-	  else echo "install Debian's 'age' package (sudo apt-get install age)"; fi; }
+	@missing=""; \
+	command -v age >/dev/null 2>&1 || missing="$$missing age"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else echo "please install:$$missing (sudo apt-get install$$missing)"; fi; \
+	fi
 
 test: install system-deps
 	$(BIN)/pytest -q
+	@if [ -n "$(DISSENT_TEST_DATABASE_URL)" ]; then \
+	  echo "== again on PostgreSQL =="; \
+	  DISSENT_TEST_DATABASE_URL="$(DISSENT_TEST_DATABASE_URL)" $(BIN)/pytest -q -m "not sqlite_only" --ignore=tests/crypto --ignore=tests/test_cli_age.py; \
+	fi
 
 lint: install
-	$(BIN)/ruff check dissent tests benchmarks
-	$(BIN)/ruff format --check dissent tests benchmarks
+	$(BIN)/ruff check dissent tests migrations benchmarks
+	$(BIN)/ruff format --check dissent tests migrations benchmarks
 	$(BIN)/mypy
 
 bench: install
 	$(BIN)/python benchmarks/crypto.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis test-artifacts

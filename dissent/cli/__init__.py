@@ -8,6 +8,7 @@ from flask.cli import FlaskGroup
 from .age import age
 from .instance import demo, init, serve
 from .manage import db_group, mission, totp, user
+from .recovery import recovery
 
 
 def _create_app() -> object:
@@ -28,7 +29,7 @@ def cli() -> None:
     """dissent: a confidential channel for what official reporting leaves out."""
 
 
-for command in (age, init, demo, serve, mission, user, db_group, totp):
+for command in (age, init, demo, serve, mission, user, db_group, totp, recovery):
     cli.add_command(command)
 
 

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy.orm import sessionmaker
 
 from dissent.extensions import db
+from dissent.models import utcnow
 from dissent.security.ratelimit import DatabaseRateLimiter, RedisRateLimiter
 from dissent.security.session_store import DatabaseSessionStore, RedisSessionStore
 from dissent.services.context import KdfGate
@@ -37,6 +38,7 @@ def test_session_store_round_trip_and_delete(factory):
         key = uuid.uuid4().bytes * 2
         store.save(key, b"sealed", ttl=timedelta(minutes=5))
         sealed, expires_at = store.load(key)
+        assert expires_at > utcnow()
         assert sealed == b"sealed"
         store.save(key, b"resealed", ttl=timedelta(minutes=5))
         assert store.load(key)[0] == b"resealed"

@@ -12,7 +12,7 @@ from .base import Base, utcnow
 # EU Directive 2019/1937 art. 9 and the Dutch Wbk: acknowledge within 7 days,
 # give feedback within 3 months.
 DEFAULT_ACK_DAYS = 7
-DEFAULT_FEEDBACK_DAYS = 91
+DEFAULT_FEEDBACK_MONTHS = 3
 SLUG_MAX = 40
 NAME_MAX = 120
 
@@ -23,13 +23,13 @@ class Mission(Base):
     __tablename__ = "mission"
     __table_args__ = (
         CheckConstraint("ack_days > 0", name="ack_days_positive"),
-        CheckConstraint("feedback_days > 0", name="feedback_days_positive"),
+        CheckConstraint("feedback_months > 0", name="feedback_months_positive"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(SLUG_MAX), unique=True)
     name: Mapped[str] = mapped_column(String(NAME_MAX))
     ack_days: Mapped[int] = mapped_column(default=DEFAULT_ACK_DAYS)
-    feedback_days: Mapped[int] = mapped_column(default=DEFAULT_FEEDBACK_DAYS)
+    feedback_months: Mapped[int] = mapped_column(default=DEFAULT_FEEDBACK_MONTHS)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import calendar
 from datetime import date, timedelta
 
 from ..models import Mission, Observation, State
@@ -12,13 +13,24 @@ def ack_due(observation: Observation, mission: Mission) -> date:
     return observation.received_on + timedelta(days=mission.ack_days)
 
 
+def add_months(day: date, months: int) -> date:
+    """Return the same day ``months`` calendar months later (clamped to the month's end).
+
+    "Within three months" in the Directive is calendar months: 31 January plus three
+    months is 30 April, never 2 May as a fixed 91 days would give.
+    """
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
 def feedback_due(observation: Observation, mission: Mission) -> date:
     """Return the day by which the source must hear what was done.
 
     Counted from the acknowledgement, or from the day it was due if none was sent.
     """
     start = observation.acknowledged_on or ack_due(observation, mission)
-    return start + timedelta(days=mission.feedback_days)
+    return add_months(start, mission.feedback_months)
 
 
 def ack_overdue(observation: Observation, mission: Mission, *, on: date) -> bool:

@@ -25,6 +25,7 @@ class TotpForm(FlaskForm):
     code = StringField(
         _l("Six-digit code"),
         validators=[DataRequired(message=_l("Enter the code from your app.")), Length(max=12)],
+        render_kw={"inputmode": "numeric", "autocomplete": "one-time-code", "class": "short"},
     )
 
 
@@ -56,6 +57,7 @@ class EnrolForm(FlaskForm):
     code = StringField(
         _l("Six-digit code from your authenticator app"),
         validators=[DataRequired(message=_l("Enter the code your app shows.")), Length(max=12)],
+        render_kw={"inputmode": "numeric", "autocomplete": "one-time-code", "class": "short"},
     )
 
 

@@ -25,11 +25,11 @@ def upgrade() -> None:
         sa.Column("slug", sa.String(length=40), nullable=False),
         sa.Column("name", sa.String(length=120), nullable=False),
         sa.Column("ack_days", sa.Integer(), nullable=False),
-        sa.Column("feedback_days", sa.Integer(), nullable=False),
+        sa.Column("feedback_months", sa.Integer(), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.CheckConstraint("ack_days > 0", name=op.f("ck_mission_ack_days_positive")),
-        sa.CheckConstraint("feedback_days > 0", name=op.f("ck_mission_feedback_days_positive")),
+        sa.CheckConstraint("feedback_months > 0", name=op.f("ck_mission_feedback_months_positive")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_mission")),
         sa.UniqueConstraint("slug", name=op.f("uq_mission_slug")),
     )

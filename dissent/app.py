@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, request
-from flask_babel import format_date, format_datetime, get_locale
+from flask_babel import format_date, format_datetime, format_number, get_locale
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy.orm import sessionmaker
 
@@ -25,7 +25,9 @@ from .security.session_store import DatabaseSessionStore, RedisSessionStore, Ses
 from .security.sessions import SplitKnowledgeSessionInterface
 from .services.context import install_context
 
-LANGUAGES = ("en", "nl")
+# Each language with its name in itself, for the visible switch.
+LANGUAGE_NAMES = {"en": "English", "nl": "Nederlands"}
+LANGUAGES = tuple(LANGUAGE_NAMES)
 # Bodies larger than this are refused before any view runs (attachments come later
 # and will raise it for their own route only).
 MAX_FORM_BYTES = 256 * 1024
@@ -98,7 +100,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     babel.init_app(app, locale_selector=select_locale)
     app.jinja_env.globals.update(get_locale=get_locale, csrf_token=generate_csrf)
-    app.jinja_env.filters.update(format_date=format_date, format_datetime=format_datetime)
+    app.jinja_env.filters.update(
+        format_date=format_date, format_datetime=format_datetime, format_number=format_number
+    )
+    app.jinja_env.globals["languages"] = LANGUAGE_NAMES
     install_context(app, settings, limiter)
     _allow_static(app)
 

@@ -47,7 +47,9 @@ def language(code: str) -> ResponseReturnValue:
     """Switch the interface language and return to the page the visitor was on."""
     target = request.args.get("next", "/")
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+    # Only a path on this site: no scheme, no host, and no "//" or "/\\" that a browser
+    # would read as another host.
+    if parts.scheme or parts.netloc or not target.startswith("/") or target[1:2] in ("/", "\\"):
         target = url_for("public.index")
     response = make_response(redirect(target, code=303))
     if code in LANGUAGES:

@@ -36,7 +36,16 @@ class EnrolmentInvalid(ServiceError):
 
 
 class WeakPassword(ServiceError):
-    """The password is too short, too common or otherwise refused."""
+    """The password is refused; ``args[0]`` is one of the reason codes below."""
+
+    TOO_SHORT = "too_short"
+    TOO_LONG = "too_long"
+    TOO_GUESSABLE = "too_guessable"
+
+    @property
+    def reason(self) -> str:
+        """Return the reason code."""
+        return str(self.args[0])
 
 
 class LoginFailed(ServiceError):

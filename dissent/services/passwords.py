@@ -22,13 +22,13 @@ _hasher = PasswordHasher()  # argon2-cffi's RFC 9106 "low memory" profile defaul
 def check_password_policy(password: str, *, username: str) -> None:
     """Raise :class:`WeakPassword` with the reason if ``password`` is refused."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise WeakPassword(f"at least {MIN_PASSWORD_LENGTH} characters")
+        raise WeakPassword(WeakPassword.TOO_SHORT)
     if len(password) > MAX_PASSWORD_LENGTH:
-        raise WeakPassword(f"at most {MAX_PASSWORD_LENGTH} characters")
+        raise WeakPassword(WeakPassword.TOO_LONG)
     # zxcvbn is slow on very long inputs; the first 100 characters decide anyway.
     result = zxcvbn(password[:100], user_inputs=[username, "dissent"])
     if result["score"] < MIN_STRENGTH_SCORE:
-        raise WeakPassword("too common or too easy to guess")
+        raise WeakPassword(WeakPassword.TOO_GUESSABLE)
 
 
 def hash_password(password: str) -> str:

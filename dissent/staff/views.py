@@ -9,6 +9,7 @@ import segno
 from flask import Blueprint, redirect, render_template, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
 from ..extensions import db
@@ -23,9 +24,22 @@ from ..services.errors import (
     TotpRejected,
     WeakPassword,
 )
+from ..services.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 from .forms import EnrolForm, LoginForm, LogoutForm, TotpForm
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
+
+PASSWORD_REFUSALS = {
+    WeakPassword.TOO_SHORT: _l(
+        "This password is too short: use at least %(n)d characters.", n=MIN_PASSWORD_LENGTH
+    ),
+    WeakPassword.TOO_LONG: _l(
+        "This password is too long: use at most %(n)d characters.", n=MAX_PASSWORD_LENGTH
+    ),
+    WeakPassword.TOO_GUESSABLE: _l(
+        "This password is too common or too easy to guess. A few unrelated words work well."
+    ),
+}
 
 HOME = {
     Role.ADVISER: "adviser.inbox_view",
@@ -141,7 +155,11 @@ def enrol(token: str) -> ResponseReturnValue:
                 totp_code=form.code.data or "",
             )
         except WeakPassword as exc:
-            form.password.errors = [_("This password is refused: %(reason)s.", reason=str(exc))]
+            form.password.errors = [
+                str(
+                    PASSWORD_REFUSALS.get(exc.reason, PASSWORD_REFUSALS[WeakPassword.TOO_GUESSABLE])
+                )
+            ]
         except TotpRejected:
             form.code.errors = [
                 _("That code does not match. Check the app and the clock, then try the next code.")

@@ -1,0 +1,93 @@
+"""Migrations: they build exactly the models' schema, run both ways, and stand alone."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy.engine import make_url
+
+from dissent.app import _package_dir
+from dissent.extensions import make_engine
+from dissent.migrate import alembic_config, upgrade
+from dissent.models import Base
+from tests.conftest import POSTGRES_URL
+
+VERSIONS = Path(_package_dir("migrations")) / "versions"
+
+
+@pytest.fixture
+def empty_engine(tmp_path) -> Iterator[Engine]:
+    """An engine on a brand-new, empty database of the kind this run tests."""
+    if not POSTGRES_URL:
+        engine = make_engine(f"sqlite:///{tmp_path / 'empty.sqlite3'}")
+        yield engine
+        engine.dispose()
+        return
+    name = f"dissent_mig_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine = make_engine(make_url(POSTGRES_URL).set(database=name).render_as_string(False))
+    yield engine
+    engine.dispose()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def schema_drift(engine: Engine) -> list[object]:
+    """Return what autogenerate would add to bring the database in line with the models."""
+    with engine.connect() as conn:
+        return compare_metadata(MigrationContext.configure(conn), Base.metadata)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Migrate the database behind ``engine`` down to ``revision``."""
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+
+
+def application_tables(engine: Engine) -> set[str]:
+    """Return the tables in the database, without Alembic's bookkeeping."""
+    return set(inspect(engine).get_table_names()) - {"alembic_version"}
+
+
+def test_head_matches_the_models(empty_engine):
+    """A model change without a migration fails here."""
+    upgrade(empty_engine)
+
+    assert application_tables(empty_engine) == set(Base.metadata.tables)
+    assert schema_drift(empty_engine) == []
+
+
+def test_downgrade_to_base_and_upgrade_again(empty_engine):
+    upgrade(empty_engine)
+
+    downgrade(empty_engine, "base")
+    assert application_tables(empty_engine) == set()
+
+    upgrade(empty_engine)
+    assert application_tables(empty_engine) == set(Base.metadata.tables)
+    assert schema_drift(empty_engine) == []
+
+
+def test_migrations_do_not_import_application_code():
+    """A migration must keep working when the models it was written against change."""
+    migrations = sorted(VERSIONS.glob("*.py"))
+    assert any(path.name != "__init__.py" for path in migrations)
+    offenders = {
+        path.name: match.group(0)
+        for path in migrations
+        if (match := re.search(r"\bdissent\.[\w.]*", path.read_text(encoding="utf-8")))
+    }
+    assert offenders == {}

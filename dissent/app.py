@@ -20,7 +20,7 @@ from .crypto.secretbox import derive_key
 from .extensions import babel, db
 from .security.headers import set_security_headers
 from .security.policy import Access, allow, enforce
-from .security.ratelimit import DatabaseRateLimiter, RateLimiter, RedisRateLimiter
+from .security.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from .security.session_store import DatabaseSessionStore, RedisSessionStore, SessionStore
 from .security.sessions import SplitKnowledgeSessionInterface
 from .services.context import install_context
@@ -91,7 +91,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if settings.redis_url:
         store, limiter = RedisSessionStore(settings.redis_url), RedisRateLimiter(settings.redis_url)
     else:
-        store, limiter = DatabaseSessionStore(factory), DatabaseRateLimiter(factory)
+        store, limiter = DatabaseSessionStore(factory), MemoryRateLimiter()
     app.extensions["dissent.ratelimit"] = limiter
     app.session_interface = SplitKnowledgeSessionInterface(
         store,

@@ -12,7 +12,7 @@ from sqlalchemy.orm import sessionmaker
 
 from dissent.extensions import db
 from dissent.models import utcnow
-from dissent.security.ratelimit import DatabaseRateLimiter, RedisRateLimiter
+from dissent.security.ratelimit import MemoryRateLimiter, RedisRateLimiter
 from dissent.security.session_store import DatabaseSessionStore, RedisSessionStore
 from dissent.services.context import KdfGate
 
@@ -36,11 +36,11 @@ def stores(factory):
 def test_session_store_round_trip_and_delete(factory):
     for store in stores(factory):
         key = uuid.uuid4().bytes * 2
-        store.save(key, b"sealed", ttl=timedelta(minutes=5))
+        store.save(key, b"sealed", expires_at=utcnow() + timedelta(minutes=5))
         sealed, expires_at = store.load(key)
         assert expires_at > utcnow()
         assert sealed == b"sealed"
-        store.save(key, b"resealed", ttl=timedelta(minutes=5))
+        store.save(key, b"resealed", expires_at=utcnow() + timedelta(minutes=5))
         assert store.load(key)[0] == b"resealed"
         store.delete(key)
         assert store.load(key) is None
@@ -49,7 +49,7 @@ def test_session_store_round_trip_and_delete(factory):
 def test_expired_database_session_records_are_not_returned(factory):
     store = DatabaseSessionStore(factory)
     key = uuid.uuid4().bytes * 2
-    store.save(key, b"sealed", ttl=timedelta(seconds=-1))
+    store.save(key, b"sealed", expires_at=utcnow() - timedelta(seconds=1))
     assert store.load(key) is None
 
 
@@ -57,7 +57,7 @@ def test_expired_database_session_records_are_not_returned(factory):
 def test_redis_session_record_expires_by_ttl():
     store = RedisSessionStore(REDIS_URL)
     key = uuid.uuid4().bytes * 2
-    store.save(key, b"sealed", ttl=timedelta(milliseconds=1))
+    store.save(key, b"sealed", expires_at=utcnow() + timedelta(seconds=5))
     import redis
 
     client = redis.Redis.from_url(REDIS_URL)
@@ -68,7 +68,7 @@ def test_redis_session_record_expires_by_ttl():
 
 
 def limiters(factory):
-    yield DatabaseRateLimiter(factory)
+    yield MemoryRateLimiter()
     if REDIS_URL:
         yield RedisRateLimiter(REDIS_URL)
 

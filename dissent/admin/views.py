@@ -84,7 +84,7 @@ def add_account() -> ResponseReturnValue:
     )
     if form.validate():
         try:
-            _, token = accounts.create_account(
+            _user, token = accounts.create_account(
                 db.session,
                 username=form.username.data or "",
                 role=Role(form.role.data),

@@ -7,6 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
+from ..forms import normalize_newlines
 from ..services.conversation import MESSAGE_MAX
 
 
@@ -15,6 +16,7 @@ class ReplyForm(FlaskForm):
 
     text = TextAreaField(
         _l("Message to the source"),
+        filters=[normalize_newlines],
         validators=[
             DataRequired(message=_l("Write a message first.")),
             Length(max=MESSAGE_MAX, message=_l("At most %(max)d characters.", max=MESSAGE_MAX)),

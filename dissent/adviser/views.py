@@ -42,14 +42,18 @@ def _observation(ref: str) -> Observation:
 
 
 def _page(
-    observation: Observation, *, reply_form: ReplyForm | None = None, status: int = 200
+    observation: Observation,
+    *,
+    reply_form: ReplyForm | None = None,
+    ack_form: AcknowledgeForm | None = None,
+    status: int = 200,
 ) -> ResponseReturnValue:
     view = conversation.view_observation(observation, current_identity(), for_staff=True)
     return render_template(
         "adviser/observation.html",
         view=view,
         reply_form=reply_form or ReplyForm(),
-        ack_form=AcknowledgeForm(),
+        ack_form=ack_form or AcknowledgeForm(),
         ack_due=ack_due(observation, observation.mission),
         feedback_due=feedback_due(observation, observation.mission),
         labels={
@@ -93,7 +97,7 @@ def acknowledge(ref: str) -> ResponseReturnValue:
     found = _observation(ref)
     form = AcknowledgeForm()
     if not form.validate():
-        return _page(found, status=400)
+        return _page(found, ack_form=form, status=400)
     try:
         conversation.acknowledge(
             db.session, current_context(), staff=current_staff(), observation=found

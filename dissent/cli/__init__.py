@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 from flask.cli import FlaskGroup
 
@@ -34,5 +36,12 @@ for command in (age, init, demo, serve, mission, user, db_group, totp, recovery)
 
 
 def main() -> None:
-    """Run the ``dissent`` command line."""
-    cli()
+    """Run the ``dissent`` command line; every failure is one ``error:`` line."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("error: aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        click.echo(f"error: {exc.format_message()}", err=True)
+        sys.exit(exc.exit_code)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 import click
-from flask import url_for
+from flask import current_app, url_for
 from flask.cli import with_appcontext
 
 from ..models import Role
@@ -73,11 +73,12 @@ def user_add(username: str, role: str, missions: tuple[str, ...], base_url: str)
         raise CommandError(f"username {username!r} is taken") from exc
     except (ValueError, NotFound) as exc:
         raise CommandError(str(exc)) from exc
-    path = url_for("staff.enrol", token=token)
+    with current_app.test_request_context(base_url=base_url.rstrip("/")):
+        link = url_for("staff.enrol", token=token, _external=True)
     click.echo(
         f"Account {created.username} ({role}) created. Enrolment link, valid 72 hours, once:"
     )
-    click.echo(base_url.rstrip("/") + path)
+    click.echo(link)
 
 
 @click.group("db")

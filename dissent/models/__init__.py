@@ -12,7 +12,7 @@ from .observation import (
     Source,
     State,
 )
-from .security import RateLimitCounter, StoredSession
+from .security import StoredSession
 from .staff import Enrolment, Role, StaffUser, staff_mission
 
 __all__ = [
@@ -24,7 +24,6 @@ __all__ = [
     "MessageKind",
     "Mission",
     "Observation",
-    "RateLimitCounter",
     "Role",
     "Sender",
     "Source",

@@ -77,6 +77,14 @@ def current_principal() -> Principal:
     )
 
 
+def _staff_active(staff_id: int) -> bool:
+    from ..extensions import db
+    from ..models import StaffUser
+
+    user = db.session.get(StaffUser, staff_id)
+    return user is not None and user.active
+
+
 def enforce() -> Response | None:
     """Check the current request against its endpoint's rule (a before-request hook)."""
     if request.endpoint is None:
@@ -98,6 +106,10 @@ def enforce() -> Response | None:
             return redirect(url_for("staff.login"))
         return None
     if principal.staff_id is None or principal.role is None:
+        return redirect(url_for("staff.login"))
+    if not _staff_active(principal.staff_id):
+        # Deactivation takes effect at the next request, not at the next login.
+        session.end()  # type: ignore[attr-defined]
         return redirect(url_for("staff.login"))
     if rule is Access.STAFF or ROLE_ACCESS[principal.role] is rule:
         return None

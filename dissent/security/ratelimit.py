@@ -7,12 +7,9 @@ addresses would break invariant 2. Limits therefore name what is attempted
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Protocol
-
-from sqlalchemy.orm import Session, sessionmaker
-
-from ..models import RateLimitCounter
 
 
 class RateLimiter(Protocol):
@@ -22,25 +19,30 @@ class RateLimiter(Protocol):
         """Record an attempt; return ``False`` if the limit for this window is exceeded."""
 
 
-class DatabaseRateLimiter:
-    """Counters in the application database."""
+class MemoryRateLimiter:
+    """Counters in this process's memory, for a single host without Redis.
 
-    def __init__(self, factory: sessionmaker[Session]) -> None:
-        self._factory = factory
+    Nothing is written to disk: a counter would otherwise record the minute in which
+    some source logged in. With several worker processes each keeps its own counts,
+    so the effective limit is the limit times the number of workers.
+    """
+
+    _MAX_KEYS = 10_000
+
+    def __init__(self) -> None:
+        self._counts: dict[str, tuple[int, int]] = {}
+        self._lock = threading.Lock()
 
     def hit(self, key: str, *, limit: int, window_seconds: int) -> bool:
         """Record an attempt; return whether it is within the limit."""
         window = int(time.time()) // window_seconds
-        with self._factory.begin() as session:
-            row = session.get(RateLimitCounter, key, with_for_update=True)
-            if row is None:
-                session.add(RateLimitCounter(key=key, window=window, count=1))
-                return True
-            if row.window != window:
-                row.window, row.count = window, 1
-                return True
-            row.count += 1
-            return row.count <= limit
+        with self._lock:
+            seen_window, count = self._counts.get(key, (window, 0))
+            count = count + 1 if seen_window == window else 1
+            if len(self._counts) >= self._MAX_KEYS and key not in self._counts:
+                self._counts.clear()  # a flood of keys: start over rather than grow
+            self._counts[key] = (window, count)
+            return count <= limit
 
 
 class RedisRateLimiter:

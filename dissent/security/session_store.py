@@ -17,8 +17,8 @@ class SessionStore(Protocol):
     def load(self, id_hash: bytes) -> tuple[bytes, datetime] | None:
         """Return the sealed record and its expiry, or ``None``."""
 
-    def save(self, id_hash: bytes, sealed: bytes, *, ttl: timedelta) -> None:
-        """Store ``sealed`` under ``id_hash`` until ``ttl`` from now."""
+    def save(self, id_hash: bytes, sealed: bytes, *, expires_at: datetime) -> None:
+        """Store ``sealed`` under ``id_hash`` until ``expires_at``."""
 
     def delete(self, id_hash: bytes) -> None:
         """Remove the record, if any."""
@@ -38,18 +38,17 @@ class DatabaseSessionStore:
                 return None
             return row.sealed, row.expires_at
 
-    def save(self, id_hash: bytes, sealed: bytes, *, ttl: timedelta) -> None:
+    def save(self, id_hash: bytes, sealed: bytes, *, expires_at: datetime) -> None:
         """Insert or replace the record; also drop expired ones now and then."""
-        now = utcnow()
         with self._factory.begin() as session:
             row = session.get(StoredSession, id_hash)
             if row is None:
-                session.add(StoredSession(id_hash=id_hash, sealed=sealed, expires_at=now + ttl))
+                session.add(StoredSession(id_hash=id_hash, sealed=sealed, expires_at=expires_at))
                 # Cheap housekeeping on session creation keeps the table small.
-                session.execute(delete(StoredSession).where(StoredSession.expires_at <= now))
+                session.execute(delete(StoredSession).where(StoredSession.expires_at <= utcnow()))
             else:
                 row.sealed = sealed
-                row.expires_at = now + ttl
+                row.expires_at = expires_at
 
     def delete(self, id_hash: bytes) -> None:
         """Delete the record."""
@@ -86,9 +85,9 @@ class RedisSessionStore:
             return None
         return bytes(sealed), utcnow() + timedelta(milliseconds=int(pttl))
 
-    def save(self, id_hash: bytes, sealed: bytes, *, ttl: timedelta) -> None:
-        """Store with a TTL."""
-        self._redis.set(self._PREFIX + id_hash.hex(), sealed, px=int(ttl.total_seconds() * 1000))
+    def save(self, id_hash: bytes, sealed: bytes, *, expires_at: datetime) -> None:
+        """Store until ``expires_at`` (Redis expires the key itself)."""
+        self._redis.set(self._PREFIX + id_hash.hex(), sealed, exat=int(expires_at.timestamp()))
 
     def delete(self, id_hash: bytes) -> None:
         """Delete the record."""

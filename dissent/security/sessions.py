@@ -16,7 +16,7 @@ import binascii
 import hashlib
 import json
 import os
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Flask, Request, Response, request
@@ -35,6 +35,18 @@ _ID_SIZE = 32
 # Rewrite an unchanged session only when this much of its lifetime has passed, so
 # that reading pages does not write to the store on every request.
 _REFRESH_AFTER = timedelta(minutes=1)
+_DEADLINE_KEY = "_deadline"
+
+
+def day_expiry(ttl: timedelta) -> datetime:
+    """Return the first midnight (UTC) at least ``ttl`` from now.
+
+    Source sessions are stored with this coarse expiry, so the store never holds a
+    source's time of day (invariant 2); the exact idle deadline is sealed inside.
+    """
+    end = utcnow() + ttl
+    midnight = end.replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight if midnight >= end else midnight + timedelta(days=1)
 
 
 def is_staff_path(path: str) -> bool:
@@ -106,14 +118,19 @@ class SplitKnowledgeSessionInterface(SessionInterface):
         record = self.store.load(_id_hash(sid))
         if record is None:
             return _new_session()
-        sealed, expires_at = record
+        sealed, _coarse_expiry = record
         try:
             data = json.loads(open_sealed(sealed, key=key, context=_id_hash(sid)))
-        except (DecryptionError, ValueError):
+            deadline = datetime.fromtimestamp(float(data.pop(_DEADLINE_KEY)), UTC)
+        except (DecryptionError, ValueError, KeyError, TypeError):
+            return _new_session()
+        remaining = deadline - utcnow()
+        if remaining <= timedelta(0):
+            self.store.delete(_id_hash(sid))
             return _new_session()
         session = ServerSession(data, sid=sid, key=key)
         session.is_new = False
-        session.stale = expires_at - utcnow() < self._ttl(request) - _REFRESH_AFTER
+        session.stale = remaining < self._ttl(request) - _REFRESH_AFTER
         return session
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
@@ -132,12 +149,17 @@ class SplitKnowledgeSessionInterface(SessionInterface):
         elif not (session.modified or session.is_new or session.stale):
             return
         id_hash = _id_hash(session.sid)
+        ttl = self._ttl(request)
+        # The exact idle deadline is sealed with the data; for sources the store only
+        # learns the day, for housekeeping. Staff-side times may be exact.
+        record = {**session, _DEADLINE_KEY: int((utcnow() + ttl).timestamp())}
+        expires_at = utcnow() + ttl if is_staff_path(request.path) else day_expiry(ttl)
         sealed = seal(
-            json.dumps(dict(session), separators=(",", ":")).encode("utf-8"),
+            json.dumps(record, separators=(",", ":")).encode("utf-8"),
             key=session.key,
             context=id_hash,
         )
-        self.store.save(id_hash, sealed, ttl=self._ttl(request))
+        self.store.save(id_hash, sealed, expires_at=expires_at)
         if session.is_new or session.rotate:
             value = base64.urlsafe_b64encode(session.sid + session.key).rstrip(b"=").decode()
             # No Max-Age: the cookie dies with the browser; the store enforces idle expiry.

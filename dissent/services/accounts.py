@@ -114,6 +114,11 @@ def reissue_enrolment(session: Session, *, staff_id: int) -> str:
     user = session.get(StaffUser, staff_id)
     if user is None or user.enrolled:
         raise NotFound
+    # A replaced link (lost, or sent to the wrong person) must stop working.
+    for old in session.scalars(
+        select(Enrolment).where(Enrolment.staff_id == user.id, Enrolment.used_at.is_(None))
+    ):
+        old.expires_at = utcnow()
     token = _new_enrolment(session, user)
     session.commit()
     return token

@@ -8,7 +8,7 @@ from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringFi
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from ..crypto.codename import CODENAME_WORDS
-from ..forms import choices_from
+from ..forms import choices_from, normalize_newlines
 from ..models import Category, Consent
 from ..services.conversation import MESSAGE_MAX
 from ..services.submission import (
@@ -64,6 +64,7 @@ class SubmitForm(FlaskForm):
     )
     what = TextAreaField(
         _l("What happened?"),
+        filters=[normalize_newlines],
         validators=[
             DataRequired(message=_l("Describe what you observed.")),
             Length(max=WHAT_MAX, message=_l("At most %(max)d characters.", max=WHAT_MAX)),
@@ -133,6 +134,7 @@ class ReplyForm(FlaskForm):
 
     text = TextAreaField(
         _l("Your message"),
+        filters=[normalize_newlines],
         validators=[
             DataRequired(message=_l("Write a message first.")),
             Length(max=MESSAGE_MAX, message=_l("At most %(max)d characters.", max=MESSAGE_MAX)),

@@ -87,6 +87,9 @@ def submit() -> ResponseReturnValue:
         return _render_submit(form)
     token = form.submit_token.data or ""
     codename = session.get("pending_forms", {}).get(token)
+    if codename is None and token and submission.was_submitted(db.session, token):
+        # A replay whose session was already replaced by the first submit's.
+        return render_template("source/already_received.html"), 409
     if not form.validate() or codename is None:
         if codename is None and not form.csrf_token.errors:
             form.csrf_token.errors = [_("This form has expired.")]
@@ -113,6 +116,9 @@ def submit() -> ResponseReturnValue:
         form.mission.errors = [_("This mission cannot take observations. Choose another.")]
         form.submit_token.data = _start_form()
         return _render_submit(form, status=400)
+    # A new session id from here on: a cookie copied before the submit (on a shared
+    # computer, say) must not open this source's inbox.
+    session.regenerate()  # type: ignore[attr-defined]
     _log_in_source(result.source_id, result.identity_secret)
     session["new_codename"] = codename
     return redirect(url_for("source.codename"), code=303)
@@ -130,7 +136,8 @@ def codename() -> ResponseReturnValue:
         session.pop("new_codename", None)
         session.pop("pending_forms", None)
         return redirect(url_for("source.inbox"), code=303)
-    return render_template("source/codename.html", codename=new_codename, form=form)
+    status = 400 if form.is_submitted() else 200
+    return render_template("source/codename.html", codename=new_codename, form=form), status
 
 
 @bp.route("/login", methods=["GET", "POST"])

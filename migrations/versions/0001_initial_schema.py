@@ -34,13 +34,6 @@ def upgrade() -> None:
         sa.UniqueConstraint("slug", name=op.f("uq_mission_slug")),
     )
     op.create_table(
-        "rate_limit_counter",
-        sa.Column("key", sa.String(length=128), nullable=False),
-        sa.Column("window", sa.Integer(), nullable=False),
-        sa.Column("count", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("key", name=op.f("pk_rate_limit_counter")),
-    )
-    op.create_table(
         "source",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("lookup_id", sa.LargeBinary(length=32), nullable=False),
@@ -238,6 +231,5 @@ def downgrade() -> None:
     op.drop_table("stored_session")
     op.drop_table("staff_user")
     op.drop_table("source")
-    op.drop_table("rate_limit_counter")
     op.drop_table("mission")
     # ### end Alembic commands ###

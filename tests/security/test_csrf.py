@@ -1,0 +1,410 @@
+"""Cross-site request forgery: a POST without a valid token changes nothing and says so.
+
+Every POST route of the URL map has a case below that sends otherwise valid data, so
+that the missing token is the only thing stopping the change. Leaving and logging out
+are the exceptions by design: they are never refused.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import pyotp
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from dissent.extensions import db
+from dissent.models import Base, Role
+from dissent.security.sessions import SOURCE_COOKIE
+from dissent.services import accounts
+
+from ..conftest import BASE_URL, csrf_from, login_staff, next_totp
+from ..test_core_loop import hidden
+from .test_route_policy import (
+    file_observation,
+    log_in_password_only,
+    methods_of,
+    observation_ref,
+    use_cheap_password_hashing,
+)
+
+EXPIRED = b"This form has expired"
+# Session records and rate-limit counters change with any request; everything else is data.
+BOOKKEEPING = {"stored_session", "rate_limit_counter"}
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch):
+    """These tests log in many staff members."""
+    use_cheap_password_hashing(monkeypatch)
+
+
+def snapshot(app: Flask) -> dict[str, list[tuple]]:
+    """Return every row of every data table."""
+    with app.app_context():
+        return {
+            table.name: sorted((tuple(row) for row in db.session.execute(select(table))), key=repr)
+            for table in Base.metadata.sorted_tables
+            if table.name not in BOOKKEEPING
+        }
+
+
+def assert_tells_the_user(response) -> None:
+    """The answer is a 4xx page saying why, or the form again with 'This form has expired'."""
+    assert response.status_code < 500, response.status_code
+    is_error_page = 400 <= response.status_code < 500 and b"<h1>Sorry</h1>" in response.data
+    assert EXPIRED in response.data or is_error_page, response.data.decode()[:1500]
+
+
+def assert_sent_to(response, path: str) -> None:
+    """The response redirects to ``path``."""
+    assert response.status_code in (302, 303), response.status_code
+    assert urlsplit(response.headers["Location"]).path == path
+
+
+def field_text(response, name: str) -> str:
+    """Return what a re-rendered form holds in the textarea or input ``name``."""
+    data = response.data.decode()
+    area = re.search(rf'<textarea[^>]*\bname="{name}"[^>]*>(.*?)</textarea>', data, re.DOTALL)
+    if area:
+        return html.unescape(area.group(1)).removeprefix("\r\n").removeprefix("\n")
+    tag = re.search(rf'<input[^>]*\bname="{name}"[^>]*>', data)
+    assert tag, f"no field {name}"
+    value = re.search(r'\bvalue="([^"]*)"', tag.group(0))
+    return html.unescape(value.group(1)) if value else ""
+
+
+@dataclass
+class Env:
+    """What a case needs: the app, browsers and staff accounts on demand."""
+
+    app: Flask
+    new_client: Callable
+    make_staff: Callable
+    mission_id: int
+
+    def source(self, what: str = "The fuel figures were copied from last year."):
+        """Return a browser logged in as a source who filed one observation."""
+        browser = self.new_client()
+        file_observation(browser, what=what)
+        return browser
+
+    def staff(self, role: Role):
+        """Return a browser logged in as a new staff member of ``role`` and their landing page."""
+        browser = self.new_client()
+        page = login_staff(browser, self.make_staff(role))
+        return browser, page
+
+
+def submit_data(page, **fields) -> dict[str, str]:
+    """Return a complete observation form (without CSRF token) for the page's form."""
+    return {
+        "submit_token": hidden(page, "submit_token"),
+        "mission": re.search(rb'name="mission" value="(\d+)"', page.data).group(1).decode(),
+        "category": "reporting_accuracy",
+        "what": "Attendance was recorded for a course that was cancelled.",
+        "when": "last_month",
+        "where": "",
+        "contradicts": "yes",
+        "official_report": "",
+        "consent": "ask_first",
+        **fields,
+    }
+
+
+def case_submit(env: Env) -> None:
+    browser = env.new_client()
+    page = browser.get("/submit", base_url=BASE_URL)
+    before = snapshot(env.app)
+
+    response = browser.post("/submit", data=submit_data(page), base_url=BASE_URL)
+
+    assert response.status_code == 400
+    assert_tells_the_user(response)
+    assert snapshot(env.app) == before
+    assert_sent_to(browser.get("/inbox", base_url=BASE_URL), "/login")
+
+
+def case_codename(env: Env) -> None:
+    browser = env.new_client()
+    codename = file_observation(browser, what="Reports omit the failed exams.", confirm=False)
+
+    response = browser.post("/submit/codename", data={"saved": "y"}, base_url=BASE_URL)
+
+    assert_tells_the_user(response)
+    assert codename.encode() in response.data  # still shown: the source is not moved on
+    again = browser.get("/submit/codename", base_url=BASE_URL)
+    assert again.status_code == 200
+    assert codename.encode() in again.data
+
+
+def case_login(env: Env) -> None:
+    codename = file_observation(env.new_client(), what="The audit sample was hand-picked.")
+    browser = env.new_client()
+
+    response = browser.post("/login", data={"codename": codename}, base_url=BASE_URL)
+
+    assert response.status_code == 400
+    assert_tells_the_user(response)
+    assert codename.encode() not in response.data
+    assert_sent_to(browser.get("/inbox", base_url=BASE_URL), "/login")
+
+
+def case_source_reply(env: Env) -> None:
+    browser = env.source()
+    ref = observation_ref(env.app, mission_id=env.mission_id)
+    before = snapshot(env.app)
+    text = "One more detail: the trainers were never paid."
+
+    response = browser.post(f"/inbox/{ref}/reply", data={"text": text}, base_url=BASE_URL)
+
+    assert response.status_code == 400
+    assert_tells_the_user(response)
+    assert field_text(response, "text") == text
+    assert snapshot(env.app) == before
+
+
+def case_leave(env: Env) -> None:
+    browser = env.source()
+
+    response = browser.post("/leave", base_url=BASE_URL)
+
+    assert response.status_code == 200
+    assert_sent_to(browser.get("/inbox", base_url=BASE_URL), "/login")
+
+
+def case_staff_login(env: Env) -> None:
+    login = env.make_staff(Role.ADVISER)
+    browser = env.new_client()
+
+    response = browser.post(
+        "/staff/login",
+        data={"username": login.username, "password": login.password},
+        base_url=BASE_URL,
+    )
+
+    assert response.status_code == 400
+    assert_tells_the_user(response)
+    assert login.password.encode() not in response.data
+    assert_sent_to(browser.get("/staff/2fa", base_url=BASE_URL), "/staff/login")
+
+
+def case_second_factor(env: Env) -> None:
+    login = env.make_staff(Role.ADVISER)
+    browser = env.new_client()
+    log_in_password_only(browser, login)
+    before = snapshot(env.app)
+
+    response = browser.post(
+        "/staff/2fa", data={"code": next_totp(login.totp_secret)}, base_url=BASE_URL
+    )
+
+    assert response.status_code == 400
+    assert_tells_the_user(response)
+    assert snapshot(env.app) == before  # the code was not used up either
+    assert_sent_to(browser.get("/adviser/", base_url=BASE_URL), "/staff/login")
+
+
+def case_logout(env: Env) -> None:
+    browser, _ = env.staff(Role.ADVISER)
+
+    response = browser.post("/staff/logout", base_url=BASE_URL)
+
+    assert_sent_to(response, "/staff/login")
+    assert_sent_to(browser.get("/adviser/", base_url=BASE_URL), "/staff/login")
+
+
+def case_enrol(env: Env) -> None:
+    with env.app.app_context():
+        _, token = accounts.create_account(
+            db.session, username="newcomer", role=Role.ADVISER, mission_slugs=["eupol"]
+        )
+    browser = env.new_client()
+    page = browser.get(f"/staff/enrol/{token}", base_url=BASE_URL)
+    secret = re.search(rb'<code class="secret">([A-Z2-7]+)</code>', page.data).group(1).decode()
+    before = snapshot(env.app)
+    password = "tangerine lighthouse quietly 93 walrus"
+
+    response = browser.post(
+        f"/staff/enrol/{token}",
+        data={"password": password, "confirm": password, "code": pyotp.TOTP(secret).now()},
+        base_url=BASE_URL,
+    )
+
+    assert response.status_code == 400
+    assert_tells_the_user(response)
+    assert snapshot(env.app) == before
+    assert browser.get(f"/staff/enrol/{token}", base_url=BASE_URL).status_code == 200
+
+
+def case_adviser_reply(env: Env) -> None:
+    env.source()
+    ref = observation_ref(env.app, mission_id=env.mission_id)
+    browser, _ = env.staff(Role.ADVISER)
+    before = snapshot(env.app)
+    text = "Could you say which quarter this was?"
+
+    response = browser.post(f"/adviser/o/{ref}/reply", data={"text": text}, base_url=BASE_URL)
+
+    assert response.status_code == 400
+    assert_tells_the_user(response)
+    assert field_text(response, "text") == text
+    assert snapshot(env.app) == before
+
+
+def case_acknowledge(env: Env) -> None:
+    env.source()
+    ref = observation_ref(env.app, mission_id=env.mission_id)
+    browser, _ = env.staff(Role.ADVISER)
+    before = snapshot(env.app)
+
+    response = browser.post(f"/adviser/o/{ref}/acknowledge", base_url=BASE_URL)
+
+    # Whether the page says why is checked by test_acknowledge_without_token_says_why.
+    assert 400 <= response.status_code < 500
+    assert snapshot(env.app) == before
+
+
+def case_add_mission(env: Env) -> None:
+    browser, _ = env.staff(Role.ADMIN)
+    before = snapshot(env.app)
+
+    response = browser.post(
+        "/admin/missions", data={"slug": "eucap", "name": "EUCAP Sahel"}, base_url=BASE_URL
+    )
+
+    assert response.status_code == 400
+    assert_tells_the_user(response)
+    assert field_text(response, "name") == "EUCAP Sahel"
+    assert snapshot(env.app) == before
+
+
+def case_add_account(env: Env) -> None:
+    browser, _ = env.staff(Role.ADMIN)
+    before = snapshot(env.app)
+
+    response = browser.post(
+        "/admin/accounts",
+        data={"username": "intruder", "role": "adviser", "missions": ["eupol"]},
+        base_url=BASE_URL,
+    )
+
+    assert response.status_code == 400
+    assert_tells_the_user(response)
+    assert b"/staff/enrol/" not in response.data
+    assert snapshot(env.app) == before
+
+
+def case_account_action(env: Env) -> None:
+    target = env.make_staff(Role.ADVISER)
+    browser, _ = env.staff(Role.ADMIN)
+    before = snapshot(env.app)
+
+    responses = [
+        browser.post(f"/admin/accounts/{target.id}/{action}", base_url=BASE_URL)
+        for action in ("deactivate", "enrolment")
+    ]
+
+    for response in responses:
+        assert response.status_code == 400
+        assert_tells_the_user(response)
+    assert snapshot(env.app) == before
+    assert b"/staff/enrol/" not in browser.get("/admin/", base_url=BASE_URL).data
+
+
+CASES: dict[str, Callable[[Env], None]] = {
+    "source.submit": case_submit,
+    "source.codename": case_codename,
+    "source.login": case_login,
+    "source.reply": case_source_reply,
+    "source.leave": case_leave,
+    "staff.login": case_staff_login,
+    "staff.second_factor": case_second_factor,
+    "staff.logout": case_logout,
+    "staff.enrol": case_enrol,
+    "adviser.reply": case_adviser_reply,
+    "adviser.acknowledge": case_acknowledge,
+    "admin.add_mission": case_add_mission,
+    "admin.add_account": case_add_account,
+    "admin.account_action": case_account_action,
+}
+
+
+@pytest.fixture
+def env(app, new_client, mission, make_staff) -> Env:
+    """A mission with an adviser (so it takes observations), and browsers on demand."""
+    make_staff(Role.ADVISER)
+    return Env(app=app, new_client=new_client, make_staff=make_staff, mission_id=mission.id)
+
+
+def test_every_post_route_has_a_case(app):
+    posts = {rule.endpoint for rule in app.url_map.iter_rules() if "POST" in methods_of(rule)}
+
+    assert posts == set(CASES), f"add a CSRF case for {sorted(posts - set(CASES))}"
+
+
+@pytest.mark.parametrize("endpoint", sorted(CASES))
+def test_post_without_token(env, endpoint):
+    CASES[endpoint](env)
+
+
+def forget_session(browser) -> None:
+    """Drop the source cookie, as an idle timeout or a browser restart does."""
+    browser.delete_cookie(SOURCE_COOKIE, domain="localhost")
+
+
+def other_session_token(new_client) -> str:
+    """Return a token issued to another browser."""
+    return csrf_from(new_client().get("/submit", base_url=BASE_URL))
+
+
+@pytest.mark.parametrize("stale", ["missing", "garbage", "other_session", "session_expired"])
+def test_submit_with_a_stale_token_keeps_what_was_typed(env, new_client, stale):
+    browser = new_client()
+    page = browser.get("/submit", base_url=BASE_URL)
+    typed = {
+        "what": 'Figures were "rounded" <up> & doubled.\nSecond line: é — ü.',
+        "where": "North region",
+        "official_report": "Q3 progress report, table 2",
+    }
+    data = submit_data(page, **typed)
+    if stale == "garbage":
+        data["csrf_token"] = "not-a-token"
+    elif stale == "other_session":
+        data["csrf_token"] = other_session_token(new_client)
+    elif stale == "session_expired":
+        data["csrf_token"] = csrf_from(page)
+        forget_session(browser)
+    before = snapshot(env.app)
+
+    response = browser.post("/submit", data=data, base_url=BASE_URL)
+
+    assert response.status_code == 400
+    assert EXPIRED in response.data
+    for name, value in typed.items():
+        assert field_text(response, name) == value, name
+    assert snapshot(env.app) == before
+    # The re-rendered form works: sending it again files the observation, once.
+    again = browser.post(
+        "/submit",
+        data=submit_data(response, csrf_token=csrf_from(response), **typed),
+        base_url=BASE_URL,
+    )
+    assert again.status_code == 303
+    after = snapshot(env.app)
+    assert len(after["observation"]) == len(before["observation"]) + 1
+
+
+def test_acknowledge_without_token_says_why(env):
+    env.source()
+    ref = observation_ref(env.app, mission_id=env.mission_id)
+    browser, _ = env.staff(Role.ADVISER)
+
+    response = browser.post(f"/adviser/o/{ref}/acknowledge", base_url=BASE_URL)
+
+    assert_tells_the_user(response)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from hashlib import sha256
@@ -57,8 +58,11 @@ def header_mac(file_key: bytes, mac_input: bytes) -> bytes:
     return hmac.new(key, mac_input, sha256).digest()
 
 
+_VCHARS = re.compile(rb"[\x21-\x7e]+")
+
+
 def _is_vchar_arg(arg: bytes) -> bool:
-    return len(arg) > 0 and all(0x21 <= c <= 0x7E for c in arg)
+    return _VCHARS.fullmatch(arg) is not None
 
 
 def encode_header(stanzas: list[Stanza], file_key: bytes) -> bytes:

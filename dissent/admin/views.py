@@ -14,9 +14,14 @@ from ..security.policy import Access, allow
 from ..services import accounts
 from ..services.errors import AccountExists, MissionExists, NotFound
 from ..services.keyring import adviser_recipients
+from ..staff.identity import current_staff
 from .forms import ROLE_LABELS, AccountActionForm, AccountForm, MissionForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+def _actor() -> str:
+    return current_staff().username
 
 
 def _page(
@@ -89,6 +94,7 @@ def add_account() -> ResponseReturnValue:
                 username=form.username.data or "",
                 role=Role(form.role.data),
                 mission_slugs=list(form.missions.data or []),
+                actor=_actor(),
             )
         except AccountExists:
             form.username.errors = [_("This username is taken.")]
@@ -110,11 +116,13 @@ def account_action(staff_id: int, action: str) -> ResponseReturnValue:
         if action == "deactivate":
             if staff_id == session.get("staff_id"):
                 abort(400)
-            accounts.set_active(db.session, staff_id=staff_id, active=False)
+            accounts.set_active(db.session, staff_id=staff_id, active=False, actor=_actor())
         elif action == "activate":
-            accounts.set_active(db.session, staff_id=staff_id, active=True)
+            accounts.set_active(db.session, staff_id=staff_id, active=True, actor=_actor())
         elif action == "enrolment":
-            _remember_link(accounts.reissue_enrolment(db.session, staff_id=staff_id))
+            _remember_link(
+                accounts.reissue_enrolment(db.session, staff_id=staff_id, actor=_actor())
+            )
         else:
             abort(404)
     except NotFound:

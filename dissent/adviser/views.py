@@ -8,7 +8,7 @@ from flask.typing import ResponseReturnValue
 from ..extensions import db
 from ..models import Observation
 from ..security.policy import Access, allow
-from ..services import conversation, inbox
+from ..services import audit, conversation, inbox
 from ..services.context import current_context
 from ..services.deadlines import ack_due, feedback_due
 from ..services.errors import InvalidState, NotFound
@@ -69,7 +69,11 @@ def _page(
 @allow(Access.ADVISER)
 def observation(ref: str) -> ResponseReturnValue:
     """Decrypt and show one observation with its conversation."""
-    return _page(_observation(ref))
+    found = _observation(ref)
+    audit.record_now(
+        db.session, actor=current_staff().username, action=audit.Action.VIEW, subject=found.ref
+    )
+    return _page(found)
 
 
 @bp.route("/o/<ref>/reply", methods=["POST"])

@@ -57,7 +57,7 @@ from .keys import (
     parse_recipient,
 )
 from .padding import MIN_PADDED_SIZE, PaddingError, padded_size
-from .signing import SigningKey, VerifyKey
+from .signing import SigningKey, VerifyKey, signing_key_from_secret
 from .wrapping import STAFF_WRAP_WORK_FACTOR, unwrap_identity, wrap_identity
 
 __all__ = [
@@ -104,6 +104,7 @@ __all__ = [
     "parse_recipient",
     "rewrap",
     "rewrap_header",
+    "signing_key_from_secret",
     "split_header",
     "unwrap_identity",
     "wrap_identity",

@@ -88,3 +88,14 @@ class SigningKey:
 
     def __repr__(self) -> str:
         return f"<SigningKey for {self.verify_key!r}>"
+
+
+def signing_key_from_secret(identity_secret: bytes) -> SigningKey:
+    """Return the Ed25519 key derived from an age identity's 32 secret bytes.
+
+    One secret per staff member, unwrapped at login, gives both their decryption key
+    and their signing key; HKDF with its own label keeps the two independent.
+    """
+    from ._primitives import hkdf_sha256
+
+    return SigningKey(hkdf_sha256(identity_secret, salt=b"", info=b"dissent/v1/ed25519-signing"))

@@ -1,6 +1,18 @@
 """Typed SQLAlchemy 2 models. Models hold invariants and do no I/O."""
 
+from .attachment import Attachment
+from .audit import AuditEntry, AuditHead
 from .base import Base, today, utcnow
+from .escalation import (
+    Escalation,
+    EscalationState,
+    EscalationVersion,
+    Proposal,
+    ProposalStatus,
+    Response,
+    ResponseKind,
+    escalation_recipient,
+)
 from .mission import Mission
 from .observation import (
     Category,
@@ -9,27 +21,44 @@ from .observation import (
     MessageKind,
     Observation,
     Sender,
+    Severity,
     Source,
     State,
 )
 from .security import StoredSession
 from .staff import Enrolment, Role, StaffUser, staff_mission
+from .triage import MissionNames, Note, StateChange
 
 __all__ = [
+    "Attachment",
+    "AuditEntry",
+    "AuditHead",
     "Base",
     "Category",
     "Consent",
     "Enrolment",
+    "Escalation",
+    "EscalationState",
+    "EscalationVersion",
     "Message",
     "MessageKind",
     "Mission",
+    "MissionNames",
+    "Note",
     "Observation",
+    "Proposal",
+    "ProposalStatus",
+    "Response",
+    "ResponseKind",
     "Role",
     "Sender",
+    "Severity",
     "Source",
     "StaffUser",
     "State",
+    "StateChange",
     "StoredSession",
+    "escalation_recipient",
     "staff_mission",
     "today",
     "utcnow",

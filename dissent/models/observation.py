@@ -55,10 +55,20 @@ class Sender(enum.StrEnum):
 
 
 class MessageKind(enum.StrEnum):
-    """A plain message, or the standard acknowledgement of receipt."""
+    """A plain message, the standard acknowledgement, or feedback on what was done."""
 
     MESSAGE = "message"
     ACKNOWLEDGEMENT = "acknowledgement"
+    FEEDBACK = "feedback"
+
+
+class Severity(enum.StrEnum):
+    """The adviser's judgement of how serious an observation is."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
 
 
 class Source(Base):
@@ -76,7 +86,10 @@ class Observation(Base):
     """One observation. Everything the source wrote is in ``content``, encrypted."""
 
     __tablename__ = "observation"
-    __table_args__ = (Index("ix_observation_mission_state", "mission_id", "state"),)
+    __table_args__ = (
+        Index("ix_observation_mission_state", "mission_id", "state"),
+        Index("ix_observation_received_on", "received_on"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ref: Mapped[str] = mapped_column(String(REF_LENGTH), unique=True)
@@ -87,6 +100,10 @@ class Observation(Base):
     state: Mapped[State] = mapped_column(enum_type(State), default=State.RECEIVED)
     received_on: Mapped[date] = mapped_column(default=today)
     acknowledged_on: Mapped[date | None] = mapped_column(default=None)
+    feedback_given_on: Mapped[date | None] = mapped_column(default=None)
+    closed_on: Mapped[date | None] = mapped_column(default=None)
+    assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"), default=None)
+    severity: Mapped[Severity | None] = mapped_column(enum_type(Severity, length=16), default=None)
     content: Mapped[bytes] = mapped_column(LargeBinary)
     # Hash of the one-time token of the form that created it: a replayed or
     # double-clicked submit hits this unique constraint instead of making a twin.
@@ -94,6 +111,7 @@ class Observation(Base):
 
     mission: Mapped[Mission] = relationship(lazy="joined")
     source: Mapped[Source] = relationship()
+    assigned_to: Mapped[StaffUser | None] = relationship()
     messages: Mapped[list[Message]] = relationship(
         back_populates="observation", order_by="Message.id", cascade="all, delete-orphan"
     )

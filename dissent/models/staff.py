@@ -50,6 +50,8 @@ class StaffUser(Base):
     # The age identity, as an age scrypt file under the password (exportable).
     wrapped_identity: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     recipient: Mapped[str | None] = mapped_column(Text, default=None)
+    # Ed25519 key that verifies this person's escalation signatures (base64).
+    verify_key: Mapped[str | None] = mapped_column(String(64), default=None)
 
     missions: Mapped[list[Mission]] = relationship(secondary=staff_mission, lazy="selectin")
 

@@ -22,9 +22,11 @@ from ..crypto import (
     wrap_identity,
 )
 from ..crypto.secretbox import derive_key, open_sealed, seal
+from ..crypto.signing import signing_key_from_secret
 from ..models import Enrolment, Mission, Role, StaffUser, utcnow
 from ..models.mission import NAME_MAX, SLUG_MAX
 from ..models.staff import USERNAME_MAX
+from . import audit
 from .context import ServiceContext
 from .errors import (
     AccountExists,
@@ -49,7 +51,7 @@ def _token_hash(token: str) -> bytes:
     return hashlib.sha256(b"dissent/v1/enrolment" + token.encode()).digest()
 
 
-def create_mission(session: Session, *, slug: str, name: str) -> Mission:
+def create_mission(session: Session, *, slug: str, name: str, actor: str = "cli") -> Mission:
     """Create a mission; the slug is its stable short name."""
     slug, name = slug.strip().lower(), name.strip()
     if not SLUG_RE.match(slug) or len(slug) > SLUG_MAX:
@@ -63,12 +65,13 @@ def create_mission(session: Session, *, slug: str, name: str) -> Mission:
         raise MissionExists(slug)
     mission = Mission(slug=slug, name=name)
     session.add(mission)
+    audit.record(session, actor=actor, action=audit.Action.MISSION_CHANGE, subject=f"add:{slug}")
     session.commit()
     return mission
 
 
 def create_account(
-    session: Session, *, username: str, role: Role, mission_slugs: list[str]
+    session: Session, *, username: str, role: Role, mission_slugs: list[str], actor: str = "cli"
 ) -> tuple[StaffUser, str]:
     """Create an account and return it with a one-time enrolment token (72 hours)."""
     username = username.strip().lower()
@@ -91,6 +94,12 @@ def create_account(
     user = StaffUser(username=username, role=role, missions=missions)
     session.add(user)
     token = _new_enrolment(session, user)
+    audit.record(
+        session,
+        actor=actor,
+        action=audit.Action.ACCOUNT_CHANGE,
+        subject=f"add:{username}:{role.value}",
+    )
     try:
         session.commit()
     except IntegrityError as exc:
@@ -109,7 +118,7 @@ def _new_enrolment(session: Session, user: StaffUser) -> str:
     return token
 
 
-def reissue_enrolment(session: Session, *, staff_id: int) -> str:
+def reissue_enrolment(session: Session, *, staff_id: int, actor: str = "cli") -> str:
     """Return a fresh enrolment token for an account that has not enrolled yet."""
     user = session.get(StaffUser, staff_id)
     if user is None or user.enrolled:
@@ -120,6 +129,12 @@ def reissue_enrolment(session: Session, *, staff_id: int) -> str:
     ):
         old.expires_at = utcnow()
     token = _new_enrolment(session, user)
+    audit.record(
+        session,
+        actor=actor,
+        action=audit.Action.ACCOUNT_CHANGE,
+        subject=f"enrolment:{user.username}",
+    )
     session.commit()
     return token
 
@@ -178,6 +193,9 @@ def complete_enrolment(
         raise TotpRejected
     _install_credentials(ctx, user, password=password, totp_secret=totp_secret, step=step)
     enrolment.used_at = utcnow()
+    audit.record(
+        session, actor=user.username, action=audit.Action.ACCOUNT_CHANGE, subject="enrolled"
+    )
     session.commit()
     return user
 
@@ -207,6 +225,7 @@ def _install_credentials(
         identity, passphrase=password, work_factor=ctx.settings.staff_wrap_work_factor
     )
     user.recipient = identity.recipient.encode()
+    user.verify_key = signing_key_from_secret(identity.secret_bytes()).verify_key.to_text()
     user.enrolled_at = utcnow()
 
 
@@ -234,6 +253,8 @@ def check_password(
     user = session.scalar(select(StaffUser).where(StaffUser.username == username))
     ok = verify_password(user.password_hash if user else None, password)
     if user is None or not ok or not user.active or not user.enrolled or not user.wrapped_identity:
+        if user is not None:
+            audit.record_now(session, actor=user.username, action=audit.Action.LOGIN_FAILED)
         raise LoginFailed
     try:
         identity = unwrap_identity(user.wrapped_identity, passphrase=password)
@@ -256,16 +277,23 @@ def check_totp(session: Session, ctx: ServiceContext, *, staff_id: int, code: st
     if step is None or step <= user.totp_last_step:
         raise TotpRejected
     user.totp_last_step = step
+    audit.record(session, actor=user.username, action=audit.Action.LOGIN)
     session.commit()
     return user
 
 
-def set_active(session: Session, *, staff_id: int, active: bool) -> StaffUser:
+def set_active(session: Session, *, staff_id: int, active: bool, actor: str = "cli") -> StaffUser:
     """Activate or deactivate an account."""
     user = session.get(StaffUser, staff_id)
     if user is None:
         raise NotFound
     user.active = active
+    audit.record(
+        session,
+        actor=actor,
+        action=audit.Action.ACCOUNT_CHANGE,
+        subject=f"{'activate' if active else 'deactivate'}:{user.username}",
+    )
     session.commit()
     return user
 

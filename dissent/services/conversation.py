@@ -20,10 +20,13 @@ from ..models import (
     today,
     utcnow,
 )
+from . import audit
 from .content import open_document, seal_document
 from .context import ServiceContext
 from .errors import InvalidState, NotFound
 from .keyring import content_recipients
+from .triage import record_transition
+from .workflow import action_allowed, action_target
 
 MESSAGE_MAX = 10_000
 # The standard acknowledgement. Stored as a marker and rendered in the reader's
@@ -168,6 +171,7 @@ def post_adviser_message(
     _add_message(
         session, ctx, observation, sender=Sender.ADVISER, text=_validate_text(text), staff=staff
     )
+    audit.record(session, actor=staff.username, action=audit.Action.REPLY, subject=observation.ref)
     session.commit()
 
 
@@ -175,9 +179,11 @@ def acknowledge(
     session: Session, ctx: ServiceContext, *, staff: StaffUser, observation: Observation
 ) -> None:
     """Acknowledge receipt: record the date and send the standard acknowledgement."""
-    if observation.state is not State.RECEIVED:
+    if not action_allowed("acknowledge", observation.state):
         raise InvalidState("already acknowledged")
-    observation.state = State.ACKNOWLEDGED
+    record_transition(
+        session, ctx, staff=staff, observation=observation, to_state=action_target("acknowledge")
+    )
     observation.acknowledged_on = today()
     _add_message(
         session,
@@ -187,5 +193,35 @@ def acknowledge(
         text=ACKNOWLEDGEMENT_MARKER,
         kind=MessageKind.ACKNOWLEDGEMENT,
         staff=staff,
+    )
+    audit.record(
+        session, actor=staff.username, action=audit.Action.ACKNOWLEDGE, subject=observation.ref
+    )
+    session.commit()
+
+
+def send_feedback(
+    session: Session, ctx: ServiceContext, *, staff: StaffUser, observation: Observation, text: str
+) -> None:
+    """Tell the source what was done; this meets the feedback deadline."""
+    if not action_allowed("feedback", observation.state):
+        raise InvalidState("feedback does not fit the current state")
+    text = _validate_text(text)
+    if observation.state is not State.FEEDBACK_GIVEN:
+        record_transition(
+            session, ctx, staff=staff, observation=observation, to_state=action_target("feedback")
+        )
+    observation.feedback_given_on = observation.feedback_given_on or today()
+    _add_message(
+        session,
+        ctx,
+        observation,
+        sender=Sender.ADVISER,
+        text=text,
+        kind=MessageKind.FEEDBACK,
+        staff=staff,
+    )
+    audit.record(
+        session, actor=staff.username, action=audit.Action.FEEDBACK, subject=observation.ref
     )
     session.commit()

@@ -13,9 +13,9 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup
 
 from ..extensions import db
-from ..models import Role
+from ..models import Role, StaffUser
 from ..security.policy import Access, allow
-from ..services import accounts
+from ..services import accounts, audit
 from ..services.context import current_context
 from ..services.errors import (
     EnrolmentInvalid,
@@ -114,6 +114,9 @@ def second_factor() -> ResponseReturnValue:
 def logout() -> ResponseReturnValue:
     """End the staff session; its unwrapped identity is deleted with it."""
     LogoutForm()  # logging out is never refused, even with a stale form
+    user = db.session.get(StaffUser, session.get("staff_id") or 0)
+    if user is not None:
+        audit.record_now(db.session, actor=user.username, action=audit.Action.LOGOUT)
     session.end()  # type: ignore[attr-defined]
     return redirect(url_for("staff.login", bye=1), code=303)
 

@@ -1,0 +1,31 @@
+"""Attachments: encrypted files stored beside the database, described by an encrypted record."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import BigInteger, ForeignKey, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base, enum_type, today
+from .observation import Sender
+
+
+class Attachment(Base):
+    """A file attached to an observation by the source or an adviser."""
+
+    __tablename__ = "attachment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    observation_id: Mapped[int] = mapped_column(
+        ForeignKey("observation.id", ondelete="CASCADE"), index=True
+    )
+    sender: Mapped[Sender] = mapped_column(enum_type(Sender, length=16))
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"), default=None)
+    added_on: Mapped[date] = mapped_column(default=today)
+    # Random name of the ciphertext file in the instance's blob folder.
+    blob_name: Mapped[str] = mapped_column(String(64), unique=True)
+    # Size of the ciphertext (padded), for limits; the real size is in ``meta``.
+    stored_size: Mapped[int] = mapped_column(BigInteger)
+    # Encrypted JSON: original file name, type, size, whether metadata was removed.
+    meta: Mapped[bytes] = mapped_column(LargeBinary)

@@ -1,0 +1,231 @@
+"""Triage by advisers: state changes with reasons, assignment, severity, category, notes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..config import Settings
+from ..crypto import DecryptionError, Identity, PublicKeyRecipient
+from ..models import (
+    Category,
+    Note,
+    Observation,
+    Role,
+    Severity,
+    StaffUser,
+    State,
+    StateChange,
+    staff_mission,
+    today,
+)
+from . import audit
+from .content import open_document, seal_document
+from .context import ServiceContext
+from .errors import InvalidState, NotFound
+from .keyring import adviser_recipients
+from .workflow import can_change
+
+NOTE_MAX = 10_000
+REASON_MAX = 2_000
+
+
+def staff_recipients(
+    session: Session, settings: Settings, mission_id: int
+) -> list[PublicKeyRecipient]:
+    """Return who may read advisers-only text: the mission's advisers and recovery."""
+    return [*adviser_recipients(session, mission_id), settings.recovery_recipient]
+
+
+def _check_text(text: str, *, limit: int, what: str) -> str:
+    text = text.strip()
+    if len(text) > limit:
+        raise ValueError(f"{what} is longer than {limit} characters")
+    return text
+
+
+def record_transition(
+    session: Session,
+    ctx: ServiceContext,
+    *,
+    staff: StaffUser,
+    observation: Observation,
+    to_state: State,
+    reason: str = "",
+) -> None:
+    """Move the observation and keep the change (and its encrypted reason) in its history."""
+    reason = _check_text(reason, limit=REASON_MAX, what="the reason")
+    sealed = (
+        seal_document(
+            {"text": reason},
+            recipients=staff_recipients(session, ctx.settings, observation.mission_id),
+        )
+        if reason
+        else None
+    )
+    session.add(
+        StateChange(
+            observation_id=observation.id,
+            from_state=observation.state,
+            to_state=to_state,
+            actor_id=staff.id,
+            reason=sealed,
+        )
+    )
+    observation.state = to_state
+    if to_state is State.CLOSED:
+        observation.closed_on = today()
+    audit.record(
+        session,
+        actor=staff.username,
+        action=audit.Action.STATE_CHANGE,
+        subject=f"{observation.ref}:{to_state.value}",
+    )
+
+
+def change_state(
+    session: Session,
+    ctx: ServiceContext,
+    *,
+    staff: StaffUser,
+    observation: Observation,
+    to_state: State,
+    reason: str = "",
+) -> None:
+    """Make a manual state change (see :data:`workflow.MANUAL_TRANSITIONS`)."""
+    if not can_change(observation.state, to_state):
+        raise InvalidState(f"{observation.state.value} cannot become {to_state.value} by hand")
+    record_transition(
+        session, ctx, staff=staff, observation=observation, to_state=to_state, reason=reason
+    )
+    session.commit()
+
+
+def mission_advisers(session: Session, mission_id: int) -> list[StaffUser]:
+    """Return the active, enrolled advisers of a mission."""
+    return list(
+        session.scalars(
+            select(StaffUser)
+            .join(staff_mission, staff_mission.c.staff_id == StaffUser.id)
+            .where(
+                staff_mission.c.mission_id == mission_id,
+                StaffUser.role == Role.ADVISER,
+                StaffUser.active.is_(True),
+                StaffUser.enrolled_at.is_not(None),
+            )
+            .order_by(StaffUser.username)
+        )
+    )
+
+
+def assign(
+    session: Session, *, staff: StaffUser, observation: Observation, assignee_id: int | None
+) -> None:
+    """Assign the observation to one adviser of its mission (or to nobody)."""
+    if assignee_id is not None and assignee_id not in {
+        a.id for a in mission_advisers(session, observation.mission_id)
+    }:
+        raise NotFound("not an adviser of this mission")
+    observation.assigned_to_id = assignee_id
+    audit.record(session, actor=staff.username, action=audit.Action.ASSIGN, subject=observation.ref)
+    session.commit()
+
+
+def set_severity(
+    session: Session, *, staff: StaffUser, observation: Observation, severity: Severity | None
+) -> None:
+    """Record the adviser's judgement of severity."""
+    observation.severity = severity
+    audit.record(
+        session, actor=staff.username, action=audit.Action.SEVERITY, subject=observation.ref
+    )
+    session.commit()
+
+
+def correct_category(
+    session: Session, *, staff: StaffUser, observation: Observation, category: Category
+) -> None:
+    """Correct the category the source chose (it counts in reports)."""
+    observation.category = category
+    audit.record(
+        session, actor=staff.username, action=audit.Action.CATEGORY, subject=observation.ref
+    )
+    session.commit()
+
+
+def add_note(
+    session: Session, ctx: ServiceContext, *, staff: StaffUser, observation: Observation, text: str
+) -> None:
+    """Add an internal note, encrypted to the mission's advisers and recovery only."""
+    text = _check_text(text, limit=NOTE_MAX, what="the note")
+    if not text:
+        raise ValueError("the note is empty")
+    session.add(
+        Note(
+            observation_id=observation.id,
+            author_id=staff.id,
+            body=seal_document(
+                {"text": text},
+                recipients=staff_recipients(session, ctx.settings, observation.mission_id),
+            ),
+        )
+    )
+    audit.record(session, actor=staff.username, action=audit.Action.NOTE, subject=observation.ref)
+    session.commit()
+
+
+@dataclass(frozen=True)
+class HistoryItem:
+    """A state change or a note, decrypted for an adviser."""
+
+    at: datetime
+    author: str
+    kind: str  # "state" or "note"
+    text: str
+    from_state: State | None = None
+    to_state: State | None = None
+    readable: bool = True
+
+
+def _open_text(blob: bytes | None, identity: Identity) -> tuple[str, bool]:
+    if blob is None:
+        return "", True
+    try:
+        return str(open_document(blob, identities=[identity]).get("text", "")), True
+    except DecryptionError:
+        return "", False
+
+
+def history(session: Session, observation: Observation, identity: Identity) -> list[HistoryItem]:
+    """Return state changes and notes, oldest first."""
+    items: list[HistoryItem] = []
+    for change in session.scalars(
+        select(StateChange).where(StateChange.observation_id == observation.id)
+    ):
+        text, readable = _open_text(change.reason, identity)
+        items.append(
+            HistoryItem(
+                at=change.at,
+                author=change.actor.username,
+                kind="state",
+                text=text,
+                from_state=change.from_state,
+                to_state=change.to_state,
+                readable=readable,
+            )
+        )
+    for note in session.scalars(select(Note).where(Note.observation_id == observation.id)):
+        text, readable = _open_text(note.body, identity)
+        items.append(
+            HistoryItem(
+                at=note.created_at,
+                author=note.author.username,
+                kind="note",
+                text=text,
+                readable=readable,
+            )
+        )
+    return sorted(items, key=lambda item: item.at)

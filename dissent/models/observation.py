@@ -60,6 +60,7 @@ class MessageKind(enum.StrEnum):
     MESSAGE = "message"
     ACKNOWLEDGEMENT = "acknowledgement"
     FEEDBACK = "feedback"
+    ESCALATED = "escalated"
 
 
 class Severity(enum.StrEnum):

@@ -1,0 +1,125 @@
+"""Leadership: read escalations, acknowledge them, and respond."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..crypto import DecryptionError, Identity, parse_recipient
+from ..models import (
+    Escalation,
+    EscalationState,
+    Response,
+    ResponseKind,
+    StaffUser,
+    escalation_recipient,
+    utcnow,
+)
+from . import audit
+from .content import open_document, seal_document
+from .context import ServiceContext
+from .errors import InvalidState, NotFound
+from .triage import staff_recipients
+
+RESPONSE_MAX = 10_000
+
+
+def escalations_for_leader(session: Session, staff: StaffUser) -> list[Escalation]:
+    """Return the escalations sent to this leader, by mission and ledger number."""
+    return list(
+        session.scalars(
+            select(Escalation)
+            .join(escalation_recipient, escalation_recipient.c.escalation_id == Escalation.id)
+            .where(escalation_recipient.c.staff_id == staff.id)
+            .order_by(Escalation.mission_id, Escalation.ledger_number)
+        )
+    )
+
+
+def escalation_for_leader(
+    session: Session, staff: StaffUser, *, mission_slug: str, number: int
+) -> Escalation:
+    """Return one escalation sent to this leader, by its ledger label parts."""
+    for escalation in escalations_for_leader(session, staff):
+        if escalation.mission.slug == mission_slug and escalation.ledger_number == number:
+            return escalation
+    raise NotFound
+
+
+def acknowledge_escalation(session: Session, *, staff: StaffUser, escalation: Escalation) -> None:
+    """Confirm that leadership received the escalation."""
+    if escalation.state is not EscalationState.SENT:
+        raise InvalidState("already acknowledged")
+    escalation.state = EscalationState.ACKNOWLEDGED
+    escalation.acknowledged_at = utcnow()
+    escalation.acknowledged_by_id = staff.id
+    audit.record(
+        session, actor=staff.username, action=audit.Action.ESCALATION_ACK, subject=escalation.label
+    )
+    session.commit()
+
+
+def respond(
+    session: Session,
+    ctx: ServiceContext,
+    *,
+    staff: StaffUser,
+    escalation: Escalation,
+    kind: ResponseKind,
+    text: str,
+    planned_for: date | None = None,
+) -> Response:
+    """Record leadership's response: action taken, action planned (with a date), declined."""
+    text = text.replace("\r\n", "\n").strip()
+    if not text:
+        raise ValueError("describe the action, or give the reason")
+    if len(text) > RESPONSE_MAX:
+        raise ValueError(f"at most {RESPONSE_MAX} characters")
+    if kind is ResponseKind.ACTION_PLANNED and planned_for is None:
+        raise ValueError("a planned action needs a date")
+    if escalation.state is EscalationState.SENT:
+        escalation.state = EscalationState.ACKNOWLEDGED
+        escalation.acknowledged_at = utcnow()
+        escalation.acknowledged_by_id = staff.id
+    recipients = [
+        *[parse_recipient(u.recipient) for u in escalation.recipients if u.recipient],
+        *staff_recipients(session, ctx.settings, escalation.mission_id),
+    ]
+    response = Response(
+        escalation=escalation,
+        responder_id=staff.id,
+        kind=kind,
+        planned_for=planned_for if kind is ResponseKind.ACTION_PLANNED else None,
+        body=seal_document({"text": text}, recipients=list(dict.fromkeys(recipients))),
+    )
+    session.add(response)
+    escalation.state = EscalationState.RESPONDED
+    audit.record(
+        session, actor=staff.username, action=audit.Action.RESPOND, subject=escalation.label
+    )
+    session.commit()
+    return response
+
+
+@dataclass(frozen=True)
+class OpenResponse:
+    """A response as a reader sees it."""
+
+    response: Response
+    text: str
+    readable: bool = True
+
+
+def open_responses(escalation: Escalation, identity: Identity) -> list[OpenResponse]:
+    """Decrypt the escalation's responses, oldest first."""
+    out = []
+    for response in escalation.responses:
+        try:
+            text = str(open_document(response.body, identities=[identity]).get("text", ""))
+            out.append(OpenResponse(response, text))
+        except DecryptionError:
+            out.append(OpenResponse(response, "", readable=False))
+    return out

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import TextAreaField
-from wtforms.validators import DataRequired, Length
+from wtforms import HiddenField, SelectField, SelectMultipleField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional
 
-from ..forms import normalize_newlines
+from ..forms import choices_from, normalize_newlines
+from ..models import Severity, State
 from ..services.conversation import MESSAGE_MAX
+from ..services.escalation import NAMES_MAX, SUMMARY_MAX
+from ..services.triage import NOTE_MAX, REASON_MAX
+from ..source.forms import CATEGORY_LABELS
 
 
 class ReplyForm(FlaskForm):
@@ -26,3 +30,99 @@ class ReplyForm(FlaskForm):
 
 class AcknowledgeForm(FlaskForm):
     """Send the standard acknowledgement of receipt."""
+
+
+SEVERITY_LABELS = {
+    "": _l("Not set"),
+    Severity.LOW: _l("Low"),
+    Severity.MEDIUM: _l("Medium"),
+    Severity.HIGH: _l("High"),
+    Severity.CRITICAL: _l("Critical"),
+}
+STATE_LABELS = {
+    State.RECEIVED: _l("Received"),
+    State.ACKNOWLEDGED: _l("Acknowledged"),
+    State.IN_REVIEW: _l("In review"),
+    State.ESCALATED: _l("Escalated"),
+    State.FEEDBACK_GIVEN: _l("Feedback given"),
+    State.CLOSED: _l("Closed"),
+    State.ADVICE_ONLY: _l("Advice only (no case)"),
+}
+
+
+class StateForm(FlaskForm):
+    """Change the state by hand, with an optional reason kept in the history."""
+
+    to_state = SelectField(_l("New state"), validators=[DataRequired()])
+    reason = TextAreaField(
+        _l("Reason (optional, advisers only)"),
+        filters=[normalize_newlines],
+        validators=[
+            Optional(),
+            Length(max=REASON_MAX, message=_l("At most %(max)d characters.", max=REASON_MAX)),
+        ],
+    )
+
+
+class TriageForm(FlaskForm):
+    """Assignment, severity and category."""
+
+    assignee = SelectField(_l("Assigned to"))
+    severity = SelectField(_l("Severity"), choices=choices_from(SEVERITY_LABELS))
+    category = SelectField(_l("Category"), choices=choices_from(CATEGORY_LABELS))
+
+
+class NoteForm(FlaskForm):
+    """An internal note, for the mission's advisers only."""
+
+    text = TextAreaField(
+        _l("Internal note (advisers only; the source never sees it)"),
+        filters=[normalize_newlines],
+        validators=[
+            DataRequired(message=_l("Write the note first.")),
+            Length(max=NOTE_MAX, message=_l("At most %(max)d characters.", max=NOTE_MAX)),
+        ],
+    )
+
+
+class SummaryForm(FlaskForm):
+    """The de-identified summary: check it, propose it, or escalate it."""
+
+    summary = TextAreaField(
+        _l("De-identified summary"),
+        filters=[normalize_newlines],
+        validators=[
+            DataRequired(message=_l("Write the summary first.")),
+            Length(max=SUMMARY_MAX, message=_l("At most %(max)d characters.", max=SUMMARY_MAX)),
+        ],
+    )
+    # The hash of the text the adviser last saw flagged; sending another text shows
+    # the flags again first.
+    checked = HiddenField()
+    leaders = SelectMultipleField(_l("Send to"), coerce=int)
+    action = HiddenField()
+
+
+class FeedbackForm(FlaskForm):
+    """Feedback to the source on what was done (meets the feedback deadline)."""
+
+    text = TextAreaField(
+        _l("Feedback to the source: what was done with the observation"),
+        filters=[normalize_newlines],
+        validators=[
+            DataRequired(message=_l("Write the feedback first.")),
+            Length(max=MESSAGE_MAX, message=_l("At most %(max)d characters.", max=MESSAGE_MAX)),
+        ],
+    )
+
+
+class NamesForm(FlaskForm):
+    """The mission's list of names to flag in summaries."""
+
+    names = TextAreaField(
+        _l("Names to flag, one per line"),
+        filters=[normalize_newlines],
+        validators=[
+            Length(max=NAMES_MAX, message=_l("At most %(max)d characters.", max=NAMES_MAX))
+        ],
+    )

@@ -233,3 +233,17 @@ def flag_identifiers(text: str, *, names: Iterable[str] = ()) -> list[Flag]:
 def parse_names(text: str) -> list[str]:
     """Return the names of a mission list: one per line, blank lines ignored."""
     return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def segments(text: str, flags: list[Flag]) -> list[tuple[str, FlagKind | None]]:
+    """Return ``text`` cut into plain and flagged pieces, for highlighting."""
+    out: list[tuple[str, FlagKind | None]] = []
+    position = 0
+    for flag in flags:
+        if flag.start > position:
+            out.append((text[position : flag.start], None))
+        out.append((text[flag.start : flag.end], flag.kind))
+        position = flag.end
+    if position < len(text):
+        out.append((text[position:], None))
+    return out

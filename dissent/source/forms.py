@@ -144,3 +144,17 @@ class ReplyForm(FlaskForm):
 
 class LeaveForm(FlaskForm):
     """The quick-exit button (also works as a plain link)."""
+
+
+class ProposalDecisionForm(FlaskForm):
+    """The source's answer to a proposed summary."""
+
+    decision = HiddenField(validators=[DataRequired()])
+    comment = TextAreaField(
+        _l("Comment for the adviser (optional)"),
+        filters=[normalize_newlines],
+        validators=[
+            Optional(),
+            Length(max=MESSAGE_MAX, message=_l("At most %(max)d characters.", max=MESSAGE_MAX)),
+        ],
+    )

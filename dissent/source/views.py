@@ -14,7 +14,7 @@ from ..extensions import db
 from ..forms import choices_from
 from ..models import Category, Consent
 from ..security.policy import Access, allow
-from ..services import conversation, submission
+from ..services import conversation, escalation, submission
 from ..services.context import current_context
 from ..services.errors import (
     CodenameNotFound,
@@ -33,6 +33,7 @@ from .forms import (
     CodenameSavedForm,
     LeaveForm,
     LoginForm,
+    ProposalDecisionForm,
     ReplyForm,
     SubmitForm,
 )
@@ -171,19 +172,34 @@ def login() -> ResponseReturnValue:
 
 
 def _inbox_page(
-    reply_form: ReplyForm | None = None, *, reply_ref: str | None = None, status: int = 200
+    reply_form: ReplyForm | None = None,
+    *,
+    reply_ref: str | None = None,
+    decision_form: ProposalDecisionForm | None = None,
+    decision_id: int | None = None,
+    status: int = 200,
 ) -> ResponseReturnValue:
     ctx = current_context()
     identity = source_identity(ctx, base64.b64decode(session["source_secret"]))
-    views = [
-        conversation.view_observation(o, identity, for_staff=False)
-        for o in conversation.source_observations(db.session, session["source_id"])
-    ]
+    views = []
+    for found in conversation.source_observations(db.session, session["source_id"]):
+        views.append(
+            {
+                "view": conversation.view_observation(found, identity, for_staff=False),
+                "proposals": escalation.proposals_for(db.session, found, identity),
+                "escalations": [
+                    (e, escalation.open_versions(e, identity))
+                    for e in escalation.escalations_of(db.session, found)
+                ],
+            }
+        )
     return render_template(
         "source/inbox.html",
-        views=views,
+        items=views,
         reply_form=reply_form or ReplyForm(),
         reply_ref=reply_ref,
+        decision_form=decision_form or ProposalDecisionForm(),
+        decision_id=decision_id,
         labels={
             "category": CATEGORY_LABELS,
             "when": WHEN_LABELS,
@@ -221,6 +237,37 @@ def reply(ref: str) -> ResponseReturnValue:
         else:
             return redirect(url_for("source.inbox", _anchor="thread-" + ref), code=303)
     return _inbox_page(form, reply_ref=ref, status=400)
+
+
+@bp.route("/inbox/proposals/<int:proposal_id>", methods=["POST"])
+@allow(Access.SOURCE)
+def decide(proposal_id: int) -> ResponseReturnValue:
+    """Approve or decline a proposed summary, with an optional comment to the adviser."""
+    form = ProposalDecisionForm()
+    if not form.validate() or form.decision.data not in ("approve", "decline"):
+        return _inbox_page(decision_form=form, decision_id=proposal_id, status=400)
+    try:
+        proposal = escalation.source_decides(
+            db.session,
+            source_id=session["source_id"],
+            proposal_id=proposal_id,
+            approve=form.decision.data == "approve",
+        )
+    except NotFound:
+        return _inbox_page(status=404)
+    except InvalidState:
+        form.decision.errors = [_("This proposal was already answered or withdrawn.")]
+        return _inbox_page(decision_form=form, decision_id=proposal_id, status=409)
+    ref = proposal.observation.ref
+    if (form.comment.data or "").strip():
+        conversation.post_source_message(
+            db.session,
+            current_context(),
+            source_id=session["source_id"],
+            ref=ref,
+            text=form.comment.data or "",
+        )
+    return redirect(url_for("source.inbox", _anchor="thread-" + ref), code=303)
 
 
 @bp.route("/leave", methods=["GET", "POST"])

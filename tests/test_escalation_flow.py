@@ -1,0 +1,220 @@
+"""The route to the official reporting line over HTTP: triage, consent, escalation, feedback."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from dissent.crypto import unwrap_identity
+from dissent.extensions import db
+from dissent.models import (
+    Escalation,
+    EscalationVersion,
+    Observation,
+    ResponseKind,
+    Role,
+    StaffUser,
+    State,
+)
+from dissent.services import audit, leadership
+from dissent.services.context import current_context
+from dissent.services.escalation import open_versions
+
+from .conftest import BASE_URL, PASSWORD, csrf_from, login_staff
+from .test_core_loop import submit_observation
+
+SUMMARY = "Literacy completion figures in the Q3 report count attendance, not completion."
+
+
+@pytest.fixture
+def cast(app, new_client, mission, make_staff):
+    """An adviser and a leader of the mission, the adviser logged in."""
+    adviser = make_staff(Role.ADVISER)
+    leader = make_staff(Role.LEADERSHIP)
+    staff = new_client()
+    login_staff(staff, adviser)
+    return adviser, leader, staff
+
+
+def file_and_acknowledge(new_client, staff, *, consent: str):
+    source = new_client()
+    submit_observation(
+        source, what="Sgt. Jansen said the figures were rounded up.", consent=consent
+    )
+    inbox = staff.get("/adviser/", base_url=BASE_URL)
+    ref = re.search(rb"/adviser/o/([A-Z0-9-]{9})", inbox.data).group(1).decode()
+    page = staff.get(f"/adviser/o/{ref}", base_url=BASE_URL)
+    response = staff.post(
+        f"/adviser/o/{ref}/acknowledge", data={"csrf_token": csrf_from(page)}, base_url=BASE_URL
+    )
+    assert response.status_code == 303
+    return source, ref
+
+
+def post_summary(staff, ref, text, action, leader_ids=(), checked=None):
+    page = staff.get(f"/adviser/o/{ref}", base_url=BASE_URL)
+    data = {"csrf_token": csrf_from(page), "summary": text, "action": action}
+    if checked is not None:
+        data["checked"] = checked
+    if leader_ids:
+        data["leaders"] = [str(i) for i in leader_ids]
+    return staff.post(f"/adviser/o/{ref}/summary", data=data, base_url=BASE_URL)
+
+
+def checked_hash(response) -> str:
+    return (
+        re.search(rb'name="checked" type="hidden" value="([0-9a-f]{64})"', response.data)
+        .group(1)
+        .decode()
+    )
+
+
+def test_flags_are_shown_before_anything_is_sent(app, new_client, cast):
+    _adviser, leader, staff = cast
+    _source, ref = file_and_acknowledge(new_client, staff, consent="summary_allowed")
+    text = "Sgt. Jansen of the 3rd Platoon saw it on 12 March in Kunduz."
+    response = post_summary(staff, ref, text, "escalate", [leader.id])
+    # Escalating a text never seen flagged shows the flags instead of sending.
+    assert response.status_code == 200
+    assert b"possible identifiers flagged" in response.data
+    for piece in (b"Sgt.", b"3rd Platoon", b"12 March", b"Kunduz"):
+        assert b"<mark" in response.data and piece in response.data
+    with app.app_context():
+        assert db.session.scalar(select(Escalation)) is None
+
+
+def test_summary_allowed_escalates_directly_and_source_is_told(app, new_client, cast):
+    _adviser, leader, staff = cast
+    source, ref = file_and_acknowledge(new_client, staff, consent="summary_allowed")
+    first = post_summary(staff, ref, SUMMARY, "check")
+    response = post_summary(staff, ref, SUMMARY, "escalate", [leader.id], checked_hash(first))
+    assert response.status_code == 303
+    with app.app_context():
+        escalation = db.session.scalar(select(Escalation))
+        assert escalation.ledger_number == 1
+        assert escalation.label == "EUPOL-0001"
+        assert escalation.observation.state is State.ESCALATED
+    inbox = source.get("/inbox", base_url=BASE_URL)
+    assert b"was passed on to the official reporting line" in inbox.data
+    assert SUMMARY.encode() in inbox.data  # the source sees exactly what was sent
+
+
+def test_never_means_never(app, new_client, cast):
+    _adviser, leader, staff = cast
+    _source, ref = file_and_acknowledge(new_client, staff, consent="never")
+    page = staff.get(f"/adviser/o/{ref}", base_url=BASE_URL)
+    assert b"chose never to have this escalated" in page.data
+    assert b"Write a de-identified summary" not in page.data  # no editor offered
+    response = post_summary(staff, ref, SUMMARY, "escalate", [leader.id], "0" * 64)
+    assert response.status_code == 400
+    assert b"chose never to have this escalated" in response.data
+    with app.app_context():
+        assert db.session.scalar(select(Escalation)) is None
+
+
+def test_ask_first_full_route(app, new_client, cast):
+    _adviser, leader, staff = cast
+    source, ref = file_and_acknowledge(new_client, staff, consent="ask_first")
+    first = post_summary(staff, ref, SUMMARY, "check")
+    # Escalating before the source approved is refused with a reason.
+    refused = post_summary(staff, ref, SUMMARY, "escalate", [leader.id], checked_hash(first))
+    assert refused.status_code == 400 and b"approve the summary first" in refused.data
+    proposed = post_summary(staff, ref, SUMMARY, "propose", checked=checked_hash(first))
+    assert proposed.status_code == 303
+
+    inbox = source.get("/inbox", base_url=BASE_URL)
+    assert b"The adviser proposes to pass on this summary" in inbox.data
+    proposal_id = re.search(rb"/inbox/proposals/(\d+)", inbox.data).group(1).decode()
+    response = source.post(
+        f"/inbox/proposals/{proposal_id}",
+        data={"csrf_token": csrf_from(inbox), "decision": "approve", "comment": "Fine by me."},
+        base_url=BASE_URL,
+    )
+    assert response.status_code == 303
+
+    response = post_summary(staff, ref, SUMMARY, "escalate", [leader.id], checked_hash(first))
+    assert response.status_code == 303
+    with app.app_context():
+        escalation = db.session.scalar(select(Escalation))
+        assert escalation.label == "EUPOL-0001"
+        leader_user = db.session.get(StaffUser, leader.id)
+        identity = unwrap_identity(leader_user.wrapped_identity, passphrase=PASSWORD)
+        [version] = open_versions(escalation, identity)
+        assert version.summary == SUMMARY and version.verified
+        leadership.acknowledge_escalation(db.session, staff=leader_user, escalation=escalation)
+        leadership.respond(
+            db.session,
+            current_context(),
+            staff=leader_user,
+            escalation=escalation,
+            kind=ResponseKind.ACTION_TAKEN,
+            text="The Q3 figures will be corrected.",
+        )
+    page = staff.get(f"/adviser/o/{ref}", base_url=BASE_URL)
+    assert b"The Q3 figures will be corrected." in page.data
+    assert b"Fine by me." in page.data
+    response = staff.post(
+        f"/adviser/o/{ref}/feedback",
+        data={"csrf_token": csrf_from(page), "text": "Leadership will correct the Q3 figures."},
+        base_url=BASE_URL,
+    )
+    assert response.status_code == 303
+    inbox = source.get("/inbox", base_url=BASE_URL)
+    assert b"Leadership will correct the Q3 figures." in inbox.data
+    with app.app_context():
+        observation = db.session.scalar(select(Observation))
+        assert observation.state is State.FEEDBACK_GIVEN
+        assert observation.feedback_given_on is not None
+        assert audit.verify_chain(db.session).ok
+
+
+def test_editing_a_sent_summary_in_the_database_breaks_its_signature(app, new_client, cast):
+    _adviser, leader, staff = cast
+    _source, ref = file_and_acknowledge(new_client, staff, consent="summary_allowed")
+    first = post_summary(staff, ref, SUMMARY, "check")
+    post_summary(staff, ref, SUMMARY, "escalate", [leader.id], checked_hash(first))
+    softened = "Literacy results were broadly in line with the report."
+    second = post_summary(staff, ref, softened, "check")
+    # A second escalation's ciphertext, swapped into the first: an "edit" in the database.
+    post_summary(staff, ref, softened, "escalate", [leader.id], checked_hash(second))
+    with app.app_context():
+        first_version, second_version = db.session.scalars(
+            select(EscalationVersion).order_by(EscalationVersion.id)
+        )
+        first_version.body = second_version.body
+        db.session.commit()
+    page = staff.get(f"/adviser/o/{ref}", base_url=BASE_URL)
+    assert b"SIGNATURE CHECK FAILED" in page.data
+
+
+def test_state_changes_and_notes_are_kept_in_history(app, new_client, cast):
+    _adviser, _leader, staff = cast
+    _source, ref = file_and_acknowledge(new_client, staff, consent="ask_first")
+    page = staff.get(f"/adviser/o/{ref}", base_url=BASE_URL)
+    response = staff.post(
+        f"/adviser/o/{ref}/state",
+        data={
+            "csrf_token": csrf_from(page),
+            "to_state": "in_review",
+            "reason": "Needs a second look.",
+        },
+        base_url=BASE_URL,
+    )
+    assert response.status_code == 303
+    response = staff.post(
+        f"/adviser/o/{ref}/notes",
+        data={"csrf_token": csrf_from(page), "text": "Check the Q3 annex."},
+        base_url=BASE_URL,
+    )
+    assert response.status_code == 303
+    page = staff.get(f"/adviser/o/{ref}", base_url=BASE_URL)
+    assert b"Needs a second look." in page.data and b"Check the Q3 annex." in page.data
+    # An impossible change is refused with a message, not a 500.
+    response = staff.post(
+        f"/adviser/o/{ref}/state",
+        data={"csrf_token": csrf_from(page), "to_state": "received"},
+        base_url=BASE_URL,
+    )
+    assert response.status_code == 400

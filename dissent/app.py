@@ -19,7 +19,7 @@ from .config import Settings, load_settings
 from .crypto.secretbox import derive_key
 from .extensions import babel, db
 from .security.headers import set_security_headers
-from .security.policy import Access, allow, enforce
+from .security.policy import Access, allow, enforce, reject_nul
 from .security.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from .security.session_store import DatabaseSessionStore, RedisSessionStore, SessionStore
 from .security.sessions import SplitKnowledgeSessionInterface
@@ -108,6 +108,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     _allow_static(app)
 
     _quiet_request_logging()
+    app.before_request(reject_nul)
     app.before_request(enforce)
     app.after_request(set_security_headers)
     _register_blueprints(app)
@@ -142,10 +143,19 @@ def _quiet_request_logging() -> None:
 def _register_blueprints(app: Flask) -> None:
     from .admin.views import bp as admin_bp
     from .adviser.views import bp as adviser_bp
+    from .attachments.views import bp as attachments_bp
     from .leadership.views import bp as leadership_bp
     from .public.views import bp as public_bp
     from .source.views import bp as source_bp
     from .staff.views import bp as staff_bp
 
-    for blueprint in (public_bp, source_bp, staff_bp, adviser_bp, leadership_bp, admin_bp):
+    for blueprint in (
+        public_bp,
+        source_bp,
+        staff_bp,
+        adviser_bp,
+        attachments_bp,
+        leadership_bp,
+        admin_bp,
+    ):
         app.register_blueprint(blueprint)

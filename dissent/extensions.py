@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from flask import Flask, g
 from flask_babel import Babel
-from flask_wtf.csrf import CSRFProtect
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -23,9 +23,18 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _create_private(url: str) -> None:
+    """Create a new SQLite file readable by its owner only (SQLite copies the mode to
+    its -wal and -shm files)."""
+    database = make_url(url).database
+    if database and database != ":memory:" and not os.path.exists(database):
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def make_engine(url: str) -> Engine:
     """Return an engine for ``url``, with SQLite set up for durability and privacy."""
     if url.startswith("sqlite"):
+        _create_private(url)
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -67,5 +76,4 @@ class Database:
 
 
 db = Database()
-csrf = CSRFProtect()
 babel = Babel()

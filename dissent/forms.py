@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
+from wtforms import SelectField
 from wtforms.fields.choices import SelectChoice
+from wtforms.validators import ValidationError
 
 
 def choices_from(labels: Mapping[Any, Any] | Iterable[tuple[Any, Any]]) -> list[SelectChoice]:
@@ -23,3 +26,23 @@ def normalize_newlines(value: str | None) -> str | None:
     if value is None:
         return None
     return value.replace("\r\n", "\n").replace("\r", "\n")
+
+
+class ChoiceField(SelectField):
+    """A select whose refusals speak plainly (WTForms says "Not a valid choice")."""
+
+    message = _l("Choose one of the options in the list.")
+
+    def process_formdata(self, valuelist: list[str]) -> None:
+        """Coerce the submitted value; a value that cannot be coerced is just "no choice"."""
+        try:
+            super().process_formdata(valuelist)
+        except ValueError as exc:
+            raise ValueError(self.message) from exc
+
+    def pre_validate(self, form: Any) -> None:
+        """Accept only a value from the list."""
+        try:
+            super().pre_validate(form)
+        except ValueError as exc:  # WTForms' ValidationError is a ValueError
+            raise ValidationError(self.message) from exc

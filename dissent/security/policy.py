@@ -114,3 +114,17 @@ def enforce() -> Response | None:
     if rule is Access.STAFF or ROLE_ACCESS[principal.role] is rule:
         return None
     abort(403)
+
+
+def reject_nul() -> None:
+    """Refuse a request whose path, query or plain form carries a NUL character.
+
+    No legitimate input holds one, and PostgreSQL refuses it in a query (a 500 instead
+    of a message). Multipart bodies are left to their own routes: reading them here
+    would parse an upload before its route could allow its size.
+    """
+    values = [request.path, *request.args.values()]
+    if request.mimetype == "application/x-www-form-urlencoded":
+        values += list(request.form.values())
+    if any("\x00" in value for value in values):
+        abort(400)

@@ -30,18 +30,24 @@ class MemoryRateLimiter:
     _MAX_KEYS = 10_000
 
     def __init__(self) -> None:
-        self._counts: dict[str, tuple[int, int]] = {}
+        # key -> (window length in seconds, window number, attempts in it)
+        self._counts: dict[str, tuple[int, int, int]] = {}
         self._lock = threading.Lock()
 
     def hit(self, key: str, *, limit: int, window_seconds: int) -> bool:
         """Record an attempt; return whether it is within the limit."""
-        window = int(time.time()) // window_seconds
+        now = int(time.time())
+        window = now // window_seconds
         with self._lock:
-            seen_window, count = self._counts.get(key, (window, 0))
+            if key not in self._counts and len(self._counts) >= self._MAX_KEYS:
+                # Drop counters of past windows; if a flood of fresh keys still fills
+                # the table, refuse rather than forget the limits already counted.
+                self._counts = {k: v for k, v in self._counts.items() if v[1] == now // v[0]}
+                if len(self._counts) >= self._MAX_KEYS:
+                    return False
+            _, seen_window, count = self._counts.get(key, (window_seconds, window, 0))
             count = count + 1 if seen_window == window else 1
-            if len(self._counts) >= self._MAX_KEYS and key not in self._counts:
-                self._counts.clear()  # a flood of keys: start over rather than grow
-            self._counts[key] = (window, count)
+            self._counts[key] = (window_seconds, window, count)
             return count <= limit
 
 

@@ -36,6 +36,8 @@ _ID_SIZE = 32
 # that reading pages does not write to the store on every request.
 _REFRESH_AFTER = timedelta(minutes=1)
 _DEADLINE_KEY = "_deadline"
+# How long an old session id keeps what regenerate(keep_old=...) kept.
+ROTATION_GRACE = timedelta(minutes=2)
 
 
 def day_expiry(ttl: timedelta) -> datetime:
@@ -67,13 +69,19 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
         self.is_new = not initial
         self.modified = False
         self.rotate = False
+        self.keep_old: dict[str, Any] = {}
         self.destroy = False
         self.stale = False
 
-    def regenerate(self) -> None:
-        """Give the session a new id and key at the next save (after login)."""
+    def regenerate(self, *, keep_old: tuple[str, ...] = ()) -> None:
+        """Give the session a new id and key at the next save (after login).
+
+        ``keep_old`` names keys the *old* id keeps for a short grace period, for a
+        request already on its way with the old cookie (a double-clicked submit).
+        """
         self.rotate = True
         self.modified = True
+        self.keep_old = {k: self[k] for k in keep_old if k in self}
 
     def end(self) -> None:
         """Delete the session from the store and the browser at the next save."""
@@ -144,25 +152,28 @@ class SplitKnowledgeSessionInterface(SessionInterface):
         if not session:
             return  # nothing to keep, nothing to store
         if session.rotate:
-            self.store.delete(_id_hash(session.sid))
+            if session.keep_old:
+                self._save(session.sid, session.key, session.keep_old, ttl=ROTATION_GRACE)
+            else:
+                self.store.delete(_id_hash(session.sid))
             session.sid, session.key = os.urandom(_ID_SIZE), os.urandom(KEY_SIZE)
         elif not (session.modified or session.is_new or session.stale):
             return
-        id_hash = _id_hash(session.sid)
-        ttl = self._ttl(request)
-        # The exact idle deadline is sealed with the data; for sources the store only
-        # learns the day, for housekeeping. Staff-side times may be exact.
-        record = {**session, _DEADLINE_KEY: int((utcnow() + ttl).timestamp())}
-        expires_at = utcnow() + ttl if is_staff_path(request.path) else day_expiry(ttl)
-        sealed = seal(
-            json.dumps(record, separators=(",", ":")).encode("utf-8"),
-            key=session.key,
-            context=id_hash,
-        )
-        self.store.save(id_hash, sealed, expires_at=expires_at)
+        self._save(session.sid, session.key, dict(session), ttl=self._ttl(request))
         if session.is_new or session.rotate:
             value = base64.urlsafe_b64encode(session.sid + session.key).rstrip(b"=").decode()
             # No Max-Age: the cookie dies with the browser; the store enforces idle expiry.
             response.set_cookie(
                 name, value, path="/", secure=True, httponly=True, samesite="Strict"
             )
+
+    def _save(self, sid: bytes, key: bytes, data: dict[str, Any], *, ttl: timedelta) -> None:
+        id_hash = _id_hash(sid)
+        # The exact idle deadline is sealed with the data; for sources the store only
+        # learns the day, for housekeeping. Staff-side times may be exact.
+        record = {**data, _DEADLINE_KEY: int((utcnow() + ttl).timestamp())}
+        sealed = seal(
+            json.dumps(record, separators=(",", ":")).encode("utf-8"), key=key, context=id_hash
+        )
+        expires_at = utcnow() + ttl if is_staff_path(request.path) else day_expiry(ttl)
+        self.store.save(id_hash, sealed, expires_at=expires_at)

@@ -56,7 +56,7 @@ def create_mission(session: Session, *, slug: str, name: str, actor: str = "cli"
     slug, name = slug.strip().lower(), name.strip()
     if not SLUG_RE.match(slug) or len(slug) > SLUG_MAX:
         raise ValueError(
-            f"slug: 2 to {SLUG_MAX} lower-case letters, digits and hyphens, "
+            f"slug: 1 to {SLUG_MAX} lower-case letters, digits and hyphens, "
             "starting and ending with a letter or digit"
         )
     if not name or len(name) > NAME_MAX:

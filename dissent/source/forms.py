@@ -8,7 +8,7 @@ from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringFi
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from ..crypto.codename import CODENAME_WORDS
-from ..forms import choices_from, normalize_newlines
+from ..forms import ChoiceField, choices_from, normalize_newlines
 from ..models import Category, Consent
 from ..services.conversation import MESSAGE_MAX
 from ..services.submission import (
@@ -56,7 +56,7 @@ class SubmitForm(FlaskForm):
 
     # One-time token: a replayed or double-clicked submit creates nothing new.
     submit_token = HiddenField(validators=[DataRequired(), Length(max=64)])
-    mission = SelectField(_l("Mission"), coerce=int, validators=[InputRequired()])
+    mission = ChoiceField(_l("Mission"), coerce=int, validators=[InputRequired()])
     category = RadioField(
         _l("What is it about?"),
         choices=choices_from(CATEGORY_LABELS),

@@ -43,7 +43,6 @@ bp = Blueprint("source", __name__)
 # A session remembers the codenames of its last few open forms, so a double-clicked
 # or replayed submit can show the same codename again instead of losing it.
 MAX_PENDING_FORMS = 5
-CSRF_EXPIRED = "csrf-expired"
 
 
 def _start_form() -> ResponseReturnValue:
@@ -118,8 +117,10 @@ def submit() -> ResponseReturnValue:
         form.submit_token.data = _start_form()
         return _render_submit(form, status=400)
     # A new session id from here on: a cookie copied before the submit (on a shared
-    # computer, say) must not open this source's inbox.
-    session.regenerate()  # type: ignore[attr-defined]
+    # computer, say) must not open this source's inbox. The old id keeps the open
+    # forms for a moment, so the second request of a double click, which the browser
+    # sends with the old cookie, can still lead to the codename page.
+    session.regenerate(keep_old=("pending_forms", "csrf_token"))  # type: ignore[attr-defined]
     _log_in_source(result.source_id, result.identity_secret)
     session["new_codename"] = codename
     return redirect(url_for("source.codename"), code=303)

@@ -1,0 +1,493 @@
+"""Filing an observation: validation, atomicity, replays, the codename, who can read it."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+from sqlalchemy import func, select
+
+from dissent.crypto import DecryptionError, generate_identity, identity_from_secret, unwrap_identity
+from dissent.crypto.codename import CODENAME_WORDS, codename_wordlist, derive_source_keys
+from dissent.extensions import db
+from dissent.models import Observation, Role, Source, StaffUser
+from dissent.security.sessions import SOURCE_COOKIE
+from dissent.services import accounts
+from dissent.services.content import open_document
+from dissent.services.submission import WHAT_MAX, WHERE_MAX
+
+from ..conftest import BASE_URL, PASSWORD, csrf_from
+from ..test_core_loop import hidden, submit_observation
+
+NO_MISSION = b"No mission can take observations yet"
+EXPIRED = b"This form has expired"
+EXPLAINED = b"This observation was already received"
+
+
+# --- helpers shared with the staff tests ------------------------------------------------------
+
+
+def count(app, model) -> int:
+    """Return the number of rows of ``model``."""
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(model))
+
+
+def mission_choices(page) -> list[str]:
+    """Return the mission ids the form offers (hidden input or select options)."""
+    hidden_input = re.search(rb'<input type="hidden" name="mission" value="(\d+)">', page.data)
+    if hidden_input:
+        return [hidden_input.group(1).decode()]
+    select_html = re.search(rb'<select[^>]*name="mission"[^>]*>(.*?)</select>', page.data, re.S)
+    assert select_html, "the form offers no mission"
+    return [v.decode() for v in re.findall(rb'<option[^>]*value="(\d+)"', select_html.group(1))]
+
+
+def form_data(page, **overrides) -> dict[str, str]:
+    """Return a complete, valid submission for the form in ``page``."""
+    data = {
+        "csrf_token": csrf_from(page),
+        "submit_token": hidden(page, "submit_token"),
+        "mission": mission_choices(page)[0],
+        "category": "reporting_accuracy",
+        "what": "The training attendance figures were inflated.",
+        "when": "last_month",
+        "where": "",
+        "contradicts": "yes",
+        "official_report": "Q3 progress report",
+        "consent": "ask_first",
+    }
+    data.update(overrides)
+    return data
+
+
+def post_submission(client, **overrides):
+    """Open the form in ``client`` and send it with ``overrides``; return the response."""
+    page = client.get("/submit", base_url=BASE_URL)
+    return client.post("/submit", data=form_data(page, **overrides), base_url=BASE_URL)
+
+
+def file_to_mission(client, mission_id: int, *, what: str) -> str:
+    """File an observation to one mission (the form may show a selector); return the codename."""
+    response = post_submission(client, mission=str(mission_id), what=what)
+    assert response.status_code == 303, response.data.decode()[:2000]
+    page = client.get("/submit/codename", base_url=BASE_URL)
+    codename = shown_codename(page)
+    response = client.post(
+        "/submit/codename", data={"csrf_token": csrf_from(page), "saved": "y"}, base_url=BASE_URL
+    )
+    assert response.status_code == 303
+    return codename
+
+
+def shown_codename(page) -> str:
+    """Return the codename on the codename page."""
+    match = re.search(rb'id="codename"[^>]*>([^<]*)<', page.data)
+    assert match, "no codename on the page"
+    return match.group(1).decode()
+
+
+def field_errors(response, field_id: str) -> list[str]:
+    """Return the error messages shown next to a field."""
+    match = re.search(
+        rf'<ul[^>]*id="{field_id}-errors"[^>]*>(.*?)</ul>'.encode(), response.data, re.S
+    )
+    if not match:
+        return []
+    return [html.unescape(m.decode()) for m in re.findall(rb"<li>(.*?)</li>", match.group(1))]
+
+
+def textarea_value(response, name: str) -> str:
+    """Return the text inside a textarea."""
+    match = re.search(
+        rf'<textarea[^>]*name="{name}"[^>]*>(.*?)</textarea>'.encode(), response.data, re.S
+    )
+    assert match, f"no textarea {name}"
+    return html.unescape(match.group(1).decode()).lstrip("\r\n")
+
+
+def input_value(response, name: str) -> str:
+    """Return the value of a text input."""
+    tag = re.search(rf'<input[^>]*name="{name}"[^>]*>'.encode(), response.data)
+    assert tag, f"no input {name}"
+    value = re.search(rb'value="([^"]*)"', tag.group(0))
+    return html.unescape(value.group(1).decode()) if value else ""
+
+
+def checked_value(response, name: str) -> str | None:
+    """Return the value of the checked radio button of a group."""
+    for tag in re.findall(rf'<input[^>]*name="{name}"[^>]*>'.encode(), response.data):
+        if b"checked" in tag:
+            return re.search(rb'value="([^"]*)"', tag).group(1).decode()
+    return None
+
+
+@pytest.fixture
+def adviser(mission, make_staff):
+    return make_staff(Role.ADVISER)
+
+
+# --- validation: a message next to the field, the typed text kept, nothing saved ---------------
+
+
+def assert_nothing_saved(app) -> None:
+    assert count(app, Observation) == 0
+    assert count(app, Source) == 0
+
+
+def test_missing_what_is_asked_for_and_the_other_answers_are_kept(app, client, adviser):
+    response = post_submission(
+        client, what="   ", where="Northern region", official_report="Annual figures"
+    )
+
+    assert response.status_code == 400
+    assert field_errors(response, "what") == ["Describe what you observed."]
+    assert b"Nothing was saved yet" in response.data
+    assert input_value(response, "where") == "Northern region"
+    assert input_value(response, "official_report") == "Annual figures"
+    assert checked_value(response, "category") == "reporting_accuracy"
+    assert checked_value(response, "contradicts") == "yes"
+    assert_nothing_saved(app)
+
+
+def test_what_over_the_limit_is_refused_and_the_whole_text_kept(app, client, adviser):
+    text = "Figures were changed. " + "x" * (WHAT_MAX + 1 - len("Figures were changed. "))
+    assert len(text) == WHAT_MAX + 1
+
+    response = post_submission(client, what=text)
+
+    assert response.status_code == 400
+    assert field_errors(response, "what") == [f"At most {WHAT_MAX} characters."]
+    assert textarea_value(response, "what") == text
+    assert_nothing_saved(app)
+
+
+def test_what_at_the_limit_is_accepted(app, client, adviser):
+    response = post_submission(client, what="y" * WHAT_MAX)
+
+    assert response.status_code == 303
+    assert count(app, Observation) == 1
+
+
+def test_what_as_long_as_the_browser_allows_is_accepted(app, client, adviser):
+    # 19,990 letters and 10 line breaks: 20,000 characters in the browser's count.
+    text = ("z" * 1999 + "\r\n") * 10
+    assert len(text.replace("\r\n", "\n")) == WHAT_MAX
+
+    response = post_submission(client, what=text)
+
+    assert response.status_code == 303, field_errors(response, "what")
+
+
+def test_where_over_the_limit_is_refused_and_kept(app, client, adviser):
+    where = "w" * (WHERE_MAX + 1)
+
+    response = post_submission(client, where=where, what="Kept text of the observation.")
+
+    assert response.status_code == 400
+    assert field_errors(response, "where") == [f"At most {WHERE_MAX} characters."]
+    assert input_value(response, "where") == where
+    assert textarea_value(response, "what") == "Kept text of the observation."
+    assert_nothing_saved(app)
+
+
+@pytest.mark.parametrize("mission_id", ["9999", "abc", ""])
+def test_unknown_mission_gets_a_message_not_an_error_page(app, client, adviser, mission_id):
+    response = post_submission(client, mission=mission_id, what="Kept despite the bad mission.")
+
+    assert response.status_code == 400
+    assert field_errors(response, "mission"), response.data.decode()[:3000]
+    assert textarea_value(response, "what") == "Kept despite the bad mission."
+    assert_nothing_saved(app)
+
+
+def test_category_not_in_the_list_is_refused(app, client, adviser):
+    response = post_submission(client, category="gossip", what="Kept with a bad category.")
+
+    assert response.status_code == 400
+    assert field_errors(response, "category")
+    assert textarea_value(response, "what") == "Kept with a bad category."
+    assert_nothing_saved(app)
+
+
+def test_missing_category_asks_what_it_is_about(app, client, adviser):
+    page = client.get("/submit", base_url=BASE_URL)
+    data = form_data(page)
+    del data["category"]
+
+    response = client.post("/submit", data=data, base_url=BASE_URL)
+
+    assert response.status_code == 400
+    assert field_errors(response, "category") == ["Choose what your observation is about."]
+    assert_nothing_saved(app)
+
+
+@pytest.mark.parametrize("consent", ["always", ""])
+def test_invalid_consent_is_refused(app, client, adviser, consent):
+    response = post_submission(client, consent=consent, what="Kept with a bad consent.")
+
+    assert response.status_code == 400
+    assert field_errors(response, "consent")
+    assert textarea_value(response, "what") == "Kept with a bad consent."
+    assert_nothing_saved(app)
+
+
+def test_a_failure_while_saving_leaves_no_half_record(app, client, adviser, monkeypatch):
+    first = submit_observation(client, what="The first observation.")
+    assert first
+    with app.app_context():
+        taken = db.session.scalar(select(Observation.ref))
+    # The second observation collides on its reference, so its insert fails after the
+    # source row was written in the same transaction.
+    monkeypatch.setattr("dissent.services.submission.new_ref", lambda: taken)
+    other = app.test_client()
+
+    response = post_submission(other, what="The second observation.")
+
+    assert response.status_code != 303
+    assert count(app, Observation) == 1
+    assert count(app, Source) == 1
+    assert b"/submit/codename" not in response.data
+
+
+def test_untouched_fields_are_not_announced_as_invalid(client, adviser):
+    page = client.get("/submit", base_url=BASE_URL)
+
+    assert b'aria-invalid="None"' not in page.data
+    assert b'aria-describedby="None"' not in page.data
+
+
+# --- which missions are offered ---------------------------------------------------------------
+
+
+def test_one_mission_is_not_offered_as_a_choice(client, adviser):
+    page = client.get("/submit", base_url=BASE_URL)
+
+    assert not re.search(rb'<select[^>]*name="mission"', page.data)
+    assert b"<strong>EUPOL Test Mission</strong>" in page.data
+    assert len(mission_choices(page)) == 1
+
+
+def test_two_missions_are_offered_as_a_choice(app, client, make_staff, mission):
+    make_staff(Role.ADVISER)
+    with app.app_context():
+        accounts.create_mission(db.session, slug="eutm", name="EUTM Training Mission")
+    make_staff(Role.ADVISER, missions=["eutm"])
+
+    page = client.get("/submit", base_url=BASE_URL)
+
+    assert re.search(rb'<select[^>]*name="mission"', page.data)
+    assert b"EUTM Training Mission" in page.data
+    assert b"EUPOL Test Mission" in page.data
+    assert len(mission_choices(page)) == 2
+
+
+def test_a_mission_without_an_enrolled_adviser_is_not_offered(app, client, make_staff, mission):
+    make_staff(Role.ADVISER)
+    with app.app_context():
+        other = accounts.create_mission(db.session, slug="eutm", name="EUTM Training Mission")
+        # An adviser who has not enrolled has no key: nobody could read the observation.
+        accounts.create_account(
+            db.session, username="pending", role=Role.ADVISER, mission_slugs=["eutm"]
+        )
+        other_id = other.id
+    # Leaders cannot read observations either.
+    make_staff(Role.LEADERSHIP, missions=["eutm"])
+
+    page = client.get("/submit", base_url=BASE_URL)
+
+    assert b"EUTM Training Mission" not in page.data
+    assert mission_choices(page) != [str(other_id)]
+    response = post_submission(client, mission=str(other_id))
+    assert response.status_code == 400
+    assert field_errors(response, "mission")
+    assert count(app, Observation) == 0
+
+
+def test_without_any_open_mission_the_page_says_so(app, client, mission):
+    page = client.get("/submit", base_url=BASE_URL)
+
+    assert page.status_code == 200
+    assert NO_MISSION in page.data
+    assert b'name="what"' not in page.data
+    assert b'href="/channels"' in page.data
+
+
+def test_a_mission_whose_only_adviser_left_is_not_offered(app, client, adviser):
+    with app.app_context():
+        accounts.set_active(db.session, staff_id=adviser.id, active=False)
+
+    page = client.get("/submit", base_url=BASE_URL)
+
+    assert NO_MISSION in page.data
+
+
+# --- double clicks and replays ----------------------------------------------------------------
+
+
+def test_a_double_clicked_submit_creates_one_observation_with_one_codename(app, client, adviser):
+    page = client.get("/submit", base_url=BASE_URL)
+    data = form_data(page, what="Submitted twice by a nervous double click.")
+
+    first = client.post("/submit", data=data, base_url=BASE_URL)
+    first_page = client.get(first.headers["Location"], base_url=BASE_URL)
+    second = client.post("/submit", data=data, base_url=BASE_URL)
+    second_page = client.get(second.headers["Location"], base_url=BASE_URL)
+
+    assert first.status_code == second.status_code == 303
+    assert first.headers["Location"] == second.headers["Location"] == "/submit/codename"
+    assert shown_codename(first_page) == shown_codename(second_page)
+    assert count(app, Observation) == 1
+    assert count(app, Source) == 1
+
+
+def test_a_real_double_click_sends_both_requests_with_the_old_cookie(app, client, adviser):
+    page = client.get("/submit", base_url=BASE_URL)
+    data = form_data(page, what="Both requests left before the first answer came back.")
+    old_cookie = client.get_cookie(SOURCE_COOKIE).value
+
+    first = client.post("/submit", data=data, base_url=BASE_URL)
+    new_cookie = client.get_cookie(SOURCE_COOKIE).value
+    client.set_cookie(SOURCE_COOKIE, old_cookie, domain="localhost")
+    second = client.post("/submit", data=data, base_url=BASE_URL)
+
+    assert count(app, Observation) == 1
+    assert first.status_code == 303
+    # The browser shows the answer to the second request, with whichever cookie it holds.
+    assert second.status_code == 303, second.data.decode()[:2000]
+    second_page = client.get(second.headers["Location"], base_url=BASE_URL)
+    client.set_cookie(SOURCE_COOKIE, new_cookie, domain="localhost")
+    first_page = client.get(first.headers["Location"], base_url=BASE_URL)
+    assert shown_codename(first_page) == shown_codename(second_page)
+
+
+def test_a_replay_after_the_codename_was_confirmed_creates_nothing(app, client, adviser):
+    page = client.get("/submit", base_url=BASE_URL)
+    data = form_data(page, what="Submitted, then replayed from history.")
+    client.post("/submit", data=data, base_url=BASE_URL)
+    codename_page = client.get("/submit/codename", base_url=BASE_URL)
+    client.post(
+        "/submit/codename",
+        data={"csrf_token": csrf_from(codename_page), "saved": "y"},
+        base_url=BASE_URL,
+    )
+
+    response = client.post("/submit", data=data, base_url=BASE_URL)
+
+    assert_clear_refusal(response)
+    assert count(app, Observation) == 1
+
+
+def assert_clear_refusal(response) -> None:
+    """A replay is refused with a page that says why, shows no codename and is no 500."""
+    assert 400 <= response.status_code < 500
+    assert EXPLAINED in response.data or EXPIRED in response.data, response.data.decode()[:3000]
+    assert b'id="codename"' not in response.data
+
+
+@pytest.mark.parametrize("own_csrf", [True, False], ids=["own-csrf", "replayed-csrf"])
+def test_a_replay_from_another_browser_creates_nothing(app, new_client, adviser, own_csrf):
+    original = new_client()
+    page = original.get("/submit", base_url=BASE_URL)
+    data = form_data(page, what="Typed in the first browser.")
+    assert original.post("/submit", data=data, base_url=BASE_URL).status_code == 303
+
+    other = new_client()
+    other_page = other.get("/submit", base_url=BASE_URL)
+    if own_csrf:
+        data = {**data, "csrf_token": csrf_from(other_page)}
+    response = other.post("/submit", data=data, base_url=BASE_URL)
+
+    assert_clear_refusal(response)
+    assert count(app, Observation) == 1
+    assert count(app, Source) == 1
+    # The other browser is not logged in as the source.
+    assert other.get("/inbox", base_url=BASE_URL).status_code == 302
+
+
+def test_a_form_from_another_browser_that_was_never_sent_is_kept(app, new_client, adviser):
+    original = new_client()
+    data = form_data(original.get("/submit", base_url=BASE_URL), what="Never sent from here.")
+    other = new_client()
+    data["csrf_token"] = csrf_from(other.get("/submit", base_url=BASE_URL))
+
+    response = other.post("/submit", data=data, base_url=BASE_URL)
+
+    assert response.status_code == 400
+    assert EXPIRED in response.data
+    assert textarea_value(response, "what") == "Never sent from here."
+    assert_nothing_saved(app)
+
+
+# --- the codename page ------------------------------------------------------------------------
+
+
+def test_the_codename_is_seven_list_words_and_must_be_confirmed(app, client, adviser):
+    response = post_submission(client)
+    page = client.get(response.headers["Location"], base_url=BASE_URL)
+    codename = shown_codename(page)
+
+    words = codename.split(" ")
+    assert len(words) == CODENAME_WORDS == 7
+    assert set(words) <= set(codename_wordlist())
+    unticked = client.post(
+        "/submit/codename", data={"csrf_token": csrf_from(page)}, base_url=BASE_URL
+    )
+    assert unticked.status_code in {200, 400}
+    assert field_errors(unticked, "saved") == ["Please confirm that you wrote it down."]
+    assert shown_codename(unticked) == codename
+    # Still shown until confirmed.
+    assert shown_codename(client.get("/submit/codename", base_url=BASE_URL)) == codename
+
+
+def test_after_confirming_the_codename_is_shown_nowhere(app, client, adviser):
+    response = post_submission(client, what="An observation whose codename is then hidden.")
+    page = client.get(response.headers["Location"], base_url=BASE_URL)
+    codename = shown_codename(page)
+
+    confirmed = client.post(
+        "/submit/codename", data={"csrf_token": csrf_from(page), "saved": "y"}, base_url=BASE_URL
+    )
+
+    assert confirmed.status_code == 303
+    assert confirmed.headers["Location"] == "/inbox"
+    again = client.get("/submit/codename", base_url=BASE_URL)
+    assert again.status_code == 302
+    assert again.headers["Location"] == "/inbox"
+    inbox = client.get("/inbox", base_url=BASE_URL)
+    assert b"An observation whose codename is then hidden." in inbox.data
+    for path in ("/inbox", "/submit", "/", "/login"):
+        assert codename.encode() not in client.get(path, base_url=BASE_URL).data, path
+
+
+def test_two_forms_get_different_codenames(client, new_client, adviser):
+    first = submit_observation(new_client(), what="One.")
+    second = submit_observation(new_client(), what="Two.")
+
+    assert first != second
+
+
+# --- invariant 4: readable by at least two independent key holders ----------------------------
+
+
+def test_the_observation_opens_for_recovery_adviser_and_source(
+    app, client, adviser, recovery_identity
+):
+    canary = "canary-7f3a9 the literacy figures were changed"
+    codename = submit_observation(client, what=canary, where="Capital district")
+    settings = app.extensions["dissent.settings"]
+    with app.app_context():
+        observation = db.session.scalars(select(Observation)).one()
+        wrapped = db.session.get(StaffUser, adviser.id).wrapped_identity
+    adviser_identity = unwrap_identity(wrapped, passphrase=PASSWORD)
+    keys = derive_source_keys(codename, salt=settings.source_salt, params=settings.kdf_params)
+    source_identity = identity_from_secret(keys.identity_seed, kind=settings.key_kind)
+
+    for holder in (recovery_identity, adviser_identity, source_identity):
+        document = open_document(observation.content, identities=[holder])
+        assert document["what"] == canary
+        assert document["where"] == "Capital district"
+    assert canary.encode() not in observation.content
+    with pytest.raises(DecryptionError):
+        open_document(observation.content, identities=[generate_identity(settings.key_kind)])

@@ -1,0 +1,270 @@
+"""The adviser's interface: the inbox, one observation, acknowledgement and replies."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select, update
+
+from dissent.extensions import db
+from dissent.models import Message, MessageKind, Observation, Role, State, today
+from dissent.services import accounts
+from dissent.services.conversation import MESSAGE_MAX
+
+from ..conftest import BASE_URL, csrf_from, login_staff
+from ..source.test_login_inbox import ACK_TEXT, source_login
+from ..source.test_submit import field_errors, file_to_mission, textarea_value
+from ..test_core_loop import submit_observation
+
+
+@pytest.fixture
+def adviser(mission, make_staff):
+    return make_staff(Role.ADVISER)
+
+
+@pytest.fixture
+def staff(new_client, adviser):
+    """A browser with the adviser logged in."""
+    browser = new_client()
+    login_staff(browser, adviser)
+    return browser
+
+
+def refs(app) -> list[str]:
+    """Return the references of all observations, oldest first."""
+    with app.app_context():
+        return list(db.session.scalars(select(Observation.ref).order_by(Observation.id)))
+
+
+def inbox_refs(page) -> list[str]:
+    return [m.decode() for m in re.findall(rb'<a href="/adviser/o/([A-Z0-9-]{9})">', page.data)]
+
+
+def acknowledge(staff, ref: str):
+    page = staff.get(f"/adviser/o/{ref}", base_url=BASE_URL)
+    return staff.post(
+        f"/adviser/o/{ref}/acknowledge", data={"csrf_token": csrf_from(page)}, base_url=BASE_URL
+    )
+
+
+def adviser_reply(staff, ref: str, text: str):
+    page = staff.get(f"/adviser/o/{ref}", base_url=BASE_URL)
+    return staff.post(
+        f"/adviser/o/{ref}/reply",
+        data={"csrf_token": csrf_from(page), "text": text},
+        base_url=BASE_URL,
+    )
+
+
+def messages(app, **where) -> int:
+    with app.app_context():
+        query = select(func.count()).select_from(Message)
+        for name, value in where.items():
+            query = query.where(getattr(Message, name) == value)
+        return db.session.scalar(query)
+
+
+# --- the inbox --------------------------------------------------------------------------------
+
+
+def test_the_inbox_lists_only_the_advisers_own_missions(
+    app, new_client, mission, adviser, make_staff
+):
+    with app.app_context():
+        other_id = accounts.create_mission(db.session, slug="eutm", name="EUTM Mission").id
+    other_adviser = make_staff(Role.ADVISER, missions=["eutm"])
+    file_to_mission(new_client(), mission.id, what="For the EUPOL adviser.")
+    file_to_mission(new_client(), other_id, what="For the EUTM adviser.")
+    own_ref, other_ref = refs(app)
+
+    staff = new_client()
+    inbox = login_staff(staff, adviser)
+
+    assert inbox_refs(inbox) == [own_ref]
+    assert b"1 observation." in inbox.data
+    assert staff.get(f"/adviser/o/{other_ref}", base_url=BASE_URL).status_code == 404
+    assert acknowledge(staff, own_ref).status_code == 303
+    foreign = staff.post(
+        f"/adviser/o/{other_ref}/reply",
+        data={"csrf_token": csrf_from(inbox), "text": "Reaching into another mission."},
+        base_url=BASE_URL,
+    )
+    assert foreign.status_code == 404
+    assert messages(app, sender="adviser", kind=MessageKind.MESSAGE) == 0
+    other_staff = new_client()
+    assert inbox_refs(login_staff(other_staff, other_adviser)) == [other_ref]
+
+
+def test_overdue_first_then_newest(app, new_client, staff):
+    for what in ("Oldest, left too long.", "Middle.", "Newest."):
+        submit_observation(new_client(), what=what)
+    oldest, middle, newest = refs(app)
+    with app.app_context():
+        db.session.execute(
+            update(Observation)
+            .where(Observation.ref == oldest)
+            .values(received_on=today() - timedelta(days=10))
+        )
+        db.session.commit()
+
+    inbox = staff.get("/adviser/", base_url=BASE_URL)
+
+    assert inbox_refs(inbox) == [oldest, newest, middle]
+    assert b"1 overdue for acknowledgement" in inbox.data
+    first_row = re.search(rb'<tr([^>]*)>\s*<td[^>]*><a href="/adviser/o/', inbox.data)
+    assert first_row and b"overdue" in first_row.group(1)
+    assert inbox.data.count(b"<strong>overdue</strong>") == 1
+
+
+def test_an_acknowledged_observation_is_no_longer_overdue(app, new_client, staff):
+    submit_observation(new_client(), what="Late, then acknowledged.")
+    (ref,) = refs(app)
+    with app.app_context():
+        db.session.execute(update(Observation).values(received_on=today() - timedelta(days=10)))
+        db.session.commit()
+    assert b"overdue for acknowledgement" in staff.get("/adviser/", base_url=BASE_URL).data
+
+    acknowledge(staff, ref)
+
+    assert b"overdue" not in staff.get("/adviser/", base_url=BASE_URL).data
+
+
+# --- one observation --------------------------------------------------------------------------
+
+
+def test_the_observation_page_decrypts_the_content(app, new_client, staff):
+    canary = "canary-4411 the audit was cancelled after the visit"
+    submit_observation(
+        new_client(), what=canary, where="Northern province", official_report="Audit plan 2025"
+    )
+    (ref,) = refs(app)
+    with app.app_context():
+        stored = db.session.scalar(select(Observation.content))
+    assert canary.encode() not in stored
+
+    page = staff.get(f"/adviser/o/{ref}", base_url=BASE_URL)
+
+    assert page.status_code == 200
+    assert canary.encode() in page.data
+    assert b"Northern province" in page.data
+    assert b"Audit plan 2025" in page.data
+    assert b"Reporting accuracy and pressure to misreport" in page.data
+
+
+def test_acknowledging_sets_state_and_date_and_tells_the_source(app, client, new_client, staff):
+    codename = submit_observation(client, what="Please acknowledge me.")
+    (ref,) = refs(app)
+
+    response = acknowledge(staff, ref)
+
+    assert response.status_code == 303
+    page = staff.get(response.headers["Location"], base_url=BASE_URL)
+    assert b"Acknowledged. The source sees the standard acknowledgement." in page.data
+    assert b"Standard acknowledgement sent." in page.data
+    assert b"Acknowledge receipt</button>" not in page.data
+    with app.app_context():
+        observation = db.session.scalars(select(Observation)).one()
+        assert observation.state is State.ACKNOWLEDGED
+        assert observation.acknowledged_on == today()
+    returning = new_client()
+    source_login(returning, codename)
+    assert ACK_TEXT in returning.get("/inbox", base_url=BASE_URL).data
+
+
+def test_acknowledging_twice_is_a_conflict_without_a_second_message(app, new_client, staff):
+    submit_observation(new_client(), what="Acknowledge me once.")
+    (ref,) = refs(app)
+    page = staff.get(f"/adviser/o/{ref}", base_url=BASE_URL)
+    data = {"csrf_token": csrf_from(page)}
+
+    first = staff.post(f"/adviser/o/{ref}/acknowledge", data=data, base_url=BASE_URL)
+    second = staff.post(f"/adviser/o/{ref}/acknowledge", data=data, base_url=BASE_URL)
+
+    assert first.status_code == 303
+    assert second.status_code == 409
+    assert messages(app, kind=MessageKind.ACKNOWLEDGEMENT) == 1
+    assert second.data.count(b"Standard acknowledgement sent.") == 1
+
+
+@pytest.mark.parametrize(
+    "ref",
+    [
+        "../../etc",
+        "..%2F..%2Fetc%2Fpasswd",
+        "x" * 200,
+        "x",
+        "ABCD-EFGH",
+        "abcd-efgh",
+        "%C3%A9%C3%A9%C3%A9%C3%A9-%C3%A9%C3%A9%C3%A9%C3%A9",
+        "'%20OR%201=1",
+    ],
+)
+def test_a_malformed_reference_is_404(app, new_client, staff, ref):
+    submit_observation(new_client(), what="A real one exists.")
+
+    for response in (
+        staff.get(f"/adviser/o/{ref}", base_url=BASE_URL),
+        staff.post(f"/adviser/o/{ref}/acknowledge", base_url=BASE_URL),
+        staff.post(f"/adviser/o/{ref}/reply", data={"text": "x"}, base_url=BASE_URL),
+    ):
+        assert response.status_code == 404
+    assert messages(app) == 0
+
+
+def test_a_reference_with_a_nul_character_is_refused(new_client, staff):
+    submit_observation(new_client(), what="A real one exists.")
+
+    assert staff.get("/adviser/o/ABCD-EFG%00", base_url=BASE_URL).status_code == 400
+
+
+def test_a_lower_case_reference_finds_the_observation(app, new_client, staff):
+    submit_observation(new_client(), what="Read aloud on the phone.")
+    (ref,) = refs(app)
+
+    page = staff.get(f"/adviser/o/{ref.lower()}", base_url=BASE_URL)
+
+    assert page.status_code == 200
+    assert b"Read aloud on the phone." in page.data
+
+
+# --- replies ----------------------------------------------------------------------------------
+
+
+def test_a_reply_reaches_the_source(app, client, new_client, staff):
+    codename = submit_observation(client, what="Waiting for an answer.")
+    (ref,) = refs(app)
+
+    response = adviser_reply(staff, ref, "Could you say which month?")
+
+    assert response.status_code == 303
+    assert b"Could you say which month?" in staff.get(f"/adviser/o/{ref}", base_url=BASE_URL).data
+    returning = new_client()
+    source_login(returning, codename)
+    assert b"Could you say which month?" in returning.get("/inbox", base_url=BASE_URL).data
+
+
+@pytest.mark.parametrize("text", ["", "   \r\n  "], ids=["empty", "blank"])
+def test_an_empty_reply_is_refused(app, new_client, staff, text):
+    submit_observation(new_client(), what="Needs a real answer.")
+    (ref,) = refs(app)
+
+    response = adviser_reply(staff, ref, text)
+
+    assert response.status_code == 400
+    assert field_errors(response, "text") == ["Write a message first."]
+    assert messages(app) == 0
+
+
+def test_an_over_long_reply_is_refused_and_kept(app, new_client, staff):
+    submit_observation(new_client(), what="Needs a shorter answer.")
+    (ref,) = refs(app)
+    text = "Answer: " + "a" * (MESSAGE_MAX + 1 - len("Answer: "))
+
+    response = adviser_reply(staff, ref, text)
+
+    assert response.status_code == 400
+    assert field_errors(response, "text") == [f"At most {MESSAGE_MAX} characters."]
+    assert textarea_value(response, "text") == text
+    assert messages(app) == 0

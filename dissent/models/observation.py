@@ -105,7 +105,9 @@ class Observation(Base):
     closed_on: Mapped[date | None] = mapped_column(default=None)
     assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"), default=None)
     severity: Mapped[Severity | None] = mapped_column(enum_type(Severity, length=16), default=None)
-    content: Mapped[bytes] = mapped_column(LargeBinary)
+    # Deferred: lists and reports never need it, and sorting rows that carry several
+    # kilobytes of ciphertext each is what makes a long inbox slow.
+    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     # Hash of the one-time token of the form that created it: a replayed or
     # double-clicked submit hits this unique constraint instead of making a twin.
     submit_token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)

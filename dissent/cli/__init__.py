@@ -8,9 +8,11 @@ import click
 from flask.cli import FlaskGroup
 
 from .age import age
+from .audit import audit
 from .instance import demo, init, serve
 from .manage import db_group, mission, totp, user
 from .recovery import recovery
+from .report import report
 
 
 def _create_app() -> object:
@@ -31,7 +33,7 @@ def cli() -> None:
     """dissent: a confidential channel for what official reporting leaves out."""
 
 
-for command in (age, init, demo, serve, mission, user, db_group, totp, recovery):
+for command in (age, init, demo, serve, mission, user, db_group, totp, recovery, audit, report):
     cli.add_command(command)
 
 

@@ -10,10 +10,15 @@ Typical use::
     identity = generate_identity()                      # post-quantum hybrid
     blob = encrypt(b"...", recipients=[identity.recipient], pad=True)
     text = decrypt(blob, identities=[identity], padded=True)
+
+    with Encryptor(sink, recipients=[identity.recipient], pad=True) as encryptor:
+        for piece in pieces:                            # push style: constant memory
+            encryptor.write(piece)
 """
 
 from ._header import Stanza
 from .age import (
+    Encryptor,
     OpenedHeader,
     decrypt,
     decrypt_stream,
@@ -67,6 +72,7 @@ __all__ = [
     "STAFF_WRAP_WORK_FACTOR",
     "ArmorError",
     "DecryptionError",
+    "Encryptor",
     "HeaderError",
     "HeaderMACError",
     "HybridIdentity",

@@ -57,6 +57,30 @@ def encrypt_chunks(key: bytes, source: Readable) -> Iterator[bytes]:
         counter += 1
 
 
+class ChunkSealer:
+    """Seals payload chunks one at a time, for writers that are handed data (push style).
+
+    The caller decides which chunk is the last; :func:`encrypt_chunks` is the same
+    sequence for a source that can be read from (pull style).
+    """
+
+    def __init__(self, key: bytes) -> None:
+        self._aead = ChaCha20Poly1305(key)
+        self._counter = 0
+        self._finished = False
+
+    def seal(self, chunk: bytes, *, last: bool) -> bytes:
+        """Return the next encrypted chunk; after the last one, nothing more is accepted."""
+        if self._finished:
+            raise ValueError("the final chunk was already sealed")
+        if len(chunk) > CHUNK_SIZE or (not last and len(chunk) != CHUNK_SIZE):
+            raise ValueError("only the final chunk may be shorter than 64 KiB")
+        sealed = self._aead.encrypt(_chunk_nonce(self._counter, last=last), chunk, None)
+        self._counter += 1
+        self._finished = last
+        return sealed
+
+
 def decrypt_chunks(key: bytes, source: Readable) -> Iterator[bytes]:
     """Yield each plaintext chunk as soon as its tag verifies.
 

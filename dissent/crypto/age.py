@@ -19,7 +19,14 @@ from pathlib import Path
 from ._armor import ArmorReader, ArmorWriter, looks_armored
 from ._header import Header, Stanza, encode_header, read_header
 from ._io import BufferedSource, Readable, Writable
-from ._stream import NONCE_SIZE, decrypt_chunks, encrypt_chunks, payload_key
+from ._stream import (
+    CHUNK_SIZE,
+    NONCE_SIZE,
+    ChunkSealer,
+    decrypt_chunks,
+    encrypt_chunks,
+    payload_key,
+)
 from .errors import HeaderError, NoIdentityMatchError
 from .keys import (
     FILE_KEY_SIZE,
@@ -28,9 +35,10 @@ from .keys import (
     Recipient,
     ScryptRecipient,
 )
-from .padding import PaddedReader, unpad_chunks
+from .padding import PaddedReader, iter_padding, unpad_chunks
 
 __all__ = [
+    "Encryptor",
     "OpenedHeader",
     "decrypt",
     "decrypt_stream",
@@ -57,6 +65,11 @@ def _check_recipients(recipients: Sequence[Recipient]) -> None:
         raise ValueError("recipients mix post-quantum and X25519 keys")
 
 
+def _random(size: int) -> bytes:
+    """Return ``size`` random bytes (file keys and payload nonces; tests replace this)."""
+    return os.urandom(size)
+
+
 def _new_header(file_key: bytes, recipients: Sequence[Recipient]) -> bytes:
     _check_recipients(recipients)
     stanzas: list[Stanza] = []
@@ -80,16 +93,95 @@ def encrypt_stream(
     """
     if pad:
         source = PaddedReader(source)
-    file_key = os.urandom(FILE_KEY_SIZE)
+    file_key = _random(FILE_KEY_SIZE)
     header = _new_header(file_key, recipients)
     out: Writable = ArmorWriter(sink) if armor else sink
     out.write(header)
-    nonce = os.urandom(NONCE_SIZE)
+    nonce = _random(NONCE_SIZE)
     out.write(nonce)
     for chunk in encrypt_chunks(payload_key(file_key, nonce), source):
         out.write(chunk)
     if isinstance(out, ArmorWriter):
         out.close()
+
+
+class Encryptor:
+    """Encrypts data handed to it piece by piece (push style), in constant memory.
+
+    For producers that cannot be read from: an upload parser, say, that calls
+    ``write`` as bytes arrive. The output is exactly what :func:`encrypt_stream` would
+    write for the concatenation of everything written (binary, not armored). The
+    header goes to ``sink`` at once; ``close`` seals the final chunk (after the
+    padding, with ``pad``). Until then up to one full chunk is held back, because a
+    chunk is sealed as the last one or not, and only more data or ``close`` tells.
+
+    Used as a context manager, it closes on success only: after an exception the
+    ciphertext stays without its final chunk, which every reader rejects as
+    truncated, rather than becoming a valid file of part of the data.
+    """
+
+    def __init__(
+        self, sink: Writable, *, recipients: Sequence[Recipient], pad: bool = False
+    ) -> None:
+        file_key = _random(FILE_KEY_SIZE)
+        header = _new_header(file_key, recipients)
+        nonce = _random(NONCE_SIZE)
+        self._sink = sink
+        self._sealer = ChunkSealer(payload_key(file_key, nonce))
+        self._pad = pad
+        self._buffer = bytearray()
+        self._written = 0
+        self._closed = False
+        sink.write(header)
+        sink.write(nonce)
+
+    @property
+    def written(self) -> int:
+        """Return how many bytes of content were written so far (padding not counted)."""
+        return self._written
+
+    @property
+    def closed(self) -> bool:
+        """Return whether the final chunk has been sealed."""
+        return self._closed
+
+    def write(self, data: bytes | bytearray | memoryview, /) -> int:
+        """Encrypt ``data`` (sealing every chunk known not to be the last); return its size."""
+        if self._closed:
+            raise ValueError("write to a closed Encryptor")
+        size = len(data)
+        self._feed(memoryview(data).cast("B"))
+        self._written += size
+        return size
+
+    def _feed(self, view: memoryview) -> None:
+        buffer = self._buffer
+        while view:
+            if len(buffer) == CHUNK_SIZE:
+                # More data follows, so the held-back chunk is not the last one.
+                self._sink.write(self._sealer.seal(bytes(buffer), last=False))
+                buffer.clear()
+            take = min(CHUNK_SIZE - len(buffer), len(view))
+            buffer += view[:take]
+            view = view[take:]
+
+    def close(self) -> None:
+        """Append the padding (with ``pad``) and seal the final chunk; idempotent."""
+        if self._closed:
+            return
+        if self._pad:
+            for piece in iter_padding(self._written):
+                self._feed(memoryview(piece))
+        self._sink.write(self._sealer.seal(bytes(self._buffer), last=True))
+        self._buffer.clear()
+        self._closed = True
+
+    def __enter__(self) -> Encryptor:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_exc: object) -> None:
+        if exc_type is None:
+            self.close()
 
 
 def encrypt(

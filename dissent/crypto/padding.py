@@ -47,6 +47,16 @@ def padding_for(length: int) -> bytes:
     return bytes([_MARKER]) + bytes(padded_size(length) - length - 1)
 
 
+def iter_padding(length: int) -> Iterator[bytes]:
+    """Yield the padding for ``length`` bytes of content in pieces of at most 64 KiB."""
+    remaining = padded_size(length) - length - 1
+    yield bytes([_MARKER])
+    while remaining:
+        n = min(remaining, len(_ZEROS))
+        yield _ZEROS[:n]
+        remaining -= n
+
+
 def pad(data: bytes) -> bytes:
     """Return ``data`` padded to its bucket."""
     return data + padding_for(len(data))

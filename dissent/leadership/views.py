@@ -1,18 +1,11 @@
-"""The leadership interface: escalations (built with the escalation workflow)."""
+"""The leadership interface: escalations sent to a leader, and the periodic report."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
-from flask.typing import ResponseReturnValue
+from .blueprint import bp
 
-from ..security.policy import Access, allow
-from ..staff.identity import current_staff
+# Importing the route modules registers their views on the blueprint.
+from .escalations import index
+from .reports import report
 
-bp = Blueprint("leadership", __name__, url_prefix="/leadership")
-
-
-@bp.route("/")
-@allow(Access.LEADERSHIP)
-def index() -> ResponseReturnValue:
-    """List escalations for the leader's missions."""
-    return render_template("leadership/index.html", staff=current_staff(), escalations=[])
+__all__ = ["bp", "index", "report"]

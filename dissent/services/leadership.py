@@ -39,6 +39,36 @@ def escalations_for_leader(session: Session, staff: StaffUser) -> list[Escalatio
     )
 
 
+@dataclass(frozen=True)
+class LeaderLine:
+    """One escalation on a leader's list."""
+
+    escalation: Escalation
+    age_days: int  # whole days since it was sent
+    latest: Response | None
+
+
+def leader_list(session: Session, staff: StaffUser, *, on: date) -> list[LeaderLine]:
+    """Return the leader's escalations: by mission, unanswered first, oldest first within."""
+    lines = [
+        LeaderLine(
+            escalation=escalation,
+            age_days=max(0, (on - escalation.created_at.date()).days),
+            latest=escalation.responses[-1] if escalation.responses else None,
+        )
+        for escalation in escalations_for_leader(session, staff)
+    ]
+    return sorted(
+        lines,
+        key=lambda line: (
+            line.escalation.mission.name,
+            line.escalation.state is EscalationState.RESPONDED,
+            line.escalation.created_at,
+            line.escalation.ledger_number,
+        ),
+    )
+
+
 def escalation_for_leader(
     session: Session, staff: StaffUser, *, mission_slug: str, number: int
 ) -> Escalation:

@@ -8,15 +8,19 @@ silently.
 
 from __future__ import annotations
 
+import csv
+import io
 import statistics
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import (
+    AuditEntry,
     Category,
     Escalation,
     EscalationState,
@@ -26,7 +30,7 @@ from ..models import (
     State,
     today,
 )
-from .audit import chain_head
+from .audit import Action, chain_head
 from .deadlines import ack_due, feedback_due
 from .workflow import AWAITING_FEEDBACK
 
@@ -34,9 +38,34 @@ SUPPRESS_BELOW = 5
 MAX_PERIOD_DAYS = 3 * 366
 
 
+WITHHELD = "withheld"
+K = TypeVar("K")
+
+
 def shown(count: int) -> str:
     """Return a count as the report shows it: "< 5" for 1 to 4."""
     return f"< {SUPPRESS_BELOW}" if 0 < count < SUPPRESS_BELOW else str(count)
+
+
+def suppress_group(counts: dict[K, int]) -> dict[K, str]:
+    """Return how each cell of a group that adds up to a shown total is displayed.
+
+    Primary suppression hides counts of 1 to 4. Because the group's total is shown,
+    one hidden cell could be worked out by subtraction; so further cells, smallest
+    first, are withheld until the hidden cells are at least two and together hold at
+    least the threshold, which leaves several possible values for each of them.
+    """
+    hidden = {k for k, v in counts.items() if 0 < v < SUPPRESS_BELOW}
+    if hidden:
+        candidates = sorted(
+            (v, i, k) for i, (k, v) in enumerate(counts.items()) if k not in hidden and v > 0
+        )
+        while candidates and (len(hidden) < 2 or sum(counts[k] for k in hidden) < SUPPRESS_BELOW):
+            hidden.add(candidates.pop(0)[2])
+    return {
+        k: (shown(v) if v < SUPPRESS_BELOW else WITHHELD) if k in hidden else str(v)
+        for k, v in counts.items()
+    }
 
 
 @dataclass(frozen=True)
@@ -98,6 +127,18 @@ class Report:
     ledger: list[LedgerCheck] = field(default_factory=list)
     audit_seq: int = 0
     audit_hash: str = ""
+
+    def mission_cells(self) -> dict[str, str]:
+        """Return the displayed counts by mission (with secondary suppression)."""
+        return suppress_group({m.name: self.by_mission[m.name] for m in self.missions})
+
+    def category_cells(self) -> dict[Category, str]:
+        """Return the displayed counts by category (with secondary suppression)."""
+        return suppress_group({c: self.by_category[c] for c in Category})
+
+    def state_cells(self) -> dict[State, str]:
+        """Return the displayed counts by state (with secondary suppression)."""
+        return suppress_group({s: self.by_state[s] for s in State})
 
 
 def build_report(session: Session, *, missions: list[Mission], start: date, end: date) -> Report:
@@ -171,7 +212,19 @@ def _add_escalations(session: Session, report: Report, by_id: dict[int, Mission]
                 select(Escalation.ledger_number).where(Escalation.mission_id == mission.id)
             )
         )
-        highest = max(numbers, default=0)
+        # The hash-chained audit ledger names every escalation ever sent; a number it
+        # names that has no row (the newest one deleted, say) is missing too.
+        prefix = f"{mission.slug.upper()}-"
+        audited = {
+            int(subject[len(prefix) :])
+            for subject in session.scalars(
+                select(AuditEntry.subject).where(
+                    AuditEntry.action == Action.ESCALATE, AuditEntry.subject.startswith(prefix)
+                )
+            )
+            if subject[len(prefix) :].isdigit()
+        }
+        highest = max(numbers | audited, default=0)
         report.ledger.append(
             LedgerCheck(
                 mission=mission.name,
@@ -179,3 +232,79 @@ def _add_escalations(session: Session, report: Report, by_id: dict[int, Mission]
                 missing=[n for n in range(1, highest + 1) if n not in numbers],
             )
         )
+
+
+# --- the period and the figures as rows (CSV and the command line) ----------------------------
+
+
+def last_full_quarter(on: date) -> tuple[date, date]:
+    """Return the first and last day of the last calendar quarter that has ended by ``on``."""
+    this_quarter_start = date(on.year, 3 * ((on.month - 1) // 3) + 1, 1)
+    end = this_quarter_start - timedelta(days=1)
+    return date(end.year, end.month - 2, 1), end
+
+
+def _days(value: float | None) -> str:
+    return "too few" if value is None else f"{value:.1f}".removesuffix(".0")
+
+
+def report_rows(report: Report, *, generated_at: datetime) -> list[tuple[str, str, str]]:
+    """Return every figure of the report as (section, key, value); counts pass through shown()."""
+    rows: list[tuple[str, str, str]] = [
+        ("period", "start", report.start.isoformat()),
+        ("period", "end", report.end.isoformat()),
+        ("period", "generated_at", generated_at.isoformat(timespec="seconds")),
+        *[("mission", m.slug, m.name) for m in report.missions],
+        ("total", "observations", shown(report.total)),
+        *[("by_mission", name, cell) for name, cell in report.mission_cells().items()],
+        *[("by_category", c.value, cell) for c, cell in report.category_cells().items()],
+        *[("by_state", s.value, cell) for s, cell in report.state_cells().items()],
+    ]
+    for section, durations in (
+        ("days_to_acknowledge", report.to_acknowledge),
+        ("days_to_feedback", report.to_feedback),
+    ):
+        rows += [
+            (section, "cases", shown(durations.count)),
+            (section, "median", _days(durations.median)),
+            (section, "p90", _days(durations.p90)),
+        ]
+    rows += [
+        ("overdue", "acknowledgement", shown(report.ack_overdue)),
+        ("overdue", "feedback", shown(report.feedback_overdue)),
+    ]
+    for line in report.escalations:
+        section = f"escalation {line.label}"
+        rows += [
+            (section, "mission", line.mission),
+            (section, "sent_on", line.sent_on.isoformat()),
+            (section, "state", line.state.value),
+            (section, "response", line.response.value if line.response else ""),
+            (section, "planned_for", line.planned_for.isoformat() if line.planned_for else ""),
+            (section, "versions", str(line.versions)),
+        ]
+    for check in report.ledger:
+        rows += [
+            (f"ledger {check.mission}", "highest", str(check.highest)),
+            (f"ledger {check.mission}", "missing", " ".join(map(str, check.missing)) or "none"),
+        ]
+    rows += [
+        ("audit", "head_seq", str(report.audit_seq)),
+        ("audit", "head_hash", report.audit_hash),
+    ]
+    return rows
+
+
+# A cell starting with one of these is a formula to a spreadsheet; mission names are
+# typed by an operator, so they are defused rather than trusted.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def report_csv(report: Report, *, generated_at: datetime) -> str:
+    """Return the report as CSV: a header, then one (section, key, value) row per figure."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(("section", "key", "value"))
+    for row in report_rows(report, generated_at=generated_at):
+        writer.writerow(["'" + cell if cell.startswith(_FORMULA_START) else cell for cell in row])
+    return out.getvalue()

@@ -478,16 +478,16 @@ def test_the_observation_opens_for_recovery_adviser_and_source(
     codename = submit_observation(client, what=canary, where="Capital district")
     settings = app.extensions["dissent.settings"]
     with app.app_context():
-        observation = db.session.scalars(select(Observation)).one()
+        content = db.session.scalars(select(Observation.content)).one()
         wrapped = db.session.get(StaffUser, adviser.id).wrapped_identity
     adviser_identity = unwrap_identity(wrapped, passphrase=PASSWORD)
     keys = derive_source_keys(codename, salt=settings.source_salt, params=settings.kdf_params)
     source_identity = identity_from_secret(keys.identity_seed, kind=settings.key_kind)
 
     for holder in (recovery_identity, adviser_identity, source_identity):
-        document = open_document(observation.content, identities=[holder])
+        document = open_document(content, identities=[holder])
         assert document["what"] == canary
         assert document["where"] == "Capital district"
-    assert canary.encode() not in observation.content
+    assert canary.encode() not in content
     with pytest.raises(DecryptionError):
-        open_document(observation.content, identities=[generate_identity(settings.key_kind)])
+        open_document(content, identities=[generate_identity(settings.key_kind)])

@@ -1,0 +1,162 @@
+"""Forms and labels of the leadership interface."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import Form, RadioField, SelectField, StringField, TextAreaField
+from wtforms.validators import InputRequired, Length, ValidationError
+from wtforms.widgets import DateInput
+
+from ..forms import choices_from, normalize_newlines
+from ..models import EscalationState, ResponseKind, State, today
+from ..services.leadership import RESPONSE_MAX
+from ..services.report import MAX_PERIOD_DAYS
+
+ESCALATION_STATE_LABELS = {
+    EscalationState.SENT: _l("Sent, not yet acknowledged"),
+    EscalationState.ACKNOWLEDGED: _l("Acknowledged"),
+    EscalationState.RESPONDED: _l("Responded"),
+}
+RESPONSE_KIND_LABELS = {
+    ResponseKind.ACTION_TAKEN: _l("Action taken"),
+    ResponseKind.ACTION_PLANNED: _l("Action planned"),
+    ResponseKind.DECLINED: _l("Declined"),
+}
+OBSERVATION_STATE_LABELS = {
+    State.RECEIVED: _l("Received"),
+    State.ACKNOWLEDGED: _l("Acknowledged"),
+    State.IN_REVIEW: _l("In review"),
+    State.ESCALATED: _l("Escalated"),
+    State.FEEDBACK_GIVEN: _l("Feedback given"),
+    State.CLOSED: _l("Closed"),
+    State.ADVICE_ONLY: _l("Advice only"),
+}
+# What verify_version() found, in words a leader can act on.
+SIGNATURE_PROBLEMS = {
+    "the text does not match its recorded hash": _l(
+        "the text is not the text the adviser signed: it was changed after signing"
+    ),
+    "the signing key is not the author's": _l(
+        "the signature was made with a key that is not the author's"
+    ),
+    "the signature does not verify": _l("the signature does not match the text"),
+    "your key cannot open this version": _l(
+        "your key cannot open this version, so its signature cannot be checked"
+    ),
+}
+
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def parse_day(text: str | None) -> date | None:
+    """Return the date written as YYYY-MM-DD, or None if it is not one."""
+    text = (text or "").strip()
+    if not ISO_DAY.fullmatch(text):
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+class AcknowledgeForm(FlaskForm):
+    """Confirm receipt of an escalation."""
+
+
+class ResponseForm(FlaskForm):
+    """Leadership's response: action taken, action planned (with a date), or declined."""
+
+    kind = RadioField(
+        _l("What did you decide?"),
+        choices=choices_from(RESPONSE_KIND_LABELS),
+        validators=[InputRequired(message=_l("Choose what you decided."))],
+    )
+    planned_for = StringField(
+        _l("Planned for"),
+        widget=DateInput(),
+        description=_l("For a planned action: the date by which it will be done (YYYY-MM-DD)."),
+    )
+    text = TextAreaField(
+        _l("What was done or is planned; if declined, the reason"),
+        filters=[normalize_newlines],
+        validators=[
+            Length(max=RESPONSE_MAX, message=_l("At most %(max)d characters.", max=RESPONSE_MAX))
+        ],
+    )
+
+    def validate_planned_for(self, field: StringField) -> None:
+        """A planned action needs a date that is not in the past."""
+        if self.kind.data != ResponseKind.ACTION_PLANNED.value:
+            return
+        if not (field.data or "").strip():
+            raise ValidationError(_l("Give the date by which the action is planned."))
+        day = parse_day(field.data)
+        if day is None:
+            raise ValidationError(_l("Enter a date as YYYY-MM-DD."))
+        if day < today():
+            raise ValidationError(_l("This date is in the past: was the action taken?"))
+
+    def validate_text(self, field: TextAreaField) -> None:
+        """Every response says what was done, or why not."""
+        if (field.data or "").strip():
+            return
+        if self.kind.data == ResponseKind.DECLINED.value:
+            raise ValidationError(_l("Give the reason for declining."))
+        raise ValidationError(_l("Describe the action."))
+
+    @property
+    def planned_day(self) -> date | None:
+        """Return the planned date of a valid form (None unless the action is planned)."""
+        if self.kind.data != ResponseKind.ACTION_PLANNED.value:
+            return None
+        return parse_day(self.planned_for.data)
+
+
+class ReportForm(Form):
+    """The report's period and missions (a GET form: it changes nothing, so no CSRF token)."""
+
+    start = StringField(_l("First day"), widget=DateInput())
+    end = StringField(_l("Last day"), widget=DateInput())
+    mission = SelectField(_l("Missions"), default="", validate_choice=False)
+
+    def __init__(self, *args: Any, missions: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.mission.choices = [("", _l("All my missions")), *missions]
+
+    def validate_start(self, field: StringField) -> None:
+        """The first day is a date."""
+        if parse_day(field.data) is None:
+            raise ValidationError(_l("Enter the first day as YYYY-MM-DD."))
+
+    def validate_end(self, field: StringField) -> None:
+        """The last day is a date, not before the first, within the longest period."""
+        end = parse_day(field.data)
+        if end is None:
+            raise ValidationError(_l("Enter the last day as YYYY-MM-DD."))
+        start = parse_day(self.start.data)
+        if start is None:
+            return
+        if end < start:
+            raise ValidationError(_l("The last day is before the first day."))
+        if (end - start).days > MAX_PERIOD_DAYS:
+            raise ValidationError(
+                _l("A report covers at most %(days)d days.", days=MAX_PERIOD_DAYS)
+            )
+
+    def validate_mission(self, field: SelectField) -> None:
+        """The mission is one of the leader's own."""
+        if field.data not in {value for value, _ in field.choices or []}:
+            raise ValidationError(_l("Choose one of your missions."))
+
+    @property
+    def period(self) -> tuple[date, date]:
+        """Return the period of a valid form."""
+        start, end = parse_day(self.start.data), parse_day(self.end.data)
+        if start is None or end is None:
+            raise ValueError("the period is read only from a validated form")
+        return start, end

@@ -1,0 +1,433 @@
+"""Files attached to an observation: received, cleaned, encrypted, listed and sent back.
+
+A file is never on disk in clear: the upload parser writes it into an
+:class:`~dissent.services.uploads.UploadSink` (memory, or encrypted as it arrives)
+instead of a temporary file. Images and PDFs lose their metadata
+(:mod:`dissent.services.metadata`); other files are stored as they are and flagged. The
+record, with its encrypted description (original name, sniffed type, size, whether
+metadata was removed), is committed only after the blob is complete
+(:mod:`dissent.services.storage`). Downloads are decrypted as they stream.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from typing import IO
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from ..crypto import DecryptionError, Identity, PublicKeyRecipient, iter_decrypt
+from ..models import Attachment, Observation, Sender, StaffUser, State, today
+from . import audit
+from .content import open_document, seal_document
+from .context import ServiceContext
+from .errors import InvalidState, NotFound, ServiceError
+from .inbox import observation_for_adviser
+from .keyring import content_recipients
+from .metadata import STRIPPABLE, FileType, StripFailed, sniff, strip_metadata
+from .storage import commit_with_blob, open_blob
+from .uploads import FALLBACK_FILENAME, UploadSink, sanitize_filename
+
+logger = logging.getLogger(__name__)
+
+MIB = 1024 * 1024
+MAX_ATTACHMENT_BYTES = 200 * MIB
+MAX_ATTACHMENTS_PER_OBSERVATION = 20
+# Counted in stored (padded) bytes, which are at most 12 % above the files' sizes.
+MAX_TOTAL_BYTES_PER_OBSERVATION = 500 * MIB
+# Images and PDFs up to this size are held in memory until complete, to be cleaned;
+# larger ones are encrypted as they arrive and flagged as not cleaned.
+STRIP_IN_MEMORY_LIMIT = 32 * MIB
+# Room in a request body for the multipart framing and the CSRF token around the file.
+FORM_OVERHEAD_BYTES = 64 * 1024
+
+
+class AttachmentError(ServiceError):
+    """Base of the reasons an upload is refused."""
+
+
+class AttachmentTooLarge(AttachmentError):
+    """The file is larger than :data:`MAX_ATTACHMENT_BYTES` or than the room left."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.limit = limit
+
+
+class TooManyAttachments(AttachmentError):
+    """The observation already has :data:`MAX_ATTACHMENTS_PER_OBSERVATION` files."""
+
+
+class ObservationFull(AttachmentError):
+    """The observation's files would exceed :data:`MAX_TOTAL_BYTES_PER_OBSERVATION`."""
+
+
+class EmptyAttachment(AttachmentError):
+    """The file has no content (or no file was chosen)."""
+
+
+class AttachmentUnreadable(ServiceError):
+    """The reader's key cannot open this attachment (they were given access later)."""
+
+
+class StripNote:
+    """Why metadata was or was not removed (stored in the encrypted description)."""
+
+    REMOVED = "removed"
+    PARTLY = "partly"  # a part of the file (an image inside a PDF) could not be cleaned
+    UNSUPPORTED_TYPE = "unsupported_type"
+    UNREADABLE = "unreadable"  # the file did not parse as its type
+    TOO_LARGE = "too_large"  # larger than STRIP_IN_MEMORY_LIMIT
+
+
+# --- limits ----------------------------------------------------------------------------
+
+
+def max_request_bytes() -> int:
+    """Return the largest request body an upload route accepts."""
+    return MAX_ATTACHMENT_BYTES + FORM_OVERHEAD_BYTES
+
+
+def _usage(session: Session, observation_id: int) -> tuple[int, int]:
+    count, total = session.execute(
+        select(func.count(Attachment.id), func.coalesce(func.sum(Attachment.stored_size), 0)).where(
+            Attachment.observation_id == observation_id
+        )
+    ).one()
+    return int(count), int(total)
+
+
+def _room_left(session: Session, observation_id: int) -> int:
+    """Return how many bytes one more file may have; raise if none may be added."""
+    count, total = _usage(session, observation_id)
+    if count >= MAX_ATTACHMENTS_PER_OBSERVATION:
+        raise TooManyAttachments
+    room = MAX_TOTAL_BYTES_PER_OBSERVATION - total
+    if room <= 0:
+        raise ObservationFull
+    return min(MAX_ATTACHMENT_BYTES, room)
+
+
+@dataclass
+class Upload:
+    """An upload in progress to one observation."""
+
+    observation: Observation
+    sink: UploadSink
+
+    def discard(self) -> None:
+        """Drop what was received unless it was stored."""
+        self.sink.discard()
+
+
+def _recipients(
+    session: Session, ctx: ServiceContext, observation: Observation
+) -> list[PublicKeyRecipient]:
+    return content_recipients(
+        session,
+        ctx.settings,
+        mission_id=observation.mission_id,
+        source_recipient=observation.source.recipient,
+    )
+
+
+def start_upload(
+    session: Session, ctx: ServiceContext, *, observation: Observation, sender: Sender
+) -> Upload:
+    """Prepare to receive a file for ``observation``, or raise why none may be added.
+
+    Call before the request body is read: the limits and recipients are known up front.
+    """
+    if sender is Sender.SOURCE and observation.state is State.CLOSED:
+        raise InvalidState("the observation is closed")
+    room = _room_left(session, observation.id)
+    sink = UploadSink(
+        settings=ctx.settings,
+        recipients=_recipients(session, ctx, observation),
+        max_bytes=room,
+        memory_limit=STRIP_IN_MEMORY_LIMIT,
+    )
+    return Upload(observation=observation, sink=sink)
+
+
+@dataclass(frozen=True)
+class _Cleaned:
+    data: bytes | None  # None: the file was streamed, nothing to add
+    stripped: bool
+    note: str
+
+
+def _clean(sink: UploadSink) -> _Cleaned:
+    """Remove metadata from a file held in memory, where its type allows."""
+    held = sink.take_memory()
+    if held is None:
+        note = StripNote.TOO_LARGE if sink.too_large_to_strip else StripNote.UNSUPPORTED_TYPE
+        return _Cleaned(None, stripped=False, note=note)
+    if sink.kind is None:
+        sink.kind = sniff(held)
+    if sink.kind not in STRIPPABLE:
+        return _Cleaned(held, stripped=False, note=StripNote.UNSUPPORTED_TYPE)
+    try:
+        result = strip_metadata(held, sink.kind)
+    except StripFailed as exc:
+        # The type of failure only: a message could quote the file.
+        logger.info("metadata could not be removed from an upload (%s)", type(exc).__name__)
+        return _Cleaned(held, stripped=False, note=StripNote.UNREADABLE)
+    if not result.complete:
+        return _Cleaned(result.data, stripped=False, note=StripNote.PARTLY)
+    return _Cleaned(result.data, stripped=True, note=StripNote.REMOVED)
+
+
+def store_upload(
+    session: Session, ctx: ServiceContext, upload: Upload, *, staff: StaffUser | None
+) -> Attachment:
+    """Clean, encrypt and store a received file with its record; return the record.
+
+    ``staff`` is the adviser who sent it, or None for the source. Raises an
+    :class:`AttachmentError` when the file is empty or over a limit; nothing is kept then.
+    """
+    sink = upload.sink
+    if sink.too_large:
+        raise AttachmentTooLarge(sink.max_bytes)
+    if sink.size == 0 or sink.parts == 0:
+        raise EmptyAttachment
+    cleaned = _clean(sink)
+    size = len(cleaned.data) if cleaned.data is not None else sink.size
+    observation = upload.observation
+    meta = seal_document(
+        {
+            "filename": sanitize_filename(sink.filename),
+            "content_type": str(sink.kind or FileType.OTHER),
+            "size": size,
+            "stripped": cleaned.stripped,
+            "warning": not cleaned.stripped,
+            "note": cleaned.note,
+        },
+        recipients=_recipients(session, ctx, observation),
+    )
+    blob = sink.seal(cleaned.data)  # from here on, commit_with_blob removes it on failure
+
+    def record(stored_size: int) -> Attachment:
+        # Lock the observation row (a no-op update) so that two uploads at once cannot
+        # both pass the limits.
+        session.execute(
+            update(Observation).where(Observation.id == observation.id).values(id=Observation.id)
+        )
+        count, total = _usage(session, observation.id)
+        if count >= MAX_ATTACHMENTS_PER_OBSERVATION:
+            raise TooManyAttachments
+        if total + stored_size > MAX_TOTAL_BYTES_PER_OBSERVATION:
+            raise ObservationFull
+        attachment = Attachment(
+            observation_id=observation.id,
+            sender=Sender.ADVISER if staff else Sender.SOURCE,
+            staff_id=staff.id if staff else None,
+            added_on=today(),
+            blob_name=blob.name,
+            stored_size=stored_size,
+            meta=meta,
+        )
+        session.add(attachment)
+        session.flush()
+        if staff is not None:
+            audit.record(
+                session,
+                actor=staff.username,
+                action=audit.Action.ATTACHMENT_ADD,
+                subject=f"{observation.ref}/{attachment.id}",
+            )
+        return attachment
+
+    return commit_with_blob(session, blob, record)
+
+
+# --- finding -----------------------------------------------------------------------------
+
+
+def source_observation(session: Session, *, source_id: int, ref: str) -> Observation:
+    """Return the source's own observation ``ref``, or raise :class:`NotFound`."""
+    observation = session.scalar(
+        select(Observation).where(Observation.ref == ref, Observation.source_id == source_id)
+    )
+    if observation is None:
+        raise NotFound
+    return observation
+
+
+def attachment_for_source(session: Session, *, source_id: int, attachment_id: int) -> Attachment:
+    """Return an attachment of one of the source's observations, or raise NotFound."""
+    attachment = session.scalar(
+        select(Attachment)
+        .join(Observation, Observation.id == Attachment.observation_id)
+        .where(Attachment.id == attachment_id, Observation.source_id == source_id)
+    )
+    if attachment is None:
+        raise NotFound
+    return attachment
+
+
+def attachment_for_adviser(session: Session, *, staff: StaffUser, attachment_id: int) -> Attachment:
+    """Return an attachment of an observation of the adviser's missions, or raise NotFound."""
+    attachment = session.get(Attachment, attachment_id)
+    if attachment is None:
+        raise NotFound
+    observation = session.get(Observation, attachment.observation_id)
+    if observation is None:
+        raise NotFound
+    observation_for_adviser(session, staff, observation.ref)  # raises NotFound
+    return attachment
+
+
+# --- listing -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AttachmentView:
+    """One attachment as a reader sees it, its description decrypted."""
+
+    id: int
+    sender: Sender
+    added_on: date
+    author: str | None  # the adviser's username, for staff readers only
+    readable: bool
+    filename: str = ""
+    content_type: str = ""
+    size: int = 0
+    stripped: bool = False
+    warning: bool = True
+    note: str = ""
+
+
+def _describe(attachment: Attachment, identity: Identity, author: str | None) -> AttachmentView:
+    try:
+        meta = open_document(attachment.meta, identities=[identity])
+    except DecryptionError:
+        meta = None
+    return AttachmentView(
+        id=attachment.id,
+        sender=attachment.sender,
+        added_on=attachment.added_on,
+        author=author,
+        readable=meta is not None,
+        filename=str((meta or {}).get("filename") or FALLBACK_FILENAME),
+        content_type=str((meta or {}).get("content_type") or FileType.OTHER),
+        size=int((meta or {}).get("size", 0)),
+        stripped=bool((meta or {}).get("stripped", False)),
+        warning=bool((meta or {}).get("warning", True)),
+        note=str((meta or {}).get("note", "")),
+    )
+
+
+def list_attachments(
+    session: Session, observation: Observation, identity: Identity, *, for_staff: bool = False
+) -> list[AttachmentView]:
+    """Return the observation's attachments, oldest first, described for ``identity``.
+
+    Advisers' usernames are given to staff readers only (``for_staff``); a source sees
+    that an adviser added a file, not which one.
+    """
+    attachments = list(
+        session.scalars(
+            select(Attachment)
+            .where(Attachment.observation_id == observation.id)
+            .order_by(Attachment.id)
+        )
+    )
+    names: dict[int, str] = {}
+    staff_ids = {a.staff_id for a in attachments if a.staff_id is not None}
+    if for_staff and staff_ids:
+        names = {
+            staff_id: username
+            for staff_id, username in session.execute(
+                select(StaffUser.id, StaffUser.username).where(StaffUser.id.in_(staff_ids))
+            )
+        }
+    return [
+        _describe(a, identity, names.get(a.staff_id) if a.staff_id is not None else None)
+        for a in attachments
+    ]
+
+
+# --- sending back ------------------------------------------------------------------------
+
+
+@dataclass
+class Download:
+    """A decrypted attachment on its way out: its name and size, and its chunks."""
+
+    filename: str
+    size: int
+    chunks: Iterator[bytes]
+
+
+def _stream(first: bytes, rest: Iterator[bytes], handle: IO[bytes], size: int) -> Iterator[bytes]:
+    """Yield the plaintext; on a failed chunk stop short, so the download is incomplete."""
+    sent = 0
+    try:
+        for chunk in _chain(first, rest):
+            piece = chunk[: max(0, size - sent)]  # never more than the announced length
+            if piece:
+                sent += len(piece)
+                yield piece
+    except DecryptionError as exc:
+        # The length was announced, so the client sees a short, failed download.
+        logger.error("attachment download stopped: %s", type(exc).__name__)
+    finally:
+        handle.close()
+
+
+def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
+    yield first
+    yield from rest
+
+
+def open_download(
+    session: Session,
+    ctx: ServiceContext,
+    attachment: Attachment,
+    identity: Identity,
+    *,
+    staff: StaffUser | None = None,
+) -> Download:
+    """Open an attachment for streaming to its reader; audit a staff member's download.
+
+    The header and first chunk are decrypted here, so a key that cannot open the file
+    gives :class:`AttachmentUnreadable` before any response is sent.
+    """
+    try:
+        meta = open_document(attachment.meta, identities=[identity])
+    except DecryptionError as exc:
+        raise AttachmentUnreadable from exc
+    handle = open_blob(ctx.settings, attachment.blob_name)
+    try:
+        chunks = iter_decrypt(handle, identities=[identity], padded=True)
+        first = next(chunks, b"")
+    except DecryptionError as exc:
+        handle.close()
+        raise AttachmentUnreadable from exc
+    except BaseException:
+        handle.close()
+        raise
+    if staff is not None:
+        observation = session.get(Observation, attachment.observation_id)
+        audit.record(
+            session,
+            actor=staff.username,
+            action=audit.Action.ATTACHMENT_DOWNLOAD,
+            subject=f"{observation.ref if observation else '?'}/{attachment.id}",
+        )
+        try:
+            session.commit()
+        except BaseException:
+            handle.close()
+            raise
+    size = int(meta.get("size", 0))
+    return Download(
+        filename=str(meta.get("filename") or FALLBACK_FILENAME),
+        size=size,
+        chunks=_stream(first, chunks, handle, size),
+    )

@@ -1,0 +1,1 @@
+"""Tests of the leadership interface and the periodic report."""

@@ -1,0 +1,747 @@
+"""Attachments over HTTP: upload, clean, encrypt, store, list and download.
+
+Sources and advisers attach files to an observation. A file is never written in clear
+(not even by the form parser), images and PDFs lose their metadata, other files are
+stored as they are with a warning, and downloads are decrypted as they stream and are
+always offered for saving, never displayed. (That neither a file nor its name is stored
+or logged in clear is checked with the other canaries in tests/security/test_canary.py.)
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import random
+import re
+import uuid
+from pathlib import Path
+
+import pikepdf
+import pytest
+from flask import render_template
+from PIL import ExifTags, Image
+from sqlalchemy import select
+from werkzeug import formparser
+
+from dissent.crypto import decrypt
+from dissent.extensions import db
+from dissent.models import Attachment, AuditEntry, Observation, Role, Sender, State
+from dissent.services import attachments, uploads
+from dissent.services.content import open_document
+from dissent.services.storage import BLOB_DIR
+
+from .conftest import BASE_URL, csrf_from, login_staff
+from .security.test_route_policy import (
+    file_observation,
+    observation_ref,
+    use_cheap_password_hashing,
+)
+
+MIB = 1024 * 1024
+AGE_MAGIC = b"age-encryption.org/v1\n"
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch):
+    """Several tests log advisers in."""
+    use_cheap_password_hashing(monkeypatch)
+
+
+@pytest.fixture
+def adviser(mission, make_staff):
+    return make_staff(Role.ADVISER)
+
+
+@pytest.fixture
+def source(app, new_client, adviser, mission):
+    """A browser logged in as a source who filed one observation; ``.ref`` is its reference."""
+    browser = new_client()
+    file_observation(browser, what="The convoy log was rewritten after the inspection.")
+    browser.ref = observation_ref(app, mission_id=mission.id)
+    return browser
+
+
+@pytest.fixture
+def staff(new_client, adviser):
+    """A browser logged in as the mission's adviser."""
+    browser = new_client()
+    login_staff(browser, adviser)
+    return browser
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+def random_bytes(size: int, seed: int = 1) -> bytes:
+    return random.Random(seed).randbytes(size)
+
+
+def multipart_body(fields: dict[str, str], file: tuple[bytes, str] | None) -> tuple[bytes, str]:
+    """Return a multipart/form-data body (as a browser sends it) and its content type.
+
+    Built here rather than by the test client, which spools large bodies to a temporary
+    file of its own.
+    """
+    boundary = "----dissent" + uuid.uuid4().hex
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in fields.items()
+    ]
+    if file is not None:
+        data, filename = file
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{filename}"'
+            "\r\nContent-Type: application/octet-stream\r\n\r\n".encode()
+            + data
+            + b"\r\n"
+        )
+    body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+def post(browser, url: str, fields: dict[str, str], file: tuple[bytes, str] | None, stream=None):
+    """POST a multipart form; ``stream`` wraps the body (to break it off, say)."""
+    body, content_type = multipart_body(fields, file)
+    return browser.post(
+        url,
+        input_stream=stream(body) if stream else io.BytesIO(body),
+        content_type=content_type,
+        base_url=BASE_URL,
+    )
+
+
+def upload(browser, url: str, data: bytes, filename: str, *, token_page: str):
+    """Send ``data`` as the file of the upload form at ``url``; return the response."""
+    token = csrf_from(browser.get(token_page, base_url=BASE_URL))
+    return post(browser, url, {"csrf_token": token}, (data, filename))
+
+
+def source_upload(source, data: bytes, filename: str = "notes.bin"):
+    return upload(source, f"/inbox/{source.ref}/attachments", data, filename, token_page="/inbox")
+
+
+def adviser_upload(staff, ref: str, data: bytes, filename: str = "reply.bin"):
+    return upload(
+        staff, f"/adviser/o/{ref}/attachments", data, filename, token_page=f"/adviser/o/{ref}"
+    )
+
+
+def rows(app) -> list[Attachment]:
+    with app.app_context():
+        return list(db.session.scalars(select(Attachment).order_by(Attachment.id)))
+
+
+def blob_files(app) -> list[str]:
+    """Return every file in the blob folder, temporary ones included."""
+    folder = Path(app.instance_path) / BLOB_DIR
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def meta_of(app, attachment: Attachment, identity) -> dict:
+    with app.app_context():
+        return open_document(attachment.meta, identities=[identity])
+
+
+def jpeg_with_gps() -> bytes:
+    """A small JPEG with EXIF: camera make and model, GPS position, orientation 6."""
+    image = Image.new("RGB", (64, 32), (180, 40, 40))
+    exif = Image.Exif()
+    exif[ExifTags.Base.Make] = "CanaryCam"
+    exif[ExifTags.Base.Model] = "Serial-0042"
+    exif[ExifTags.Base.Orientation] = 6  # rotated: the stored picture is on its side
+    gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
+    gps[ExifTags.GPS.GPSLatitudeRef] = "N"
+    gps[ExifTags.GPS.GPSLatitude] = (52.0, 4.0, 51.0)
+    gps[ExifTags.GPS.GPSLongitudeRef] = "E"
+    gps[ExifTags.GPS.GPSLongitude] = (4.0, 18.0, 36.0)
+    out = io.BytesIO()
+    image.save(out, "JPEG", exif=exif, comment=b"taken by J. Doe")
+    return out.getvalue()
+
+
+def pdf_with_author() -> bytes:
+    """A one-page PDF with an author in its document information and in XMP."""
+    pdf = pikepdf.new()
+    pdf.add_blank_page()
+    pdf.trailer.Info = pdf.make_indirect(
+        pikepdf.Dictionary(Author="Jane Canary", Creator="Writer", Title="Draft")
+    )
+    with pdf.open_metadata(set_pikepdf_as_editor=False) as meta:
+        meta["dc:creator"] = ["Jane Canary"]
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
+
+
+# --- round trips -----------------------------------------------------------------------
+
+
+def test_source_upload_and_download_round_trip(app, source, recovery_identity):
+    data = random_bytes(3 * 64 * 1024 + 123)
+
+    response = source_upload(source, data, "field notes.bin")
+
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/inbox#thread-{source.ref}"
+    [row] = rows(app)
+    assert row.sender is Sender.SOURCE and row.staff_id is None
+    download = source.get(f"/inbox/attachments/{row.id}", base_url=BASE_URL)
+    assert download.status_code == 200
+    assert download.data == data
+    assert meta_of(app, row, recovery_identity) | {"v": 1} == {
+        "v": 1,
+        "filename": "field notes.bin",
+        "content_type": "application/octet-stream",
+        "size": len(data),
+        "stripped": False,
+        "warning": True,
+        "note": "unsupported_type",
+    }
+
+
+def test_adviser_upload_and_download_round_trip(app, source, staff, adviser):
+    data = random_bytes(200_000, seed=2)
+
+    response = adviser_upload(staff, source.ref, data, "guidance.pdf.bin")
+
+    assert response.status_code == 303
+    assert response.headers["Location"] == f"/adviser/o/{source.ref}#attachments"
+    [row] = rows(app)
+    assert row.sender is Sender.ADVISER and row.staff_id == adviser.id
+    assert staff.get(f"/adviser/attachments/{row.id}", base_url=BASE_URL).data == data
+    # The source reads what the adviser sent (content recipients include them).
+    assert source.get(f"/inbox/attachments/{row.id}", base_url=BASE_URL).data == data
+    with app.app_context():
+        audited = db.session.execute(
+            select(AuditEntry.actor, AuditEntry.action, AuditEntry.subject).order_by(AuditEntry.seq)
+        ).all()
+    subject = f"{source.ref}/{row.id}"
+    assert (adviser.username, "attachment_add", subject) in audited
+    assert (adviser.username, "attachment_download", subject) in audited
+
+
+def test_source_downloads_are_not_audited(app, source):
+    source_upload(source, b"a file of the source")
+    [row] = rows(app)
+    source.get(f"/inbox/attachments/{row.id}", base_url=BASE_URL)
+
+    with app.app_context():
+        actions = db.session.scalars(select(AuditEntry.action)).all()
+    assert "attachment_add" not in actions and "attachment_download" not in actions
+
+
+def test_download_headers_make_the_browser_save_the_file(app, source):
+    source_upload(source, b"<html><script>alert(1)</script></html>", "Zoë's report <1>.html")
+    [row] = rows(app)
+
+    response = source.get(f"/inbox/attachments/{row.id}", base_url=BASE_URL)
+
+    assert response.headers["Content-Type"] == "application/octet-stream"
+    disposition = response.headers["Content-Disposition"]
+    assert disposition.startswith("attachment;")
+    assert "filename*=UTF-8''Zo%C3%AB%27s%20report%20_1_.html" in disposition
+    assert 'filename="Zo_\'s report _1_.html"' in disposition
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["Content-Length"] == str(len(response.data))
+
+
+# --- metadata --------------------------------------------------------------------------
+
+
+def test_jpeg_comes_back_without_exif_or_gps(app, source):
+    original = jpeg_with_gps()
+    before = Image.open(io.BytesIO(original))
+    assert before.getexif()[ExifTags.Base.Make] == "CanaryCam"
+    assert before.getexif().get_ifd(ExifTags.IFD.GPSInfo)
+
+    assert source_upload(source, original, "IMG_0001.jpg").status_code == 303
+    [row] = rows(app)
+    data = source.get(f"/inbox/attachments/{row.id}", base_url=BASE_URL).data
+
+    after = Image.open(io.BytesIO(data))
+    assert after.format == "JPEG"
+    assert dict(after.getexif()) == {}
+    assert after.getexif().get_ifd(ExifTags.IFD.GPSInfo) == {}
+    assert b"CanaryCam" not in data and b"J. Doe" not in data
+    assert "comment" not in after.info and "exif" not in after.info
+    assert after.size == (32, 64)  # turned upright before the orientation tag went
+
+
+def test_pdf_comes_back_without_author_or_xmp(app, source, recovery_identity):
+    assert source_upload(source, pdf_with_author(), "report.pdf").status_code == 303
+    [row] = rows(app)
+    data = source.get(f"/inbox/attachments/{row.id}", base_url=BASE_URL).data
+
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        assert "/Author" not in pdf.docinfo
+        assert "/Metadata" not in pdf.Root
+        assert len(pdf.pages) == 1
+    assert b"Jane Canary" not in data
+    meta = meta_of(app, row, recovery_identity)
+    assert meta["stripped"] is True and meta["warning"] is False
+    assert meta["content_type"] == "application/pdf"
+
+
+def test_type_is_sniffed_not_taken_from_the_name(app, source, recovery_identity):
+    source_upload(source, jpeg_with_gps(), "holiday.txt")
+    [row] = rows(app)
+
+    meta = meta_of(app, row, recovery_identity)
+
+    assert meta["content_type"] == "image/jpeg"
+    assert meta["stripped"] is True
+
+
+@pytest.mark.parametrize(
+    ("filename", "data"),
+    [
+        ("minutes.txt", b"Minutes of the meeting, version 3.\n" * 40),
+        ("archive.zip", b"PK\x03\x04" + random_bytes(5000, seed=3)),
+    ],
+)
+def test_other_types_are_stored_as_they_are_with_a_warning(
+    app, source, recovery_identity, filename, data
+):
+    assert source_upload(source, data, filename).status_code == 303
+    [row] = rows(app)
+
+    assert source.get(f"/inbox/attachments/{row.id}", base_url=BASE_URL).data == data
+    meta = meta_of(app, row, recovery_identity)
+    assert meta["stripped"] is False and meta["warning"] is True
+    assert meta["note"] == "unsupported_type"
+
+
+def test_a_corrupt_image_is_stored_as_is_and_flagged(app, source, recovery_identity):
+    broken = b"\xff\xd8\xff\xe0" + random_bytes(3000, seed=4)
+
+    assert source_upload(source, broken, "broken.jpg").status_code == 303
+    [row] = rows(app)
+
+    assert source.get(f"/inbox/attachments/{row.id}", base_url=BASE_URL).data == broken
+    meta = meta_of(app, row, recovery_identity)
+    assert (meta["stripped"], meta["warning"], meta["note"]) == (False, True, "unreadable")
+
+
+def test_a_strippable_file_larger_than_memory_allows_is_streamed_and_flagged(
+    app, source, recovery_identity, monkeypatch
+):
+    monkeypatch.setattr(attachments, "STRIP_IN_MEMORY_LIMIT", 10_000)
+    big_pdf = b"%PDF-1.4\n" + random_bytes(50_000, seed=5)
+
+    assert source_upload(source, big_pdf, "scan.pdf").status_code == 303
+    [row] = rows(app)
+
+    assert source.get(f"/inbox/attachments/{row.id}", base_url=BASE_URL).data == big_pdf
+    meta = meta_of(app, row, recovery_identity)
+    assert (meta["stripped"], meta["note"]) == (False, "too_large")
+
+
+def test_the_list_says_which_files_keep_their_metadata(app, source, recovery_identity):
+    source_upload(source, jpeg_with_gps(), "photo.jpg")
+    source_upload(source, b"plain words\n" * 10, "notes.txt")
+
+    with app.test_request_context(base_url=BASE_URL):
+        observation = db.session.scalar(select(Observation).where(Observation.ref == source.ref))
+        views = attachments.list_attachments(db.session, observation, recovery_identity)
+        listing = render_template(
+            "attachments/_list.html",
+            attachments=views,
+            download_endpoint="attachments.source_download",
+            for_source=True,
+        )
+
+    assert [(v.filename, v.stripped, v.warning) for v in views] == [
+        ("photo.jpg", True, False),
+        ("notes.txt", False, True),
+    ]
+    photo, notes = listing.split("<li")[1:]
+    assert "photo.jpg" in photo and "metadata removed" in photo
+    assert "notes.txt" in notes and "metadata may remain" in notes
+    assert f'href="/inbox/attachments/{views[0].id}"' in photo
+    assert "You" in photo
+
+
+def test_the_upload_form_states_the_limits_and_warns_the_source(app):
+    from dissent.attachments.forms import UploadForm
+
+    with app.test_request_context(base_url=BASE_URL):
+        pages = {
+            who: render_template(
+                "attachments/_upload.html",
+                upload_form=UploadForm(formdata=None),
+                action_url="/inbox/ABCD-1234/attachments",
+                for_source=who == "source",
+                upload_ref="ABCD-1234",
+            )
+            for who in ("source", "adviser")
+        }
+
+    for page in pages.values():
+        assert 'enctype="multipart/form-data"' in page
+        assert 'action="/inbox/ABCD-1234/attachments"' in page
+        assert "At most 200 MB per file" in page and "20 files and 500 MB" in page
+        assert 'name="csrf_token"' in page
+    assert "may carry details that identify you" in pages["source"]
+    assert "may carry details that identify you" not in pages["adviser"]
+
+
+def test_advisers_see_who_added_a_file_and_sources_do_not(
+    app, source, staff, adviser, recovery_identity
+):
+    adviser_upload(staff, source.ref, b"guidance", "guidance.txt")
+
+    with app.app_context():
+        observation = db.session.scalar(select(Observation).where(Observation.ref == source.ref))
+        for_staff = attachments.list_attachments(
+            db.session, observation, recovery_identity, for_staff=True
+        )
+        for_source = attachments.list_attachments(db.session, observation, recovery_identity)
+
+    assert [(v.filename, v.author) for v in for_staff] == [("guidance.txt", adviser.username)]
+    assert [(v.filename, v.author) for v in for_source] == [("guidance.txt", None)]
+
+
+def test_an_adviser_added_later_sees_the_file_listed_but_cannot_open_it(
+    app, source, new_client, make_staff
+):
+    source_upload(source, b"sent before the new adviser arrived", "early.txt")
+    [row] = rows(app)
+    newcomer = make_staff(Role.ADVISER)
+    browser = new_client()
+    login_staff(browser, newcomer)
+
+    response = browser.get(f"/adviser/attachments/{row.id}", base_url=BASE_URL)
+
+    assert response.status_code == 403
+    assert b"sent before" not in response.data
+    with app.test_request_context(base_url=BASE_URL):
+        from dissent.crypto import generate_identity
+
+        observation = db.session.scalar(select(Observation).where(Observation.ref == source.ref))
+        [view] = attachments.list_attachments(db.session, observation, generate_identity())
+        listing = render_template(
+            "attachments/_list.html",
+            attachments=[view],
+            download_endpoint="attachments.adviser_download",
+        )
+    assert view.readable is False
+    assert "A file your key cannot open." in listing
+    assert "early.txt" not in listing
+
+
+# --- limits ----------------------------------------------------------------------------
+
+
+def assert_nothing_stored(app) -> None:
+    assert rows(app) == []
+    assert blob_files(app) == []
+
+
+def field_errors(response) -> list[str]:
+    return re.findall(r'<ul class="errors"[^>]*><li>(.*?)</li>', response.get_data(as_text=True))
+
+
+def test_too_large_file_is_refused_with_a_message(app, source, monkeypatch):
+    monkeypatch.setattr(attachments, "MAX_ATTACHMENT_BYTES", 10_000)
+
+    response = source_upload(source, random_bytes(10_001), "big.bin")
+
+    assert response.status_code == 413
+    assert field_errors(response) == ["This file is too large: the most a file can be is 9.8 KB."]
+    assert_nothing_stored(app)
+
+
+def test_too_large_declared_body_is_refused_before_reading(app, source, monkeypatch):
+    monkeypatch.setattr(attachments, "MAX_ATTACHMENT_BYTES", 10_000)
+    monkeypatch.setattr(attachments, "FORM_OVERHEAD_BYTES", 1_000)
+    opened = []
+    monkeypatch.setattr(uploads.UploadSink, "open_part", lambda *a, **k: opened.append(1))
+
+    response = source_upload(source, random_bytes(50_000), "big.bin")
+
+    assert response.status_code == 413
+    assert "too large" in field_errors(response)[0]
+    assert opened == []  # the parser never started
+    assert_nothing_stored(app)
+
+
+def test_a_large_image_over_the_limit_is_refused_too(app, source, monkeypatch):
+    monkeypatch.setattr(attachments, "MAX_ATTACHMENT_BYTES", 2_000)
+
+    response = source_upload(source, jpeg_with_gps() + random_bytes(3000), "photo.jpg")
+
+    assert response.status_code == 413
+    assert_nothing_stored(app)
+
+
+def test_too_many_files_are_refused(app, source, monkeypatch):
+    monkeypatch.setattr(attachments, "MAX_ATTACHMENTS_PER_OBSERVATION", 2)
+    for number in range(2):
+        assert source_upload(source, b"file %d" % number).status_code == 303
+    files_before = blob_files(app)
+
+    response = source_upload(source, b"one too many")
+
+    assert response.status_code == 400
+    assert field_errors(response) == ["This observation already has 2 files, the most it can hold."]
+    assert len(rows(app)) == 2
+    assert blob_files(app) == files_before
+
+
+def test_total_per_observation_is_limited(app, source, monkeypatch):
+    assert source_upload(source, random_bytes(10_000)).status_code == 303
+    [first] = rows(app)
+    monkeypatch.setattr(attachments, "MAX_TOTAL_BYTES_PER_OBSERVATION", first.stored_size + 6_000)
+
+    response = source_upload(source, random_bytes(20_000, seed=9))
+
+    assert response.status_code == 413
+    assert "room left in this observation" in field_errors(response)[0]
+    assert len(rows(app)) == 1
+    assert len(blob_files(app)) == 1
+
+
+def test_empty_file_and_no_file_are_refused(app, source):
+    empty = source_upload(source, b"", "empty.txt")
+    token = csrf_from(source.get("/inbox", base_url=BASE_URL))
+    none_chosen = post(source, f"/inbox/{source.ref}/attachments", {"csrf_token": token}, (b"", ""))
+
+    assert empty.status_code == 400
+    assert field_errors(empty) == ["This file is empty. Choose another file."]
+    assert none_chosen.status_code == 400
+    assert field_errors(none_chosen) == ["Choose a file first."]
+    assert_nothing_stored(app)
+
+
+def test_upload_without_csrf_token_stores_nothing(app, source):
+    response = post(source, f"/inbox/{source.ref}/attachments", {}, (random_bytes(700_000), "x"))
+
+    assert response.status_code == 400
+    assert b"This form has expired" in response.data
+    assert_nothing_stored(app)
+
+
+def test_a_closed_observation_takes_no_files_from_the_source(app, source):
+    token = csrf_from(source.get("/inbox", base_url=BASE_URL))
+    with app.app_context():
+        observation = db.session.scalar(select(Observation).where(Observation.ref == source.ref))
+        observation.state = State.CLOSED
+        db.session.commit()
+
+    response = post(
+        source, f"/inbox/{source.ref}/attachments", {"csrf_token": token}, (b"late", "late.txt")
+    )
+
+    assert response.status_code == 400
+    assert field_errors(response) == ["This observation is closed; it takes no more files."]
+    assert_nothing_stored(app)
+
+
+# --- nothing in clear, nothing half-stored ------------------------------------------
+
+
+class FailingStream(io.BytesIO):
+    """A request body that breaks off after ``fail_after`` bytes.
+
+    Either the client goes away (reads return nothing, as a closed socket does) or
+    reading raises an unexpected error.
+    """
+
+    def __init__(self, data: bytes, fail_after: int, *, error: bool) -> None:
+        super().__init__(data)
+        self._fail_after = fail_after
+        self._error = error
+
+    def _allowed(self, size: int) -> int:
+        left = self._fail_after - self.tell()
+        if left <= 0 and self._error:
+            raise RuntimeError("the worker was interrupted")
+        return max(0, min(left, size))
+
+    def read(self, size: int | None = -1) -> bytes:
+        size = len(self.getbuffer()) if size is None or size < 0 else size
+        return super().read(self._allowed(size))
+
+    def readinto(self, buffer) -> int:
+        allowed = self._allowed(len(buffer))
+        data = super().read(allowed)
+        buffer[: len(data)] = data
+        return len(data)
+
+
+@pytest.mark.parametrize("error", [False, True], ids=["client gone", "read error"])
+@pytest.mark.parametrize("kind", ["stream", "memory"])
+def test_interrupted_upload_leaves_no_blob_and_no_row(app, source, error, kind):
+    token = csrf_from(source.get("/inbox", base_url=BASE_URL))
+    data = random_bytes(2 * MIB) if kind == "stream" else b"%PDF-1.4\n" + random_bytes(MIB)
+
+    response = post(
+        source,
+        f"/inbox/{source.ref}/attachments",
+        {"csrf_token": token},
+        (data, "cut.bin"),
+        stream=lambda body: FailingStream(body, len(body) // 2, error=error),
+    )
+
+    assert response.status_code == (500 if error else 400)
+    assert_nothing_stored(app)
+
+
+def test_the_form_parser_never_writes_a_temporary_file(app, source, staff, monkeypatch):
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("the upload was spooled to a temporary file")
+
+    for name in ("SpooledTemporaryFile", "TemporaryFile", "NamedTemporaryFile"):
+        monkeypatch.setattr(formparser, name, refuse, raising=False)
+    big_image = jpeg_with_gps() + random_bytes(MIB, seed=6)  # held in memory to be cleaned
+
+    assert source_upload(source, random_bytes(2 * MIB), "big.bin").status_code == 303
+    assert source_upload(source, big_image, "big.jpg").status_code == 303
+    assert adviser_upload(staff, source.ref, random_bytes(MIB, seed=7)).status_code == 303
+    assert len(rows(app)) == 3
+    assert not [name for name in blob_files(app) if name.endswith(".part")]
+
+
+def test_stored_blob_is_a_padded_age_file_the_recovery_key_opens(app, source, recovery_identity):
+    marker = f"CANARY-{uuid.uuid4().hex}".encode()
+    data = marker + random_bytes(100_000) + marker
+
+    source_upload(source, data, "evidence.bin")
+    [row] = rows(app)
+    blob = (Path(app.instance_path) / BLOB_DIR / row.blob_name).read_bytes()
+
+    assert blob.startswith(AGE_MAGIC)
+    assert marker not in blob
+    assert len(blob) == row.stored_size
+    assert decrypt(blob, identities=[recovery_identity], padded=True) == data
+    assert re.fullmatch(r"[0-9a-f]{32}", row.blob_name)
+    folder = Path(app.instance_path) / BLOB_DIR
+    assert folder.stat().st_mode & 0o777 == 0o700
+
+
+# --- who may ---------------------------------------------------------------------------
+
+
+def test_another_source_gets_404(app, source, new_client):
+    source_upload(source, b"private")
+    [row] = rows(app)
+    other = new_client()
+    file_observation(other, what="Another matter entirely.")
+
+    download = other.get(f"/inbox/attachments/{row.id}", base_url=BASE_URL)
+    posted = source_upload_as(other, source.ref)
+
+    assert download.status_code == 404
+    assert b"private" not in download.data
+    assert posted.status_code == 404
+    assert len(rows(app)) == 1
+
+
+def source_upload_as(browser, ref: str):
+    return upload(browser, f"/inbox/{ref}/attachments", b"intrusion", "x.txt", token_page="/inbox")
+
+
+def test_adviser_of_another_mission_gets_404(app, source, new_client, make_staff):
+    from dissent.services import accounts
+
+    with app.app_context():
+        accounts.create_mission(db.session, slug="eubam", name="EUBAM Test Mission")
+    outsider = make_staff(Role.ADVISER, missions=["eubam"])
+    source_upload(source, b"mission eupol only")
+    [row] = rows(app)
+    browser = new_client()
+    home = login_staff(browser, outsider)
+    token = csrf_from(home)
+
+    download = browser.get(f"/adviser/attachments/{row.id}", base_url=BASE_URL)
+    posted = post(
+        browser, f"/adviser/o/{source.ref}/attachments", {"csrf_token": token}, (b"x", "x")
+    )
+
+    assert download.status_code == 404
+    assert posted.status_code == 404
+    assert len(rows(app)) == 1
+
+
+@pytest.mark.parametrize("role", [Role.LEADERSHIP, Role.ADMIN])
+def test_leadership_and_operator_cannot_download(app, source, new_client, make_staff, role):
+    source_upload(source, b"not for them")
+    [row] = rows(app)
+    browser = new_client()
+    login_staff(browser, make_staff(role))
+
+    response = browser.get(f"/adviser/attachments/{row.id}", base_url=BASE_URL)
+
+    assert response.status_code == 403
+    assert b"not for them" not in response.data
+
+
+# --- a damaged blob --------------------------------------------------------------------
+
+
+def test_a_damaged_chunk_cuts_the_download_short_and_logs_only_the_error_type(app, source, caplog):
+    data = random_bytes(5 * 64 * 1024, seed=8)
+    source_upload(source, data)
+    [row] = rows(app)
+    path = Path(app.instance_path) / BLOB_DIR / row.blob_name
+    blob = bytearray(path.read_bytes())
+    blob[-3 * (64 * 1024 + 16)] ^= 0x01  # inside a chunk near the end
+    path.write_bytes(bytes(blob))
+    caplog.set_level(logging.INFO)
+
+    response = source.get(f"/inbox/attachments/{row.id}", base_url=BASE_URL)
+    received = response.get_data()
+
+    assert response.status_code == 200
+    assert int(response.headers["Content-Length"]) == len(data)
+    assert len(received) < len(data)
+    assert data.startswith(received)
+    assert "attachment download stopped: PayloadError" in caplog.text
+    assert "chunk" not in caplog.text.replace("attachment download stopped", "")
+
+
+def test_a_missing_blob_is_a_404_not_a_500(app, source):
+    source_upload(source, b"soon gone")
+    [row] = rows(app)
+    os.unlink(Path(app.instance_path) / BLOB_DIR / row.blob_name)
+
+    assert source.get(f"/inbox/attachments/{row.id}", base_url=BASE_URL).status_code == 404
+
+
+# --- names -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [
+        ("report.pdf", "report.pdf"),
+        ("C:\\Users\\jdoe\\Desktop\\report.pdf", "report.pdf"),  # old browsers send the path
+        ("../../etc/passwd", "passwd"),
+        ("..hidden", "hidden"),
+        ("invoice\u202egpj.exe", "invoicegpj.exe"),  # a right-to-left override, removed
+        ("tab\there\nnewline", "tabherenewline"),
+        ('a<b>c:d"e|f?g*h', "a_b_c_d_e_f_g_h"),
+        ("  spaced   out  .txt", "spaced out .txt"),
+        ("Zoe\u0308.txt", "Zoë.txt"),  # NFC
+        ("", "attachment"),
+        (None, "attachment"),
+        ("...", "attachment"),
+        ("x" * 300 + ".jpeg", "x" * 115 + ".jpeg"),
+        ("y" * 300, "y" * 120),
+    ],
+)
+def test_file_names_are_made_safe(sent, kept):
+    assert uploads.sanitize_filename(sent) == kept
+    assert len(uploads.sanitize_filename(sent)) <= uploads.FILENAME_MAX
+
+
+def test_content_disposition_offers_a_safe_ascii_name_and_the_real_one():
+    from dissent.attachments.views import content_disposition
+
+    header = content_disposition("Überblick 100%.pdf")
+
+    assert header == (
+        "attachment; filename=\"_berblick 100_.pdf\"; filename*=UTF-8''%C3%9Cberblick%20100%25.pdf"
+    )

@@ -165,13 +165,11 @@ def main() -> None:
         ordered = sorted(values)
         p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
         if args.markdown:
-            print(
-                f"| {name} | {statistics.median(values):.1f} | {p95:.1f} | {max(values):.1f} | {len(values)} |"
-            )
+            median, peak = statistics.median(values), max(values)
+            print(f"| {name} | {median:.1f} | {p95:.1f} | {peak:.1f} | {len(values)} |")
         else:
-            print(
-                f"{name:36} median {statistics.median(values):7.1f} ms  p95 {p95:7.1f} ms  max {max(values):7.1f} ms"
-            )
+            median, peak = statistics.median(values), max(values)
+            print(f"{name:36} median {median:7.1f} ms  p95 {p95:7.1f} ms  max {peak:7.1f} ms")
 
 
 if __name__ == "__main__":

@@ -157,7 +157,10 @@ def test_ask_first_full_route(app, new_client, cast):
     assert b"Fine by me." in page.data
     response = staff.post(
         f"/adviser/o/{ref}/feedback",
-        data={"csrf_token": csrf_from(page), "text": "Leadership will correct the Q3 figures."},
+        data={
+            "feedback-csrf_token": csrf_from(page),
+            "feedback-text": "Leadership will correct the Q3 figures.",
+        },
         base_url=BASE_URL,
     )
     assert response.status_code == 303
@@ -205,7 +208,7 @@ def test_state_changes_and_notes_are_kept_in_history(app, new_client, cast):
     assert response.status_code == 303
     response = staff.post(
         f"/adviser/o/{ref}/notes",
-        data={"csrf_token": csrf_from(page), "text": "Check the Q3 annex."},
+        data={"note-csrf_token": csrf_from(page), "note-text": "Check the Q3 annex."},
         base_url=BASE_URL,
     )
     assert response.status_code == 303

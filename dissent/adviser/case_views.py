@@ -15,7 +15,16 @@ from ..services import conversation, escalation, triage
 from ..services.context import current_context
 from ..services.errors import InvalidState, NotFound
 from ..staff.identity import current_identity, current_staff
-from .forms import FeedbackForm, NamesForm, NoteForm, StateForm, SummaryForm, TriageForm
+from .forms import (
+    FEEDBACK_PREFIX,
+    NOTE_PREFIX,
+    FeedbackForm,
+    NamesForm,
+    NoteForm,
+    StateForm,
+    SummaryForm,
+    TriageForm,
+)
 from .page import find_observation, prepare_forms, render_observation, text_hash
 from .views import bp
 
@@ -81,7 +90,7 @@ def update_triage(ref: str) -> ResponseReturnValue:
 def add_note(ref: str) -> ResponseReturnValue:
     """Add an internal note."""
     found = find_observation(ref)
-    form = NoteForm()
+    form = NoteForm(prefix=NOTE_PREFIX)
     if form.validate():
         triage.add_note(
             db.session,
@@ -198,7 +207,7 @@ def revise(ref: str, escalation_id: int) -> ResponseReturnValue:
 def feedback(ref: str) -> ResponseReturnValue:
     """Tell the source what was done; this meets the feedback deadline."""
     found = find_observation(ref)
-    form = FeedbackForm()
+    form = FeedbackForm(prefix=FEEDBACK_PREFIX)
     if form.validate():
         try:
             conversation.send_feedback(

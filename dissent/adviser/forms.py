@@ -8,7 +8,7 @@ from wtforms import HiddenField, SelectField, SelectMultipleField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
 from ..forms import choices_from, normalize_newlines
-from ..models import Severity, State
+from ..models import ProposalStatus, Severity, State
 from ..services.conversation import MESSAGE_MAX
 from ..services.escalation import NAMES_MAX, SUMMARY_MAX
 from ..services.triage import NOTE_MAX, REASON_MAX
@@ -26,6 +26,19 @@ class ReplyForm(FlaskForm):
             Length(max=MESSAGE_MAX, message=_l("At most %(max)d characters.", max=MESSAGE_MAX)),
         ],
     )
+
+
+# The reply, note and feedback forms all have a "text" field on one page; prefixes
+# keep their ids (and label targets) apart.
+NOTE_PREFIX = "note"
+FEEDBACK_PREFIX = "feedback"
+PROPOSAL_STATUS_LABELS = {
+    ProposalStatus.PENDING: _l("waiting for the source"),
+    ProposalStatus.APPROVED: _l("approved by the source"),
+    ProposalStatus.DECLINED: _l("declined by the source"),
+    ProposalStatus.WITHDRAWN: _l("withdrawn"),
+    ProposalStatus.SENT: _l("approved and escalated"),
+}
 
 
 class AcknowledgeForm(FlaskForm):

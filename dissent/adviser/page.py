@@ -11,7 +11,8 @@ from flask_babel import lazy_gettext as _l
 
 from ..extensions import db
 from ..forms import choices_from
-from ..models import Observation
+from ..leadership.forms import ESCALATION_STATE_LABELS, RESPONSE_KIND_LABELS
+from ..models import Observation, ProposalStatus
 from ..services import conversation, escalation, inbox, leadership, triage
 from ..services.deadlines import ack_due, feedback_due
 from ..services.errors import NotFound
@@ -20,6 +21,9 @@ from ..services.workflow import MANUAL_TRANSITIONS
 from ..source.forms import CATEGORY_LABELS, CONSENT_LABELS, CONTRADICTION_LABELS, WHEN_LABELS
 from ..staff.identity import current_identity, current_staff
 from .forms import (
+    FEEDBACK_PREFIX,
+    NOTE_PREFIX,
+    PROPOSAL_STATUS_LABELS,
     SEVERITY_LABELS,
     STATE_LABELS,
     AcknowledgeForm,
@@ -73,6 +77,15 @@ def prepare_forms(observation: Observation, forms: dict[str, Any]) -> dict[str, 
         [("", "—"), *((str(a.id), a.username) for a in advisers)]
     )
     summary_form = forms.get("summary_form") or SummaryForm()
+    if not summary_form.summary.data:
+        # Escalating an approved proposal needs its exact text: offer it.
+        approved = [
+            p
+            for p in escalation.proposals_for(db.session, observation, current_identity())
+            if p.proposal.status is ProposalStatus.APPROVED
+        ]
+        if approved:
+            summary_form.summary.data = approved[0].summary
     leaders = escalation.mission_leaders(db.session, observation.mission_id)
     summary_form.leaders.choices = choices_from((u.id, u.username) for u in leaders)
     if not summary_form.leaders.data and leaders:
@@ -82,9 +95,9 @@ def prepare_forms(observation: Observation, forms: dict[str, Any]) -> dict[str, 
         "ack_form": forms.get("ack_form") or AcknowledgeForm(),
         "state_form": state_form,
         "triage_form": triage_form,
-        "note_form": forms.get("note_form") or NoteForm(),
+        "note_form": forms.get("note_form") or NoteForm(prefix=NOTE_PREFIX),
         "summary_form": summary_form,
-        "feedback_form": forms.get("feedback_form") or FeedbackForm(),
+        "feedback_form": forms.get("feedback_form") or FeedbackForm(prefix=FEEDBACK_PREFIX),
     }
 
 
@@ -123,6 +136,9 @@ def render_observation(
             "consent": CONSENT_LABELS,
             "severity": SEVERITY_LABELS,
             "state": STATE_LABELS,
+            "proposal": PROPOSAL_STATUS_LABELS,
+            "escalation": ESCALATION_STATE_LABELS,
+            "response": RESPONSE_KIND_LABELS,
         },
         **prepare_forms(observation, forms),
     ), status

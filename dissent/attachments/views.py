@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-from typing import Any
 from urllib.parse import quote
 
 from flask import Blueprint, Response, abort, redirect, render_template, session, url_for
@@ -48,15 +47,13 @@ def filesize(size: int) -> str:
     return str(text)
 
 
-@bp.app_context_processor
-def attachment_limits() -> dict[str, Any]:
-    """Give every template the limits, for the upload form's text (one source of truth)."""
+@bp.app_template_global()
+def attachment_limits() -> dict[str, int]:
+    """Return the limits, for the upload form's text (one source of truth)."""
     return {
-        "attachment_limits": {
-            "file": attachments.MAX_ATTACHMENT_BYTES,
-            "count": attachments.MAX_ATTACHMENTS_PER_OBSERVATION,
-            "total": attachments.MAX_TOTAL_BYTES_PER_OBSERVATION,
-        }
+        "file": attachments.MAX_ATTACHMENT_BYTES,
+        "count": attachments.MAX_ATTACHMENTS_PER_OBSERVATION,
+        "total": attachments.MAX_TOTAL_BYTES_PER_OBSERVATION,
     }
 
 
@@ -111,8 +108,9 @@ def _upload(
         form = UploadForm()
         if form.validate():
             if form.file.data.stream is not upload.sink:
-                # The file part was not the one named "file": refuse rather than guess.
-                raise EmptyAttachment
+                # The first file part was not the one named "file" (no browser sends
+                # that): refuse rather than guess which part was meant.
+                raise AttachmentError
             attachments.store_upload(db.session, ctx, upload, staff=staff)
             return redirect(done_url, code=303)
         status = 400

@@ -11,6 +11,7 @@ metadata was removed), is committed only after the blob is complete
 
 from __future__ import annotations
 
+import enum
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -74,7 +75,7 @@ class AttachmentUnreadable(ServiceError):
     """The reader's key cannot open this attachment (they were given access later)."""
 
 
-class StripNote:
+class StripNote(enum.StrEnum):
     """Why metadata was or was not removed (stored in the encrypted description)."""
 
     REMOVED = "removed"
@@ -158,7 +159,7 @@ def start_upload(
 class _Cleaned:
     data: bytes | None  # None: the file was streamed, nothing to add
     stripped: bool
-    note: str
+    note: StripNote
 
 
 def _clean(sink: UploadSink) -> _Cleaned:
@@ -205,7 +206,7 @@ def store_upload(
             "size": size,
             "stripped": cleaned.stripped,
             "warning": not cleaned.stripped,
-            "note": cleaned.note,
+            "note": str(cleaned.note),
         },
         recipients=_recipients(session, ctx, observation),
     )
@@ -306,19 +307,25 @@ def _describe(attachment: Attachment, identity: Identity, author: str | None) ->
     try:
         meta = open_document(attachment.meta, identities=[identity])
     except DecryptionError:
-        meta = None
+        return AttachmentView(
+            id=attachment.id,
+            sender=attachment.sender,
+            added_on=attachment.added_on,
+            author=author,
+            readable=False,
+        )
     return AttachmentView(
         id=attachment.id,
         sender=attachment.sender,
         added_on=attachment.added_on,
         author=author,
-        readable=meta is not None,
-        filename=str((meta or {}).get("filename") or FALLBACK_FILENAME),
-        content_type=str((meta or {}).get("content_type") or FileType.OTHER),
-        size=int((meta or {}).get("size", 0)),
-        stripped=bool((meta or {}).get("stripped", False)),
-        warning=bool((meta or {}).get("warning", True)),
-        note=str((meta or {}).get("note", "")),
+        readable=True,
+        filename=str(meta.get("filename") or FALLBACK_FILENAME),
+        content_type=str(meta.get("content_type") or FileType.OTHER),
+        size=int(meta.get("size", 0)),
+        stripped=bool(meta.get("stripped", False)),
+        warning=bool(meta.get("warning", True)),
+        note=str(meta.get("note", "")),
     )
 
 

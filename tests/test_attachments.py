@@ -431,6 +431,34 @@ def test_an_adviser_added_later_sees_the_file_listed_but_cannot_open_it(
     assert "early.txt" not in listing
 
 
+@pytest.mark.parametrize("for_source", [True, False], ids=["source", "adviser"])
+def test_the_files_block_for_each_page(app, source, staff, recovery_identity, for_source):
+    from dissent.attachments.blocks import attachments_block
+
+    source_upload(source, b"notes\n" * 5, "notes.txt")
+    [row] = rows(app)
+
+    with app.test_request_context(base_url=BASE_URL):
+        observation = db.session.scalar(select(Observation).where(Observation.ref == source.ref))
+        html = str(attachments_block(observation, recovery_identity, for_source=for_source))
+        observation.state = State.CLOSED
+        closed = str(attachments_block(observation, recovery_identity, for_source=for_source))
+
+    if for_source:
+        assert f'id="attachments-{source.ref}"' in html
+        assert f'href="/inbox/attachments/{row.id}"' in html
+        assert f'action="/inbox/{source.ref}/attachments"' in html
+        assert "may carry details that identify you" in html
+        assert "<form" not in closed  # a closed observation takes no files from the source
+    else:
+        assert 'id="attachments"' in html
+        assert f'href="/adviser/attachments/{row.id}"' in html
+        assert f'action="/adviser/o/{source.ref}/attachments"' in html
+        assert "may carry details that identify you" not in html
+        assert "<form" in closed
+    assert "notes.txt" in html and "metadata may remain" in html
+
+
 # --- limits ----------------------------------------------------------------------------
 
 
@@ -536,6 +564,39 @@ def test_a_closed_observation_takes_no_files_from_the_source(app, source):
 
     assert response.status_code == 400
     assert field_errors(response) == ["This observation is closed; it takes no more files."]
+    assert_nothing_stored(app)
+
+
+def test_only_the_file_field_is_stored(app, source):
+    token = csrf_from(source.get("/inbox", base_url=BASE_URL))
+    boundary = "----dissent" + uuid.uuid4().hex
+
+    def part(name: str, data: bytes) -> bytes:
+        return (
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
+                f'filename="{name}.bin"\r\n\r\n'
+            ).encode()
+            + data
+            + b"\r\n"
+        )
+
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n{token}\r\n'
+    ).encode()
+    body += (
+        part("decoy", b"decoy bytes") + part("file", b"real bytes") + f"--{boundary}--\r\n".encode()
+    )
+
+    response = source.post(
+        f"/inbox/{source.ref}/attachments",
+        input_stream=io.BytesIO(body),
+        content_type=f"multipart/form-data; boundary={boundary}",
+        base_url=BASE_URL,
+    )
+
+    assert response.status_code == 400
+    assert field_errors(response) == ["This file could not be attached."]
     assert_nothing_stored(app)
 
 

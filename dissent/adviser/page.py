@@ -9,6 +9,7 @@ from flask import abort, render_template
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
 
+from ..attachments.blocks import attachments_block
 from ..extensions import db
 from ..forms import choices_from
 from ..leadership.forms import ESCALATION_STATE_LABELS, RESPONSE_KIND_LABELS
@@ -124,6 +125,7 @@ def render_observation(
         history=triage.history(db.session, observation, identity),
         proposals=escalation.proposals_for(db.session, observation, identity),
         escalations=escalations,
+        attachments_block=attachments_block(observation, identity, for_source=False),
         flags=flags,
         flag_segments=segments(flags_for, flags) if flags is not None and flags_for else [],
         flag_labels=FLAG_LABELS,

@@ -9,6 +9,7 @@ from flask import Blueprint, make_response, redirect, render_template, session, 
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
+from ..attachments.blocks import attachments_block
 from ..crypto.codename import InvalidCodename, generate_codename
 from ..extensions import db
 from ..forms import choices_from
@@ -183,7 +184,9 @@ def _inbox_page(
     ctx = current_context()
     identity = source_identity(ctx, base64.b64decode(session["source_secret"]))
     views = []
+    blocks = {}
     for found in conversation.source_observations(db.session, session["source_id"]):
+        blocks[found.ref] = attachments_block(found, identity, for_source=True)
         views.append(
             {
                 "view": conversation.view_observation(found, identity, for_staff=False),
@@ -201,6 +204,7 @@ def _inbox_page(
         reply_ref=reply_ref,
         decision_form=decision_form or ProposalDecisionForm(),
         decision_id=decision_id,
+        attachments_blocks=blocks,
         labels={
             "category": CATEGORY_LABELS,
             "when": WHEN_LABELS,

@@ -1,15 +1,17 @@
 """Invariant 1, no plaintext at rest: a canary typed into every field is found nowhere.
 
 A unique string goes in through the web forms as the observation, its place and report
-fields, a source reply and an adviser reply. Afterwards no byte of the database files
-(with WAL and journal), of a PostgreSQL dump, or of the logs holds it in any common
-encoding; nor does anything hold the source's codename. The recovery key opens the
+fields, a source reply and an adviser reply, and as the content and original name of a
+file attached by each side. Afterwards no byte of the database files (with WAL and
+journal), of the attachment blobs, of a PostgreSQL dump, or of the logs holds it in any
+common encoding; nor does anything hold the source's codename. The recovery key opens the
 stored record and finds the canary, so it was stored, encrypted.
 """
 
 from __future__ import annotations
 
 import base64
+import io
 import logging
 import shutil
 import subprocess
@@ -21,15 +23,19 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
+from dissent.crypto import decrypt
 from dissent.extensions import db
-from dissent.models import Observation, Role, Sender
+from dissent.models import Attachment, Observation, Role, Sender
 from dissent.services.content import open_document
+from dissent.services.storage import BLOB_DIR
 
 from ..conftest import BASE_URL, POSTGRES_URL, csrf_from, login_staff
 from ..test_core_loop import submit_observation
 from .test_route_policy import observation_ref, use_cheap_password_hashing
 
 FIELDS = ("what", "where", "official_report", "source_reply", "adviser_reply")
+# Attachments: the file's bytes and its original name, from each side.
+FILE_FIELDS = ("source_file_bytes", "source_file_name", "adviser_file_bytes", "adviser_file_name")
 
 
 @pytest.fixture(autouse=True)
@@ -97,7 +103,7 @@ class Flow:
 def run_flow(app, new_client, make_staff, mission_id: int) -> Flow:
     """Send a canary through every field: observation, replies both ways."""
     marker = "CANARY-" + uuid.uuid4().hex
-    canaries = {field: f"{marker}-{field}" for field in FIELDS}
+    canaries = {field: f"{marker}-{field}" for field in FIELDS + FILE_FIELDS}
     adviser = make_staff(Role.ADVISER)
     codename = submit_observation(
         new_client(),
@@ -138,7 +144,39 @@ def run_flow(app, new_client, make_staff, mission_id: int) -> Flow:
 
     inbox = source.get("/inbox", base_url=BASE_URL)
     assert canaries["adviser_reply"].encode() in inbox.data
+    exchange_files(app, source, staff, ref, canaries)
     return Flow(canaries=canaries, codename=codename, ref=ref)
+
+
+def exchange_files(app, source, staff, ref: str, canaries: dict[str, str]) -> None:
+    """Each side attaches a file (canary bytes, canary name); the other side downloads it."""
+    sent = {}
+    for side, browser, url, token_page in (
+        ("source", source, f"/inbox/{ref}/attachments", "/inbox"),
+        ("adviser", staff, f"/adviser/o/{ref}/attachments", f"/adviser/o/{ref}"),
+    ):
+        content = (canaries[f"{side}_file_bytes"] + "\n").encode() * 100
+        response = browser.post(
+            url,
+            data={
+                "csrf_token": csrf_from(browser.get(token_page, base_url=BASE_URL)),
+                "file": (io.BytesIO(content), canaries[f"{side}_file_name"] + ".txt"),
+            },
+            content_type="multipart/form-data",
+            base_url=BASE_URL,
+        )
+        assert response.status_code == 303, side
+        sent[side] = content
+    with app.app_context():
+        from_source, from_adviser = db.session.scalars(
+            select(Attachment.id).order_by(Attachment.id)
+        )
+    assert (
+        staff.get(f"/adviser/attachments/{from_source}", base_url=BASE_URL).data == sent["source"]
+    )
+    assert (
+        source.get(f"/inbox/attachments/{from_adviser}", base_url=BASE_URL).data == sent["adviser"]
+    )
 
 
 def assert_recovery_key_reads_the_canaries(app, flow: Flow, recovery_identity) -> None:
@@ -158,6 +196,21 @@ def assert_recovery_key_reads_the_canaries(app, flow: Flow, recovery_identity) -
         Sender.SOURCE: flow.canaries["source_reply"],
         Sender.ADVISER: flow.canaries["adviser_reply"],
     }
+    assert_recovery_key_reads_the_files(app, flow, recovery_identity)
+
+
+def assert_recovery_key_reads_the_files(app, flow: Flow, recovery_identity) -> None:
+    """The attached files and their names were stored, encrypted to the recovery key."""
+    with app.app_context():
+        stored = list(db.session.scalars(select(Attachment).order_by(Attachment.id)))
+    blobs = Path(app.instance_path) / BLOB_DIR
+    for attachment, side in zip(stored, ("source", "adviser"), strict=True):
+        meta = open_document(attachment.meta, identities=[recovery_identity])
+        assert meta["filename"] == flow.canaries[f"{side}_file_name"] + ".txt"
+        data = decrypt(
+            (blobs / attachment.blob_name).read_bytes(), identities=[recovery_identity], padded=True
+        )
+        assert data.startswith(flow.canaries[f"{side}_file_bytes"].encode())
 
 
 def instance_files(app) -> dict[str, bytes]:

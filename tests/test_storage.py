@@ -1,0 +1,159 @@
+"""Blob storage: a record and its ciphertext commit together (dissent.services.storage)."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+from sqlalchemy import func, select
+
+from dissent.extensions import db
+from dissent.models import Attachment, Role, Sender
+from dissent.services import storage
+from dissent.services.context import current_context
+
+from .security.test_route_policy import (
+    file_observation,
+    observation_ref,
+    use_cheap_password_hashing,
+)
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch):
+    use_cheap_password_hashing(monkeypatch)
+
+
+@pytest.fixture
+def observation_id(app, new_client, mission, make_staff) -> int:
+    make_staff(Role.ADVISER)
+    file_observation(new_client(), what="The fuel ledger does not add up.")
+    ref = observation_ref(app, mission_id=mission.id)
+    with app.app_context():
+        from dissent.models import Observation
+
+        return db.session.scalar(select(Observation.id).where(Observation.ref == ref))
+
+
+def attachment_row(observation_id: int, blob: storage.PendingBlob, size: int) -> Attachment:
+    return Attachment(
+        observation_id=observation_id,
+        sender=Sender.SOURCE,
+        blob_name=blob.name,
+        stored_size=size,
+        meta=b"sealed",
+    )
+
+
+def folder_listing(app) -> list[str]:
+    return sorted(os.listdir(os.path.join(app.instance_path, storage.BLOB_DIR)))
+
+
+def row_count(app) -> int:
+    with app.app_context():
+        return db.session.scalar(select(func.count()).select_from(Attachment))
+
+
+def test_a_committed_blob_has_its_final_name_and_its_row(app, observation_id):
+    with app.app_context():
+        settings = current_context().settings
+        blob = storage.new_blob(settings)
+        assert folder_listing(app) == [blob.temp_path.name]  # a .part file while writing
+        blob.file.write(b"ciphertext" * 100)
+
+        def record(size):
+            row = attachment_row(observation_id, blob, size)
+            db.session.add(row)
+            return row
+
+        row = storage.commit_with_blob(db.session, blob, record)
+
+    assert folder_listing(app) == [blob.name]
+    assert row.stored_size == 1000
+    assert row_count(app) == 1
+    with app.app_context(), storage.open_blob(settings, blob.name) as handle:
+        assert handle.read() == b"ciphertext" * 100
+    mode = os.stat(os.path.join(app.instance_path, storage.BLOB_DIR)).st_mode & 0o777
+    assert mode == 0o700
+
+
+@pytest.mark.parametrize("where", ["making the record", "committing"])
+def test_a_failure_before_the_commit_removes_the_file(app, observation_id, monkeypatch, where):
+    with app.app_context():
+        blob = storage.new_blob(current_context().settings)
+        blob.file.write(b"ciphertext")
+
+        def record(size):
+            if where == "making the record":
+                raise RuntimeError("disk full")
+            db.session.add(attachment_row(observation_id, blob, size))
+
+        if where == "committing":
+            monkeypatch.setattr(db.session, "commit", lambda: (_ for _ in ()).throw(OSError()))
+        with pytest.raises((RuntimeError, OSError)):
+            storage.commit_with_blob(db.session, blob, record)
+
+    assert folder_listing(app) == []
+    assert row_count(app) == 0
+
+
+def test_a_discarded_blob_leaves_nothing(app):
+    with app.app_context():
+        blob = storage.new_blob(current_context().settings)
+        blob.file.write(b"partial")
+        blob.discard()
+        blob.discard()  # idempotent
+
+    assert folder_listing(app) == []
+
+
+def test_blob_names_are_never_paths(app):
+    with app.app_context():
+        settings = current_context().settings
+        for name in ("../dissent.sqlite3", "dissent.json", "", "A" * 32):
+            with pytest.raises(storage.BlobMissing):
+                storage.open_blob(settings, name)
+
+
+def test_orphans_are_found_for_the_operator(app, observation_id):
+    with app.app_context():
+        settings = current_context().settings
+        folder = storage.blob_dir(settings)
+        kept = storage.new_blob(settings)
+        storage.commit_with_blob(
+            db.session,
+            kept,
+            lambda size: db.session.add(attachment_row(observation_id, kept, size)),
+        )
+        lost = storage.new_blob(settings)
+        storage.commit_with_blob(
+            db.session,
+            lost,
+            lambda size: db.session.add(attachment_row(observation_id, lost, size)),
+        )
+        lost.path.unlink()  # a record without its file
+        stray = folder / ("ab" * 16)
+        stray.write_bytes(b"a file without a record")
+        partial = storage.new_blob(settings)  # a crash mid-upload
+        partial.file.close()
+        an_hour_ago = time.time() - 2 * storage.ORPHAN_GRACE_SECONDS
+        for path in (kept.path, stray, partial.temp_path):
+            os.utime(path, (an_hour_ago, an_hour_ago))
+        in_flight = folder / ("cd" * 16)  # just renamed, its row not yet committed
+        in_flight.write_bytes(b"young")
+
+        found = storage.find_orphans(db.session, settings)
+        lost_id = db.session.scalar(select(Attachment.id).where(Attachment.blob_name == lost.name))
+
+    assert found.files_without_record == [stray.name]
+    assert found.records_without_file == [lost_id]
+    assert found.partial_files == [partial.temp_path.name]
+    assert not found.clean
+
+
+def test_a_tidy_folder_has_no_orphans(app):
+    with app.app_context():
+        found = storage.find_orphans(db.session, current_context().settings, grace_seconds=0)
+
+    assert found.clean

@@ -152,6 +152,7 @@ def load_settings(
 def write_instance_file(instance_path: Path, values: Mapping[str, Any]) -> Path:
     """Write the instance file readable by its owner only; refuse to overwrite one."""
     instance_path.mkdir(parents=True, exist_ok=True)
+    instance_path.chmod(0o700)  # secrets, the database and the blobs: the owner's only
     path = instance_path / INSTANCE_FILE
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:

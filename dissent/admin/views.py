@@ -68,10 +68,30 @@ def add_mission() -> ResponseReturnValue:
         except MissionExists:
             form.slug.errors = [_("A mission with this short name exists already.")]
         except ValueError as exc:
-            form.slug.errors = [str(exc)]
+            if str(exc).startswith("name"):
+                form.name.errors = [_("Give the mission a name of at most 120 characters.")]
+            else:
+                form.slug.errors = [
+                    _(
+                        "Use 1 to 40 lower-case letters, digits and hyphens, "
+                        "starting and ending with a letter or digit."
+                    )
+                ]
         else:
             return redirect(url_for("admin.index"), code=303)
     return _page(mission_form=form, status=400)
+
+
+def _account_error(form: AccountForm, reason: str) -> None:
+    """Put the service's refusal next to the field it concerns, in the reader's language."""
+    if reason.startswith("username"):
+        form.username.errors = [
+            _("Use 2 to 64 lower-case letters, digits, dots, hyphens or underscores.")
+        ]
+    elif "operator" in reason:
+        form.missions.errors = [_("An operator account belongs to no mission.")]
+    else:
+        form.missions.errors = [_("Advisers and leaders belong to at least one mission.")]
 
 
 def _remember_link(token: str) -> None:
@@ -98,8 +118,10 @@ def add_account() -> ResponseReturnValue:
             )
         except AccountExists:
             form.username.errors = [_("This username is taken.")]
-        except (ValueError, NotFound) as exc:
-            form.username.errors = [str(exc)]
+        except NotFound:
+            form.missions.errors = [_("Choose missions from the list.")]
+        except ValueError as exc:
+            _account_error(form, str(exc))
         else:
             _remember_link(token)
             return redirect(url_for("admin.index"), code=303)

@@ -142,10 +142,10 @@ def summary(ref: str) -> ResponseReturnValue:
         form.action.errors = [_("Unknown action.")]
     except escalation.ConsentRefused as exc:
         form.summary.errors = [_consent_message(str(exc))]
-    except InvalidState as exc:
-        form.summary.errors = [str(exc)]
-    except ValueError as exc:
-        form.leaders.errors = [str(exc)]
+    except InvalidState:
+        form.summary.errors = [_("Acknowledge the observation before escalating it.")]
+    except ValueError:
+        form.leaders.errors = [_("Choose at least one leader of this mission.")]
     return render_observation(found, summary_form=form, flags_for=text, status=400)
 
 

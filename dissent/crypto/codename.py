@@ -48,7 +48,13 @@ class InvalidCodename(ValueError):
 
     The message is about format only and safe to show: it never says whether a codename
     exists, and it never repeats the typed words, so logging it leaks no part of a codename.
+    ``word_count`` or ``position`` say what was wrong, for a message in the reader's language.
     """
+
+    def __init__(self, message: str, *, word_count: int | None = None, position: int | None = None):
+        super().__init__(message)
+        self.word_count = word_count
+        self.position = position
 
 
 class WordlistError(RuntimeError):
@@ -149,14 +155,16 @@ def normalize_codename(text: str) -> str:
     words = text.lower().split()
     if len(words) != CODENAME_WORDS:
         raise InvalidCodename(
-            f"A codename has {CODENAME_WORDS} words separated by spaces; this has {len(words)}."
+            f"A codename has {CODENAME_WORDS} words separated by spaces; this has {len(words)}.",
+            word_count=len(words),
         )
     known = _word_set()
     for position, word in enumerate(words, start=1):
         if word not in known:
             # The position, not the word: the message may be logged.
             raise InvalidCodename(
-                f"Word {position} is not a codename word. Please check its spelling."
+                f"Word {position} is not a codename word. Please check its spelling.",
+                position=position,
             )
     return " ".join(words)
 

@@ -10,7 +10,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from ..attachments.blocks import attachments_block
-from ..crypto.codename import InvalidCodename, generate_codename
+from ..crypto.codename import CODENAME_WORDS, InvalidCodename, generate_codename
 from ..extensions import db
 from ..forms import choices_from
 from ..models import Category, Consent
@@ -143,6 +143,20 @@ def codename() -> ResponseReturnValue:
     return render_template("source/codename.html", codename=new_codename, form=form), status
 
 
+def _codename_format_message(exc: InvalidCodename) -> str:
+    if exc.position is not None:
+        return str(
+            _("Word %(n)d is not a codename word. Please check its spelling.", n=exc.position)
+        )
+    return str(
+        _(
+            "A codename has %(words)d words separated by spaces; this has %(n)d.",
+            words=CODENAME_WORDS,
+            n=exc.word_count or 0,
+        )
+    )
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @allow(Access.PUBLIC)
 def login() -> ResponseReturnValue:
@@ -156,7 +170,7 @@ def login() -> ResponseReturnValue:
                 db.session, current_context(), codename=form.codename.data or ""
             )
         except InvalidCodename as exc:
-            form.codename.errors = [str(exc)]
+            form.codename.errors = [_codename_format_message(exc)]
         except CodenameNotFound:
             form.codename.errors = [
                 _("No observation was found for this codename. Check each word.")

@@ -23,9 +23,10 @@ from .crypto.codename import DEFAULT_KDF_PARAMS, MIN_SALT_BYTES, KdfParams
 
 INSTANCE_FILE = "dissent.json"
 MIN_SECRET_KEY_BYTES = 32
-# Codename derivations are memory-hard (128 MiB each): at most this many run at once
-# per process, so a burst of logins queues instead of exhausting memory.
-DEFAULT_MAX_CONCURRENT_KDF = 2
+# Codename derivations are memory-hard (128 MiB each) and use every core: at most this
+# many run at once per process, so a burst of logins queues instead of exhausting memory.
+# (dissent.crypto.codename serialises them in any case; see _ARGON2_LOCK there.)
+DEFAULT_MAX_CONCURRENT_KDF = 1
 STAFF_IDLE_MINUTES = 15
 SOURCE_IDLE_MINUTES = 30
 

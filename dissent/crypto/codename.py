@@ -14,6 +14,7 @@ import hmac
 import math
 import re
 import secrets
+import threading
 from dataclasses import dataclass, field
 from importlib import resources
 
@@ -39,6 +40,11 @@ _WORD = re.compile(r"[a-z]+(?:-[a-z]+)*")
 
 # Distinct HKDF labels keep the two outputs independent: knowing the lookup id (which sits
 # in the database) says nothing about the identity seed. "v1" lets a future scheme coexist.
+# One Argon2id derivation at a time per process. OpenSSL runs the lanes on a thread pool
+# that `cryptography` caps at the CPU count; two derivations with two lanes each on two
+# cores wait on each other's pool threads for ever (seen in a load test: every source
+# login hung). Serialising loses nothing: one derivation already uses every core.
+_ARGON2_LOCK = threading.Lock()
 _INFO_LOOKUP_ID = b"dissent/v1/source-lookup-id"
 _INFO_IDENTITY = b"dissent/v1/source-identity"
 
@@ -185,13 +191,14 @@ def derive_source_keys(
     # per output) would double every login's cost without costing an attacker more. HKDF-
     # Expand with distinct labels turns the one uniformly random 32-byte key into two
     # outputs that are independent of each other (HKDF is a PRF keyed by that key).
-    master = Argon2id(
-        salt=salt,
-        length=SOURCE_KEY_BYTES,
-        iterations=params.iterations,
-        lanes=params.lanes,
-        memory_cost=params.memory_cost_kib,
-    ).derive(normalized.encode("ascii"))
+    with _ARGON2_LOCK:
+        master = Argon2id(
+            salt=salt,
+            length=SOURCE_KEY_BYTES,
+            iterations=params.iterations,
+            lanes=params.lanes,
+            memory_cost=params.memory_cost_kib,
+        ).derive(normalized.encode("ascii"))
     return SourceKeys(
         lookup_id=_expand(master, _INFO_LOOKUP_ID),
         identity_seed=_expand(master, _INFO_IDENTITY),

@@ -13,6 +13,7 @@ call (``identity.secret_string()``) so that a stray log line cannot print a key.
 from __future__ import annotations
 
 import enum
+import functools
 import hashlib
 import os
 import re
@@ -416,7 +417,17 @@ def identity_from_secret(secret: bytes, *, kind: KeyKind) -> KeyPairIdentity:
 
 
 def parse_recipient(text: str) -> PublicKeyRecipient:
-    """Parse an ``age1…`` or ``age1pq1…`` string."""
+    """Parse an ``age1…`` or ``age1pq1…`` string.
+
+    Results are cached: a post-quantum recipient is almost 2,000 Bech32 characters, and
+    every stored message is encrypted to the same few keys, so decoding them each time
+    was half the cost of a reply. Recipients are public and immutable.
+    """
+    return _parse_recipient(text.strip())
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_recipient(text: str) -> PublicKeyRecipient:
     hrp, data = bech32_decode(text.strip())
     if text.strip().lower() != text.strip():
         raise KeyFormatError("a recipient is written in lower case")

@@ -203,3 +203,25 @@ def test_known_answer_with_default_params() -> None:
     keys = derive_source_keys(FIXED_CODENAME, salt=SALT, params=DEFAULT_KDF_PARAMS)
     assert keys.lookup_id.hex() == KAT_DEFAULT_LOOKUP_ID
     assert keys.identity_seed.hex() == KAT_DEFAULT_IDENTITY_SEED
+
+
+def test_concurrent_derivations_with_two_lanes_all_finish():
+    """Two lanes on a thread pool capped at the CPU count once deadlocked two threads."""
+    import threading
+
+    params = KdfParams(memory_cost_kib=8 * 1024, iterations=1, lanes=2)
+    results: list[bytes] = []
+    threads = [
+        threading.Thread(
+            target=lambda: results.append(
+                derive_source_keys(generate_codename(), salt=bytes(16), params=params).lookup_id
+            )
+        )
+        for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not any(thread.is_alive() for thread in threads), "a derivation never returned"
+    assert len(results) == 4

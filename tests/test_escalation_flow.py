@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from dissent.crypto import unwrap_identity
 from dissent.extensions import db
@@ -221,3 +221,33 @@ def test_state_changes_and_notes_are_kept_in_history(app, new_client, cast):
         base_url=BASE_URL,
     )
     assert response.status_code == 400
+
+
+def test_a_correction_over_http_is_a_new_version_not_a_new_escalation(app, new_client, cast):
+    _adviser, leader, staff = cast
+    source, ref = file_and_acknowledge(new_client, staff, consent="summary_allowed")
+    first = post_summary(staff, ref, SUMMARY, "check")
+    post_summary(staff, ref, SUMMARY, "escalate", [leader.id], checked_hash(first))
+    with app.app_context():
+        escalation_id = db.session.scalar(select(Escalation.id))
+    corrected = SUMMARY.replace("count attendance", "counted attendance")
+    page = staff.get(f"/adviser/o/{ref}", base_url=BASE_URL)
+    url = f"/adviser/o/{ref}/escalations/{escalation_id}/revise"
+    shown = staff.post(
+        url, data={"csrf_token": csrf_from(page), "summary": corrected}, base_url=BASE_URL
+    )
+    # First the flags, in a form that still corrects this escalation.
+    assert shown.status_code == 200
+    assert f'action="{url}#flags"'.encode() in shown.data
+    response = staff.post(
+        url,
+        data={"csrf_token": csrf_from(shown), "summary": corrected, "checked": checked_hash(shown)},
+        base_url=BASE_URL,
+    )
+    assert response.status_code == 303
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Escalation)) == 1
+        versions = db.session.scalars(select(EscalationVersion.version)).all()
+        assert sorted(versions) == [1, 2]
+    inbox = source.get("/inbox", base_url=BASE_URL)
+    assert b"<del>count</del>" in inbox.data and b"<ins>counted</ins>" in inbox.data

@@ -170,7 +170,7 @@ def _consent_message(reason: str) -> str:
 @bp.route("/o/<ref>/escalations/<int:escalation_id>/revise", methods=["POST"])
 @allow(Access.ADVISER)
 def revise(ref: str, escalation_id: int) -> ResponseReturnValue:
-    """Add a corrected version of an escalated summary."""
+    """Add a corrected version of an escalated summary (shown flagged first, like any)."""
     found = find_observation(ref)
     target = next(
         (e for e in escalation.escalations_of(db.session, found) if e.id == escalation_id), None
@@ -181,11 +181,11 @@ def revise(ref: str, escalation_id: int) -> ResponseReturnValue:
     prepare_forms(found, {"summary_form": form})
     form.leaders.data = form.leaders.data or [u.id for u in target.recipients]
     if not form.validate():
-        return render_observation(found, summary_form=form, status=400)
+        return render_observation(found, summary_form=form, revising=target, status=400)
     text = (form.summary.data or "").strip()
     if form.checked.data != text_hash(text):
         form.checked.data = text_hash(text)
-        return render_observation(found, summary_form=form, flags_for=text)
+        return render_observation(found, summary_form=form, flags_for=text, revising=target)
     try:
         escalation.revise(
             db.session,
@@ -198,7 +198,9 @@ def revise(ref: str, escalation_id: int) -> ResponseReturnValue:
         )
     except escalation.ConsentRefused as exc:
         form.summary.errors = [_consent_message(str(exc))]
-        return render_observation(found, summary_form=form, flags_for=text, status=400)
+        return render_observation(
+            found, summary_form=form, flags_for=text, revising=target, status=400
+        )
     return _back(found.ref, "escalation")
 
 

@@ -13,7 +13,7 @@ from ..attachments.blocks import attachments_block
 from ..extensions import db
 from ..forms import choices_from
 from ..leadership.forms import ESCALATION_STATE_LABELS, RESPONSE_KIND_LABELS
-from ..models import Observation, ProposalStatus
+from ..models import Escalation, Observation, ProposalStatus
 from ..services import conversation, escalation, inbox, leadership, triage
 from ..services.deadlines import ack_due, feedback_due
 from ..services.errors import NotFound
@@ -103,7 +103,12 @@ def prepare_forms(observation: Observation, forms: dict[str, Any]) -> dict[str, 
 
 
 def render_observation(
-    observation: Observation, *, status: int = 200, flags_for: str | None = None, **forms: Any
+    observation: Observation,
+    *,
+    status: int = 200,
+    flags_for: str | None = None,
+    revising: Escalation | None = None,
+    **forms: Any,
 ) -> ResponseReturnValue:
     """Render the observation page; ``flags_for`` is a summary text to show flagged."""
     identity = current_identity()
@@ -127,6 +132,7 @@ def render_observation(
         escalations=escalations,
         attachments_block=attachments_block(observation, identity, for_source=False),
         flags=flags,
+        revising=revising,
         flag_segments=segments(flags_for, flags) if flags is not None and flags_for else [],
         flag_labels=FLAG_LABELS,
         ack_due=ack_due(observation, observation.mission),

@@ -8,9 +8,11 @@ are the exceptions by design: they are never refused.
 from __future__ import annotations
 
 import html
+import io
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pyotp
@@ -18,13 +20,16 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
+from dissent.adviser.page import text_hash
 from dissent.extensions import db
 from dissent.models import Base, Role
 from dissent.security.sessions import SOURCE_COOKIE
 from dissent.services import accounts
 
 from ..conftest import BASE_URL, csrf_from, login_staff, next_totp
+from ..leadership.test_leadership import file_and_escalate, find
 from ..test_core_loop import hidden
+from ..test_escalation_flow import checked_hash, file_and_acknowledge, post_summary
 from .test_route_policy import (
     file_observation,
     log_in_password_only,
@@ -317,6 +322,238 @@ def case_account_action(env: Env) -> None:
     assert b"/staff/enrol/" not in browser.get("/admin/", base_url=BASE_URL).data
 
 
+def blob_files(app: Flask) -> list[Path]:
+    """Return the files in the attachment blob folder, temporary ones included."""
+    return sorted((Path(app.instance_path) / "blobs").glob("*"))
+
+
+def case_upload(env: Env, browser, url: str) -> None:
+    before, blobs_before = snapshot(env.app), blob_files(env.app)
+
+    response = browser.post(
+        url,
+        data={"file": (io.BytesIO(b"The attendance sheets, scanned."), "sheets.txt")},
+        content_type="multipart/form-data",
+        base_url=BASE_URL,
+    )
+
+    assert response.status_code == 400
+    assert_tells_the_user(response)
+    assert snapshot(env.app) == before
+    assert blob_files(env.app) == blobs_before
+
+
+def case_source_upload(env: Env) -> None:
+    browser = env.source()
+    ref = observation_ref(env.app, mission_id=env.mission_id)
+    case_upload(env, browser, f"/inbox/{ref}/attachments")
+
+
+def case_adviser_upload(env: Env) -> None:
+    env.source()
+    ref = observation_ref(env.app, mission_id=env.mission_id)
+    browser, _ = env.staff(Role.ADVISER)
+    case_upload(env, browser, f"/adviser/o/{ref}/attachments")
+
+
+def adviser_with_case(env: Env, *, consent: str = "summary_allowed"):
+    """Return a logged-in adviser's browser, an observation they acknowledged, its source's."""
+    browser, _ = env.staff(Role.ADVISER)
+    source, ref = file_and_acknowledge(env.new_client, browser, consent=consent)
+    return browser, ref, source
+
+
+def case_add_note(env: Env) -> None:
+    env.source()
+    ref = observation_ref(env.app, mission_id=env.mission_id)
+    browser, _ = env.staff(Role.ADVISER)
+    before = snapshot(env.app)
+    text = "Compare with the Q3 annex before replying."
+
+    response = browser.post(f"/adviser/o/{ref}/notes", data={"note-text": text}, base_url=BASE_URL)
+
+    assert response.status_code == 400
+    assert_tells_the_user(response)
+    assert field_text(response, "note-text") == text
+    assert snapshot(env.app) == before
+
+
+def case_change_state(env: Env) -> None:
+    browser, ref, _ = adviser_with_case(env)
+    before = snapshot(env.app)
+    reason = "Needs a second look at the Q3 annex."
+
+    response = browser.post(
+        f"/adviser/o/{ref}/state",
+        data={"to_state": "in_review", "reason": reason},
+        base_url=BASE_URL,
+    )
+
+    assert response.status_code == 400
+    assert_tells_the_user(response)
+    assert field_text(response, "reason") == reason
+    assert snapshot(env.app) == before
+
+
+def case_update_triage(env: Env) -> None:
+    env.source()
+    ref = observation_ref(env.app, mission_id=env.mission_id)
+    adviser = env.make_staff(Role.ADVISER)
+    browser = env.new_client()
+    login_staff(browser, adviser)
+    before = snapshot(env.app)
+
+    response = browser.post(
+        f"/adviser/o/{ref}/triage",
+        data={"assignee": str(adviser.id), "severity": "high", "category": "other"},
+        base_url=BASE_URL,
+    )
+
+    assert response.status_code == 400
+    assert_tells_the_user(response)
+    assert b'<option selected value="high">' in response.data  # what was chosen is kept
+    assert snapshot(env.app) == before
+
+
+def case_summary(env: Env) -> None:
+    leader = env.make_staff(Role.LEADERSHIP)
+    browser, ref, _ = adviser_with_case(env)
+    before = snapshot(env.app)
+    text = "Training hours in the quarterly figures are counted twice."
+
+    response = browser.post(
+        f"/adviser/o/{ref}/summary",
+        data={
+            "summary": text,
+            "checked": text_hash(text),  # seen flagged: only the token is missing
+            "leaders": [str(leader.id)],
+            "action": "escalate",
+        },
+        base_url=BASE_URL,
+    )
+
+    assert response.status_code == 400
+    assert_tells_the_user(response)
+    assert field_text(response, "summary") == text
+    assert snapshot(env.app) == before
+
+
+def adviser_with_escalation(env: Env) -> tuple[object, str]:
+    """Return a logged-in adviser's browser and the revise URL of an escalation they sent."""
+    adviser, leader = env.make_staff(Role.ADVISER), env.make_staff(Role.LEADERSHIP)
+    sent = file_and_escalate(env.app, env.new_client, adviser=adviser, leaders=[leader])
+    ref = observation_ref(env.app, mission_id=env.mission_id)
+    with env.app.app_context():
+        escalation_id = find(sent).id
+    browser = env.new_client()
+    login_staff(browser, adviser)
+    return browser, f"/adviser/o/{ref}/escalations/{escalation_id}/revise"
+
+
+REVISED = "The literacy course was attended by all recruits of the second intake."
+
+
+def case_revise(env: Env) -> None:
+    browser, url = adviser_with_escalation(env)
+    before = snapshot(env.app)
+
+    response = browser.post(
+        url,
+        # Seen flagged already (as on a second sending): only the token is missing.
+        data={"summary": REVISED, "checked": text_hash(REVISED)},
+        base_url=BASE_URL,
+    )
+
+    assert response.status_code == 400
+    assert_tells_the_user(response)
+    assert snapshot(env.app) == before
+
+
+def case_feedback(env: Env) -> None:
+    browser, ref, _ = adviser_with_case(env)
+    before = snapshot(env.app)
+    text = "Leadership will correct the quarterly figures."
+
+    response = browser.post(
+        f"/adviser/o/{ref}/feedback", data={"feedback-text": text}, base_url=BASE_URL
+    )
+
+    assert response.status_code == 400
+    assert_tells_the_user(response)
+    assert field_text(response, "feedback-text") == text
+    assert snapshot(env.app) == before
+
+
+def case_names(env: Env) -> None:
+    browser, _ = env.staff(Role.ADVISER)
+    before = snapshot(env.app)
+    names = "Jansen\nPetrova"
+
+    response = browser.post("/adviser/names/eupol", data={"names": names}, base_url=BASE_URL)
+
+    assert response.status_code == 400
+    assert_tells_the_user(response)
+    assert field_text(response, "names") == names
+    assert snapshot(env.app) == before
+
+
+def leader_with_escalation(env: Env):
+    """Return a logged-in leader's browser and an escalation sent to them."""
+    adviser, leader = env.make_staff(Role.ADVISER), env.make_staff(Role.LEADERSHIP)
+    sent = file_and_escalate(env.app, env.new_client, adviser=adviser, leaders=[leader])
+    browser = env.new_client()
+    login_staff(browser, leader)
+    return browser, sent
+
+
+def case_leadership_acknowledge(env: Env) -> None:
+    browser, sent = leader_with_escalation(env)
+    before = snapshot(env.app)
+
+    response = browser.post(f"{sent.url}/acknowledge", base_url=BASE_URL)
+
+    assert response.status_code == 400
+    assert_tells_the_user(response)
+    assert snapshot(env.app) == before
+
+
+def case_leadership_respond(env: Env) -> None:
+    browser, sent = leader_with_escalation(env)
+    before = snapshot(env.app)
+    text = "Retraining of the evaluation team, planned for January."
+
+    response = browser.post(
+        f"{sent.url}/respond", data={"kind": "action_taken", "text": text}, base_url=BASE_URL
+    )
+
+    assert response.status_code == 400
+    assert_tells_the_user(response)
+    assert field_text(response, "text") == text
+    assert snapshot(env.app) == before
+
+
+def case_decide(env: Env) -> None:
+    adviser, ref, browser = adviser_with_case(env, consent="ask_first")
+    text = "Training hours in the quarterly figures are counted twice."
+    checked = checked_hash(post_summary(adviser, ref, text, "check"))
+    assert post_summary(adviser, ref, text, "propose", checked=checked).status_code == 303
+    inbox = browser.get("/inbox", base_url=BASE_URL)
+    proposal_id = re.search(rb"/inbox/proposals/(\d+)", inbox.data).group(1).decode()
+    before = snapshot(env.app)
+    comment = "Fine by me, but leave out the quarter."
+
+    response = browser.post(
+        f"/inbox/proposals/{proposal_id}",
+        data={"decision": "approve", "comment": comment},
+        base_url=BASE_URL,
+    )
+
+    assert response.status_code == 400
+    assert_tells_the_user(response)
+    assert field_text(response, "comment") == comment
+    assert snapshot(env.app) == before
+
+
 CASES: dict[str, Callable[[Env], None]] = {
     "source.submit": case_submit,
     "source.codename": case_codename,
@@ -332,6 +569,18 @@ CASES: dict[str, Callable[[Env], None]] = {
     "admin.add_mission": case_add_mission,
     "admin.add_account": case_add_account,
     "admin.account_action": case_account_action,
+    "attachments.source_upload": case_source_upload,
+    "attachments.adviser_upload": case_adviser_upload,
+    "adviser.add_note": case_add_note,
+    "adviser.change_state": case_change_state,
+    "adviser.update_triage": case_update_triage,
+    "adviser.summary": case_summary,
+    "adviser.revise": case_revise,
+    "adviser.feedback": case_feedback,
+    "adviser.names": case_names,
+    "leadership.acknowledge": case_leadership_acknowledge,
+    "leadership.respond": case_leadership_respond,
+    "source.decide": case_decide,
 }
 
 
@@ -398,6 +647,18 @@ def test_submit_with_a_stale_token_keeps_what_was_typed(env, new_client, stale):
     assert again.status_code == 303
     after = snapshot(env.app)
     assert len(after["observation"]) == len(before["observation"]) + 1
+
+
+def test_revise_without_token_keeps_the_text_in_the_revise_form(env):
+    browser, url = adviser_with_escalation(env)
+
+    response = browser.post(url, data={"summary": REVISED}, base_url=BASE_URL)
+
+    assert response.status_code == 400
+    page = response.data.decode()
+    forms = re.findall(rf'<form[^>]*action="{re.escape(url)}(?:#\w+)?".*?</form>', page, re.DOTALL)
+    assert forms, "the page has no form to correct the summary"
+    assert any(REVISED in html.unescape(form) for form in forms)
 
 
 def test_acknowledge_without_token_says_why(env):

@@ -21,13 +21,23 @@ from sqlalchemy import func, select
 from werkzeug.routing import Rule
 
 from dissent.extensions import db
-from dissent.models import Message, Observation, Role, StaffUser, State
+from dissent.models import (
+    Escalation,
+    Message,
+    Observation,
+    Proposal,
+    ProposalStatus,
+    Role,
+    StaffUser,
+    State,
+)
 from dissent.security.policy import Access, rule_for
 from dissent.security.sessions import SOURCE_COOKIE
 from dissent.services import accounts, passwords
 
 from ..conftest import BASE_URL, csrf_from, login_staff
 from ..test_core_loop import hidden
+from ..test_escalation_flow import checked_hash, post_summary
 
 PRINCIPALS = ("anonymous", "source", "pending", "adviser", "leadership", "admin")
 STAFF_ROLES = ("adviser", "leadership", "admin")
@@ -170,8 +180,56 @@ class World:
     what: str
 
 
+def take_the_case_to_leadership(app, clients, *, ref: str, leader_id: int) -> dict[str, object]:
+    """Over HTTP: acknowledge, propose, approve and escalate ``ref``, then propose again.
+
+    Returns the URL values of what that made: the escalation (by id, and by mission slug
+    and ledger number) and the source's pending proposal.
+    """
+    adviser, source = clients["adviser"], clients["source"]
+    page = adviser.get(f"/adviser/o/{ref}", base_url=BASE_URL)
+    response = adviser.post(
+        f"/adviser/o/{ref}/acknowledge", data={"csrf_token": csrf_from(page)}, base_url=BASE_URL
+    )
+    assert response.status_code == 303
+
+    def propose(text: str) -> str:
+        checked = checked_hash(post_summary(adviser, ref, text, "check"))
+        assert post_summary(adviser, ref, text, "propose", checked=checked).status_code == 303
+        return checked
+
+    summary = "Training hours in the quarterly figures are counted twice."
+    checked = propose(summary)
+    inbox = source.get("/inbox", base_url=BASE_URL)
+    proposal_id = re.search(rb"/inbox/proposals/(\d+)", inbox.data).group(1).decode()
+    response = source.post(
+        f"/inbox/proposals/{proposal_id}",
+        data={"csrf_token": csrf_from(inbox), "decision": "approve"},
+        base_url=BASE_URL,
+    )
+    assert response.status_code == 303
+    response = post_summary(adviser, ref, summary, "escalate", [leader_id], checked)
+    assert response.status_code == 303
+    propose("Training hours are counted twice in the quarterly figures.")
+    with app.app_context():
+        escalation = db.session.scalar(select(Escalation))
+        pending = db.session.scalar(
+            select(Proposal).where(Proposal.status == ProposalStatus.PENDING)
+        )
+        return {
+            "escalation_id": escalation.id,
+            "slug": escalation.mission.slug,
+            "number": escalation.ledger_number,
+            "proposal_id": pending.id,
+        }
+
+
 def build_world(app, new_client, make_staff, *, mission_id: int) -> World:
-    """Return one browser per principal, an observation of the mission, an unenrolled account."""
+    """Return one browser per principal and values for every URL variable.
+
+    The source's observation is escalated to the leader (and has a pending proposal),
+    and there is an unenrolled account.
+    """
     logins = {role: make_staff(Role(role)) for role in STAFF_ROLES}
     clients = {name: new_client() for name in PRINCIPALS}
     what = "Training hours were counted twice in the quarterly figures."
@@ -183,13 +241,16 @@ def build_world(app, new_client, make_staff, *, mission_id: int) -> World:
         newcomer, token = accounts.create_account(
             db.session, username="newcomer", role=Role.ADVISER, mission_slugs=["eupol"]
         )
+    ref = observation_ref(app, mission_id=mission_id)
     values = {
-        "ref": observation_ref(app, mission_id=mission_id),
+        "ref": ref,
         "staff_id": newcomer.id,
         "action": "enrolment",
         "token": token,
         "code": "en",
         "filename": "style.css",
+        "attachment_id": 1,  # none exists: the rule is checked before the lookup
+        **take_the_case_to_leadership(app, clients, ref=ref, leader_id=logins["leadership"].id),
     }
     return World(clients=clients, values=values, what=what)
 
@@ -255,6 +316,7 @@ def test_a_route_without_a_rule_is_refused_to_everyone(app, client):
 
 def test_role_route_matrix(app, world):
     outcomes: dict[tuple[str, str, str], str] = {}
+    statuses: dict[tuple[str, str, str], int] = {}
     mismatches = []
     for principal in PRINCIPALS:
         browser = world.clients[principal]
@@ -265,6 +327,7 @@ def test_role_route_matrix(app, world):
                 with browser.open(url, method=method, base_url=BASE_URL) as response:
                     got = classify(response)
                 outcomes[(principal, method, rule.rule)] = got
+                statuses[(principal, method, rule.endpoint)] = response.status_code
                 # A route without a rule must be refused to everyone.
                 wanted = expected_outcomes(access, principal) if access else {"forbidden"}
                 if got not in wanted:
@@ -281,6 +344,16 @@ def test_role_route_matrix(app, world):
             if who == principal and got == "allowed" and path.startswith(prefixes)
         ]
 
+    # The sample values name real records: the views find them (a miss would be a 404)
+    # and get as far as the missing token (400).
+    for key, status in {
+        ("leadership", "GET", "leadership.escalation"): 200,
+        ("leadership", "POST", "leadership.respond"): 400,
+        ("adviser", "POST", "adviser.revise"): 400,
+        ("adviser", "GET", "adviser.names"): 200,
+        ("source", "POST", "source.decide"): 400,
+    }.items():
+        assert statuses[key] == status, (key, statuses[key])
     # The matrix is not vacuous: each interface has routes, and its own role reaches them.
     for role, prefix in (("adviser", "/adviser/"), ("leadership", "/leadership/")):
         assert reached(role, prefix), f"no {prefix} route reached by {role}"

@@ -306,3 +306,39 @@ def test_demo_refuses_to_wipe_a_real_instance(tmp_path):
 
     assert "real instance" in message
     assert {f.name: f.read_bytes() for f in path.iterdir() if f.is_file()} == before
+
+
+def test_mission_deadlines_are_set_within_the_law(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from dissent.cli import cli
+
+    monkeypatch.setenv("DISSENT_INSTANCE", str(tmp_path / "inst"))
+    runner = CliRunner()
+    assert (
+        runner.invoke(
+            cli,
+            ["init", "--instance", str(tmp_path / "inst"), "--threshold", "2", "--custodians", "2"],
+        ).exit_code
+        == 0
+    )
+    assert runner.invoke(cli, ["mission", "add", "eupol", "EUPOL"]).exit_code == 0
+    ok = runner.invoke(
+        cli, ["mission", "deadlines", "eupol", "--ack-days", "5", "--feedback-months", "2"]
+    )
+    assert ok.exit_code == 0 and "within 5 days" in ok.output
+    too_lax = runner.invoke(
+        cli, ["mission", "deadlines", "eupol", "--ack-days", "10", "--feedback-months", "2"]
+    )
+    assert too_lax.exit_code != 0 and "1 to 7 days" in too_lax.output
+    from sqlalchemy import select
+
+    from dissent.app import create_app
+    from dissent.extensions import db
+    from dissent.models import Mission
+
+    app = create_app({"INSTANCE_PATH": str(tmp_path / "inst")})
+    with app.app_context():
+        mission = db.session.scalar(select(Mission))
+        assert (mission.ack_days, mission.feedback_months) == (5, 2)
+    db.engine(app).dispose()

@@ -36,6 +36,27 @@ def mission_add(slug: str, name: str) -> None:
     click.echo(f"Mission {created.slug} created.")
 
 
+@mission.command("deadlines")
+@click.argument("slug")
+@click.option("--ack-days", type=int, required=True, help="Days to acknowledge (1 to 7).")
+@click.option("--feedback-months", type=int, required=True, help="Months to feedback (1 to 3).")
+@with_appcontext
+def mission_deadlines(slug: str, ack_days: int, feedback_months: int) -> None:
+    """Set a mission's deadlines (the law's 7 days and 3 months are the maximum)."""
+    from ..extensions import db
+    from ..services.accounts import set_deadlines
+    from ..services.errors import NotFound
+
+    try:
+        set_deadlines(db.session, slug=slug, ack_days=ack_days, feedback_months=feedback_months)
+    except (NotFound, ValueError) as exc:
+        raise CommandError(str(exc)) from exc
+    click.echo(
+        f"Mission {slug}: acknowledge within {ack_days} days, feedback within "
+        f"{feedback_months} months."
+    )
+
+
 @click.group()
 def user() -> None:
     """Manage staff accounts."""

@@ -70,6 +70,32 @@ def create_mission(session: Session, *, slug: str, name: str, actor: str = "cli"
     return mission
 
 
+MAX_ACK_DAYS = 7  # the Directive's outer limit: a mission may be stricter, never laxer
+MAX_FEEDBACK_MONTHS = 3
+
+
+def set_deadlines(
+    session: Session, *, slug: str, ack_days: int, feedback_months: int, actor: str = "cli"
+) -> Mission:
+    """Set a mission's deadlines, within the Directive's limits (7 days, 3 months)."""
+    mission = session.scalar(select(Mission).where(Mission.slug == slug))
+    if mission is None:
+        raise NotFound(f"no mission {slug!r}")
+    if not 1 <= ack_days <= MAX_ACK_DAYS:
+        raise ValueError(f"acknowledgement: 1 to {MAX_ACK_DAYS} days")
+    if not 1 <= feedback_months <= MAX_FEEDBACK_MONTHS:
+        raise ValueError(f"feedback: 1 to {MAX_FEEDBACK_MONTHS} months")
+    mission.ack_days, mission.feedback_months = ack_days, feedback_months
+    audit.record(
+        session,
+        actor=actor,
+        action=audit.Action.MISSION_CHANGE,
+        subject=f"deadlines:{slug}:{ack_days}d:{feedback_months}m",
+    )
+    session.commit()
+    return mission
+
+
 def create_account(
     session: Session, *, username: str, role: Role, mission_slugs: list[str], actor: str = "cli"
 ) -> tuple[StaffUser, str]:

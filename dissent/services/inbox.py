@@ -60,7 +60,7 @@ def _ack_overdue(missions: list[Mission], on: date) -> ColumnElement[bool]:
 
 
 def adviser_inbox(session: Session, staff: StaffUser, *, page: int = 1) -> Inbox:
-    """Return a page of the adviser's inbox, overdue first, then newest."""
+    """Return a page of the adviser's inbox: overdue first (longest waiting first), then newest."""
     missions = _missions(session, staff)
     by_id = {m.id: m for m in missions}
     mine = Observation.mission_id.in_(list(by_id))
@@ -75,6 +75,8 @@ def adviser_inbox(session: Session, staff: StaffUser, *, page: int = 1) -> Inbox
         .where(mine)
         .order_by(
             case((overdue, 0), else_=1),
+            # Overdue: the longest-waiting first. Then everything else, newest first.
+            case((overdue, Observation.received_on), else_=None).asc(),
             Observation.received_on.desc(),
             Observation.id.desc(),
         )

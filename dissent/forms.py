@@ -6,9 +6,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from wtforms import SelectField
+from wtforms import SelectField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import ValidationError
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 
 def choices_from(labels: Mapping[Any, Any] | Iterable[tuple[Any, Any]]) -> list[SelectChoice]:
@@ -46,3 +46,13 @@ class ChoiceField(SelectField):
             super().pre_validate(form)
         except ValueError as exc:  # WTForms' ValidationError is a ValueError
             raise ValidationError(self.message) from exc
+
+
+def long_text(label: Any, *, limit: int, required: Any = None) -> TextAreaField:
+    """Return a textarea with the house rules: LF line breaks, a stated limit, and a
+    message of its own when it is required and left empty."""
+    validators: list[Any] = [
+        DataRequired(message=required) if required is not None else Optional(),
+        Length(max=limit, message=_l("At most %(max)d characters.", max=limit)),
+    ]
+    return TextAreaField(label, filters=[normalize_newlines], validators=validators)

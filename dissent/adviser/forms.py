@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, SelectField, SelectMultipleField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms import HiddenField, SelectField, SelectMultipleField
+from wtforms.validators import DataRequired
 
-from ..forms import choices_from, normalize_newlines
+from ..forms import choices_from, long_text
 from ..models import ProposalStatus, Severity, State
 from ..services.conversation import MESSAGE_MAX
 from ..services.escalation import NAMES_MAX, SUMMARY_MAX
@@ -18,13 +18,10 @@ from ..source.forms import CATEGORY_LABELS
 class ReplyForm(FlaskForm):
     """A message to the source."""
 
-    text = TextAreaField(
+    text = long_text(
         _l("Message to the source"),
-        filters=[normalize_newlines],
-        validators=[
-            DataRequired(message=_l("Write a message first.")),
-            Length(max=MESSAGE_MAX, message=_l("At most %(max)d characters.", max=MESSAGE_MAX)),
-        ],
+        limit=MESSAGE_MAX,
+        required=_l("Write a message first."),
     )
 
 
@@ -67,14 +64,7 @@ class StateForm(FlaskForm):
     """Change the state by hand, with an optional reason kept in the history."""
 
     to_state = SelectField(_l("New state"), validators=[DataRequired()])
-    reason = TextAreaField(
-        _l("Reason (optional, advisers only)"),
-        filters=[normalize_newlines],
-        validators=[
-            Optional(),
-            Length(max=REASON_MAX, message=_l("At most %(max)d characters.", max=REASON_MAX)),
-        ],
-    )
+    reason = long_text(_l("Reason (optional, advisers only)"), limit=REASON_MAX)
 
 
 class TriageForm(FlaskForm):
@@ -88,26 +78,20 @@ class TriageForm(FlaskForm):
 class NoteForm(FlaskForm):
     """An internal note, for the mission's advisers only."""
 
-    text = TextAreaField(
+    text = long_text(
         _l("Internal note (advisers only; the source never sees it)"),
-        filters=[normalize_newlines],
-        validators=[
-            DataRequired(message=_l("Write the note first.")),
-            Length(max=NOTE_MAX, message=_l("At most %(max)d characters.", max=NOTE_MAX)),
-        ],
+        limit=NOTE_MAX,
+        required=_l("Write the note first."),
     )
 
 
 class SummaryForm(FlaskForm):
     """The de-identified summary: check it, propose it, or escalate it."""
 
-    summary = TextAreaField(
+    summary = long_text(
         _l("De-identified summary"),
-        filters=[normalize_newlines],
-        validators=[
-            DataRequired(message=_l("Write the summary first.")),
-            Length(max=SUMMARY_MAX, message=_l("At most %(max)d characters.", max=SUMMARY_MAX)),
-        ],
+        limit=SUMMARY_MAX,
+        required=_l("Write the summary first."),
     )
     # The hash of the text the adviser last saw flagged; sending another text shows
     # the flags again first.
@@ -119,23 +103,14 @@ class SummaryForm(FlaskForm):
 class FeedbackForm(FlaskForm):
     """Feedback to the source on what was done (meets the feedback deadline)."""
 
-    text = TextAreaField(
+    text = long_text(
         _l("Feedback to the source: what was done with the observation"),
-        filters=[normalize_newlines],
-        validators=[
-            DataRequired(message=_l("Write the feedback first.")),
-            Length(max=MESSAGE_MAX, message=_l("At most %(max)d characters.", max=MESSAGE_MAX)),
-        ],
+        limit=MESSAGE_MAX,
+        required=_l("Write the feedback first."),
     )
 
 
 class NamesForm(FlaskForm):
     """The mission's list of names to flag in summaries."""
 
-    names = TextAreaField(
-        _l("Names to flag, one per line"),
-        filters=[normalize_newlines],
-        validators=[
-            Length(max=NAMES_MAX, message=_l("At most %(max)d characters.", max=NAMES_MAX))
-        ],
-    )
+    names = long_text(_l("Names to flag, one per line"), limit=NAMES_MAX)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from ..crypto.codename import CODENAME_WORDS
-from ..forms import ChoiceField, choices_from, normalize_newlines
+from ..forms import ChoiceField, choices_from, long_text
 from ..models import Category, Consent
 from ..services.conversation import MESSAGE_MAX
 from ..services.submission import (
@@ -62,13 +62,10 @@ class SubmitForm(FlaskForm):
         choices=choices_from(CATEGORY_LABELS),
         validators=[InputRequired(message=_l("Choose what your observation is about."))],
     )
-    what = TextAreaField(
+    what = long_text(
         _l("What happened?"),
-        filters=[normalize_newlines],
-        validators=[
-            DataRequired(message=_l("Describe what you observed.")),
-            Length(max=WHAT_MAX, message=_l("At most %(max)d characters.", max=WHAT_MAX)),
-        ],
+        limit=WHAT_MAX,
+        required=_l("Describe what you observed."),
     )
     when = SelectField(
         _l("When did it happen?"),
@@ -132,13 +129,10 @@ class LoginForm(FlaskForm):
 class ReplyForm(FlaskForm):
     """A message from the source."""
 
-    text = TextAreaField(
+    text = long_text(
         _l("Your message"),
-        filters=[normalize_newlines],
-        validators=[
-            DataRequired(message=_l("Write a message first.")),
-            Length(max=MESSAGE_MAX, message=_l("At most %(max)d characters.", max=MESSAGE_MAX)),
-        ],
+        limit=MESSAGE_MAX,
+        required=_l("Write a message first."),
     )
 
 
@@ -150,11 +144,4 @@ class ProposalDecisionForm(FlaskForm):
     """The source's answer to a proposed summary."""
 
     decision = HiddenField(validators=[DataRequired()])
-    comment = TextAreaField(
-        _l("Comment for the adviser (optional)"),
-        filters=[normalize_newlines],
-        validators=[
-            Optional(),
-            Length(max=MESSAGE_MAX, message=_l("At most %(max)d characters.", max=MESSAGE_MAX)),
-        ],
-    )
+    comment = long_text(_l("Comment for the adviser (optional)"), limit=MESSAGE_MAX)

@@ -15,7 +15,7 @@ from flask_babel import format_date, format_datetime, format_number, get_locale
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy.orm import sessionmaker
 
-from .config import Settings, load_settings
+from .config import load_settings
 from .crypto.secretbox import derive_key
 from .extensions import babel, db
 from .security.headers import set_security_headers
@@ -47,12 +47,6 @@ def _package_dir(name: str) -> str:
     except ModuleNotFoundError:
         pass
     return str(Path(__file__).resolve().parent.parent / name)
-
-
-def settings_of(app: Flask) -> Settings:
-    """Return the validated settings of ``app``."""
-    settings: Settings = app.extensions["dissent.settings"]
-    return settings
 
 
 def select_locale() -> str | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from ..extensions import db
@@ -22,8 +22,6 @@ bp = Blueprint("adviser", __name__, url_prefix="/adviser")
 @allow(Access.ADVISER)
 def inbox_view() -> ResponseReturnValue:
     """List the observations of the adviser's missions, overdue and newest first."""
-    from flask import render_template
-
     page = request.args.get("page", "1")
     number = int(page) if page.isdigit() and 0 < len(page) < 6 else 1
     data = inbox.adviser_inbox(db.session, current_staff(), page=number)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
@@ -157,3 +158,17 @@ def test_a_tidy_folder_has_no_orphans(app):
         found = storage.find_orphans(db.session, current_context().settings, grace_seconds=0)
 
     assert found.clean
+
+
+def test_a_published_blob_is_dated_to_the_day_only(app):
+    """The file's own timestamp must not say when a source uploaded it (invariant 2)."""
+    with app.app_context():
+        settings = current_context().settings
+        blob = storage.new_blob(settings)
+        blob.file.write(b"ciphertext")
+        blob.publish()
+        stamps = [os.stat(blob.path).st_mtime, os.stat(blob.path.parent).st_mtime]
+    for stamp in stamps:
+        moment = datetime.fromtimestamp(stamp, UTC)
+        assert (moment.hour, moment.minute, moment.second, moment.microsecond) == (0, 0, 0, 0)
+        assert moment.date() == datetime.now(UTC).date()

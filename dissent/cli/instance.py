@@ -63,7 +63,7 @@ def _print_ceremony(shares: list[str], threshold: int) -> None:
 @click.option(
     "--recovery-recipient",
     default=None,
-    help="Use a recovery key made offline (dissent recovery create) instead.",
+    help="Use the recipient of a recovery key made on an offline machine (see keys/README.md).",
 )
 @click.option(
     "--database-url",

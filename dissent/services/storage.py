@@ -18,6 +18,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, TypeVar
 
@@ -89,9 +90,15 @@ class PendingBlob:
         os.fsync(self.file.fileno())
         size = os.fstat(self.file.fileno()).st_size
         self.file.close()
+        # A file's modification time would say to the second when a source uploaded it
+        # (invariant 2: source actions are kept to the day); date it to midnight UTC.
+        midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        os.utime(self.temp_path, (midnight.timestamp(), midnight.timestamp()))
         os.replace(self.temp_path, self.path)
         self.published = True
         _fsync_dir(self.folder)  # the rename itself must survive a crash
+        # The folder's own time would date the newest upload just as well.
+        os.utime(self.folder, (midnight.timestamp(), midnight.timestamp()))
         return size
 
     def discard(self) -> None:
@@ -164,7 +171,9 @@ def find_orphans(
     """Compare the blob folder with the attachment records.
 
     Files modified in the last ``grace_seconds`` are left out: they may belong to an
-    upload that is between its rename and its commit.
+    upload that is between its rename and its commit. (Published blobs are dated to
+    midnight, so one caught in the milliseconds between rename and commit could be listed;
+    run the report again before acting on a file from today.)
     """
     folder = blob_dir(settings)
     recent = time.time() - grace_seconds

@@ -13,7 +13,6 @@ from typing import Any
 from flask import Flask, request
 from flask_babel import format_date, format_datetime, format_number, get_locale
 from flask_wtf.csrf import generate_csrf
-from sqlalchemy.orm import sessionmaker
 
 from .config import load_settings
 from .crypto.secretbox import derive_key
@@ -79,13 +78,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["dissent.settings"] = settings
 
     db.init_app(app, settings.database_url)
-    factory = sessionmaker(db.engine(app), expire_on_commit=False)
     store: SessionStore
     limiter: RateLimiter
     if settings.redis_url:
         store, limiter = RedisSessionStore(settings.redis_url), RedisRateLimiter(settings.redis_url)
     else:
-        store, limiter = DatabaseSessionStore(factory), MemoryRateLimiter()
+        store, limiter = DatabaseSessionStore(db.engine(app)), MemoryRateLimiter()
     app.extensions["dissent.ratelimit"] = limiter
     app.session_interface = SplitKnowledgeSessionInterface(
         store,

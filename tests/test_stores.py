@@ -8,7 +8,6 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from sqlalchemy.orm import sessionmaker
 
 from dissent.extensions import db
 from dissent.models import utcnow
@@ -23,18 +22,18 @@ needs_redis = pytest.mark.skipif(
 
 
 @pytest.fixture
-def factory(app):
-    return sessionmaker(db.engine(app), expire_on_commit=False)
+def engine(app):
+    return db.engine(app)
 
 
-def stores(factory):
-    yield DatabaseSessionStore(factory)
+def stores(engine):
+    yield DatabaseSessionStore(engine)
     if REDIS_URL:
         yield RedisSessionStore(REDIS_URL)
 
 
-def test_session_store_round_trip_and_delete(factory):
-    for store in stores(factory):
+def test_session_store_round_trip_and_delete(engine):
+    for store in stores(engine):
         key = uuid.uuid4().bytes * 2
         store.save(key, b"sealed", expires_at=utcnow() + timedelta(minutes=5))
         sealed, expires_at = store.load(key)
@@ -46,8 +45,8 @@ def test_session_store_round_trip_and_delete(factory):
         assert store.load(key) is None
 
 
-def test_expired_database_session_records_are_not_returned(factory):
-    store = DatabaseSessionStore(factory)
+def test_expired_database_session_records_are_not_returned(engine):
+    store = DatabaseSessionStore(engine)
     key = uuid.uuid4().bytes * 2
     store.save(key, b"sealed", expires_at=utcnow() - timedelta(seconds=1))
     assert store.load(key) is None
@@ -67,14 +66,14 @@ def test_redis_session_record_expires_by_ttl():
     assert store.load(key) is None
 
 
-def limiters(factory):
+def limiters(engine):
     yield MemoryRateLimiter()
     if REDIS_URL:
         yield RedisRateLimiter(REDIS_URL)
 
 
-def test_rate_limit_allows_up_to_the_limit_then_refuses(factory):
-    for limiter in limiters(factory):
+def test_rate_limit_allows_up_to_the_limit_then_refuses(engine):
+    for limiter in limiters(engine):
         key = f"test:{uuid.uuid4().hex}"
         results = [limiter.hit(key, limit=3, window_seconds=3600) for _ in range(5)]
         assert results == [True, True, True, False, False]

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length
 
-from ..forms import choices_from
+from ..forms import CsrfForm, choices_from
 from ..models import Role
 from ..models.mission import NAME_MAX, SLUG_MAX
 
@@ -18,7 +17,7 @@ ROLE_LABELS = {
 }
 
 
-class MissionForm(FlaskForm):
+class MissionForm(CsrfForm):
     """A new mission."""
 
     slug = StringField(
@@ -29,7 +28,7 @@ class MissionForm(FlaskForm):
     name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=NAME_MAX)])
 
 
-class AccountForm(FlaskForm):
+class AccountForm(CsrfForm):
     """A new staff account; it gets a one-time enrolment link."""
 
     username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)])
@@ -37,5 +36,5 @@ class AccountForm(FlaskForm):
     missions = SelectMultipleField(_l("Missions"), coerce=str)
 
 
-class AccountActionForm(FlaskForm):
+class AccountActionForm(CsrfForm):
     """A button acting on one account (activate, deactivate, new link)."""

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, SelectMultipleField
 from wtforms.validators import DataRequired
 
-from ..forms import choices_from, long_text
+from ..forms import CsrfForm, choices_from, long_text
 from ..models import ProposalStatus, Severity, State
 from ..services.conversation import MESSAGE_MAX
 from ..services.escalation import NAMES_MAX, SUMMARY_MAX
@@ -15,7 +14,7 @@ from ..services.triage import NOTE_MAX, REASON_MAX
 from ..source.forms import CATEGORY_LABELS
 
 
-class ReplyForm(FlaskForm):
+class ReplyForm(CsrfForm):
     """A message to the source."""
 
     text = long_text(
@@ -38,7 +37,7 @@ PROPOSAL_STATUS_LABELS = {
 }
 
 
-class AcknowledgeForm(FlaskForm):
+class AcknowledgeForm(CsrfForm):
     """Send the standard acknowledgement of receipt."""
 
 
@@ -60,14 +59,14 @@ STATE_LABELS = {
 }
 
 
-class StateForm(FlaskForm):
+class StateForm(CsrfForm):
     """Change the state by hand, with an optional reason kept in the history."""
 
     to_state = SelectField(_l("New state"), validators=[DataRequired()])
     reason = long_text(_l("Reason (optional, advisers only)"), limit=REASON_MAX)
 
 
-class TriageForm(FlaskForm):
+class TriageForm(CsrfForm):
     """Assignment, severity and category."""
 
     assignee = SelectField(_l("Assigned to"))
@@ -75,7 +74,7 @@ class TriageForm(FlaskForm):
     category = SelectField(_l("Category"), choices=choices_from(CATEGORY_LABELS))
 
 
-class NoteForm(FlaskForm):
+class NoteForm(CsrfForm):
     """An internal note, for the mission's advisers only."""
 
     text = long_text(
@@ -85,7 +84,7 @@ class NoteForm(FlaskForm):
     )
 
 
-class SummaryForm(FlaskForm):
+class SummaryForm(CsrfForm):
     """The de-identified summary: check it, propose it, or escalate it."""
 
     summary = long_text(
@@ -100,7 +99,7 @@ class SummaryForm(FlaskForm):
     action = HiddenField()
 
 
-class FeedbackForm(FlaskForm):
+class FeedbackForm(CsrfForm):
     """Feedback to the source on what was done (meets the feedback deadline)."""
 
     text = long_text(
@@ -110,7 +109,7 @@ class FeedbackForm(FlaskForm):
     )
 
 
-class NamesForm(FlaskForm):
+class NamesForm(CsrfForm):
     """The mission's list of names to flag in summaries."""
 
     names = long_text(_l("Names to flag, one per line"), limit=NAMES_MAX)

@@ -7,12 +7,11 @@ from datetime import date
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import Form, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, ValidationError
 from wtforms.widgets import DateInput
 
-from ..forms import choices_from, normalize_newlines
+from ..forms import CsrfForm, choices_from, normalize_newlines
 from ..models import EscalationState, ResponseKind, State, today
 from ..services.leadership import RESPONSE_MAX
 from ..services.report import MAX_PERIOD_DAYS
@@ -64,11 +63,11 @@ def parse_day(text: str | None) -> date | None:
         return None
 
 
-class AcknowledgeForm(FlaskForm):
+class AcknowledgeForm(CsrfForm):
     """Confirm receipt of an escalation."""
 
 
-class ResponseForm(FlaskForm):
+class ResponseForm(CsrfForm):
     """Leadership's response: action taken, action planned (with a date), or declined."""
 
     kind = RadioField(

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine, bindparam, delete, insert, select, update
 
 from ..models import StoredSession, utcnow
 
@@ -24,44 +23,59 @@ class SessionStore(Protocol):
         """Remove the record, if any."""
 
 
-class DatabaseSessionStore:
-    """Session records in the application database (a separate short transaction)."""
+# Built once: a session record is read on every request that carries a cookie.
+_LOAD = select(StoredSession.sealed, StoredSession.expires_at).where(
+    StoredSession.id_hash == bindparam("id_hash"), StoredSession.expires_at > bindparam("now")
+)
+_UPDATE = (
+    update(StoredSession)
+    .where(StoredSession.id_hash == bindparam("key"))
+    .values(sealed=bindparam("sealed"), expires_at=bindparam("expires_at"))
+)
+_INSERT = insert(StoredSession)
+_DELETE = delete(StoredSession).where(StoredSession.id_hash == bindparam("id_hash"))
+_DELETE_EXPIRED = delete(StoredSession).where(StoredSession.expires_at <= bindparam("now"))
 
-    def __init__(self, factory: sessionmaker[Session]) -> None:
-        self._factory = factory
+
+class DatabaseSessionStore:
+    """Session records in the application database, each access its own short
+    transaction on its own connection (plain statements, no ORM: this is on the path
+    of every request)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
 
     def load(self, id_hash: bytes) -> tuple[bytes, datetime] | None:
         """Return the record if it has not expired."""
-        with self._factory() as session:
-            row = session.get(StoredSession, id_hash)
-            if row is None or row.expires_at <= utcnow():
-                return None
-            return row.sealed, row.expires_at
+        with self._engine.connect() as conn:
+            row = conn.execute(_LOAD, {"id_hash": id_hash, "now": utcnow()}).first()
+        return None if row is None else (row.sealed, row.expires_at)
 
     def save(self, id_hash: bytes, sealed: bytes, *, expires_at: datetime) -> None:
         """Insert or replace the record; also drop expired ones now and then."""
-        with self._factory.begin() as session:
-            row = session.get(StoredSession, id_hash)
-            if row is None:
-                session.add(StoredSession(id_hash=id_hash, sealed=sealed, expires_at=expires_at))
+        with self._engine.begin() as conn:
+            updated = conn.execute(
+                _UPDATE, {"key": id_hash, "sealed": sealed, "expires_at": expires_at}
+            )
+            if updated.rowcount == 0:
+                conn.execute(
+                    _INSERT, {"id_hash": id_hash, "sealed": sealed, "expires_at": expires_at}
+                )
                 # Cheap housekeeping on session creation keeps the table small.
-                session.execute(delete(StoredSession).where(StoredSession.expires_at <= utcnow()))
-            else:
-                row.sealed = sealed
-                row.expires_at = expires_at
+                conn.execute(_DELETE_EXPIRED, {"now": utcnow()})
 
     def delete(self, id_hash: bytes) -> None:
         """Delete the record."""
-        with self._factory.begin() as session:
-            session.execute(delete(StoredSession).where(StoredSession.id_hash == id_hash))
+        with self._engine.begin() as conn:
+            conn.execute(_DELETE, {"id_hash": id_hash})
 
     def count(self) -> int:
         """Return the number of unexpired records (for tests and operations)."""
-        with self._factory() as session:
-            rows = session.scalars(
+        with self._engine.connect() as conn:
+            rows = conn.execute(
                 select(StoredSession.id_hash).where(StoredSession.expires_at > utcnow())
             )
-            return len(list(rows))
+            return len(rows.all())
 
 
 class RedisSessionStore:

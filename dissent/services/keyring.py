@@ -4,32 +4,41 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
 from ..config import Settings
 from ..crypto import PublicKeyRecipient, parse_recipient
 from ..models import Role, StaffUser, staff_mission
 
-
-def adviser_recipients(session: Session, mission_id: int) -> list[PublicKeyRecipient]:
-    """Return the recipients of the mission's active, enrolled advisers."""
-    rows = session.scalars(
-        select(StaffUser.recipient)
-        .join(staff_mission, staff_mission.c.staff_id == StaffUser.id)
-        .where(
-            staff_mission.c.mission_id == mission_id,
-            StaffUser.role == Role.ADVISER,
-            StaffUser.active.is_(True),
-            StaffUser.recipient.is_not(None),
-        )
-        .order_by(StaffUser.id)
+# Built once: this runs on every ciphertext written (a source's every message), and
+# a prebuilt statement skips most of SQLAlchemy's per-call statement work.
+_ADVISER_RECIPIENTS = (
+    select(StaffUser.recipient)
+    .join(staff_mission, staff_mission.c.staff_id == StaffUser.id)
+    .where(
+        staff_mission.c.mission_id == bindparam("mission_id"),
+        StaffUser.role == Role.ADVISER,
+        StaffUser.active.is_(True),
+        StaffUser.recipient.is_not(None),
     )
+    .order_by(StaffUser.id)
+)
+
+
+def adviser_recipients(session: Session | Connection, mission_id: int) -> list[PublicKeyRecipient]:
+    """Return the recipients of the mission's active, enrolled advisers.
+
+    Read from the database every time, never from a cache: an adviser enrolled or
+    deactivated a moment ago (in any worker) changes who can read the next text.
+    Parsing is cached (``parse_recipient``), as the keys themselves never change.
+    """
+    rows = session.scalars(_ADVISER_RECIPIENTS, {"mission_id": mission_id})
     return [parse_recipient(text) for text in rows if text]
 
 
 def content_recipients(
-    session: Session,
+    session: Session | Connection,
     settings: Settings,
     *,
     mission_id: int,

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from ..crypto.codename import CODENAME_WORDS
-from ..forms import ChoiceField, choices_from, long_text
+from ..forms import ChoiceField, CsrfForm, choices_from, long_text
 from ..models import Category, Consent
 from ..services.conversation import MESSAGE_MAX
 from ..services.submission import (
@@ -51,7 +50,7 @@ CONSENT_LABELS = {
 }
 
 
-class SubmitForm(FlaskForm):
+class SubmitForm(CsrfForm):
     """A new observation."""
 
     # One-time token: a replayed or double-clicked submit creates nothing new.
@@ -104,7 +103,7 @@ class SubmitForm(FlaskForm):
     )
 
 
-class CodenameSavedForm(FlaskForm):
+class CodenameSavedForm(CsrfForm):
     """The source confirms they wrote the codename down."""
 
     saved = BooleanField(
@@ -113,7 +112,7 @@ class CodenameSavedForm(FlaskForm):
     )
 
 
-class LoginForm(FlaskForm):
+class LoginForm(CsrfForm):
     """Return with a codename."""
 
     codename = StringField(
@@ -126,7 +125,7 @@ class LoginForm(FlaskForm):
     )
 
 
-class ReplyForm(FlaskForm):
+class ReplyForm(CsrfForm):
     """A message from the source."""
 
     text = long_text(
@@ -136,11 +135,11 @@ class ReplyForm(FlaskForm):
     )
 
 
-class LeaveForm(FlaskForm):
+class LeaveForm(CsrfForm):
     """The quick-exit button (also works as a plain link)."""
 
 
-class ProposalDecisionForm(FlaskForm):
+class ProposalDecisionForm(CsrfForm):
     """The source's answer to a proposed summary."""
 
     decision = HiddenField(validators=[DataRequired()])

@@ -235,6 +235,13 @@ def inbox() -> ResponseReturnValue:
     return _inbox_page()
 
 
+def _post_message(ref: str, text: str) -> None:
+    with db.transaction() as connection:
+        conversation.post_source_message(
+            connection, current_context(), source_id=session["source_id"], ref=ref, text=text
+        )
+
+
 @bp.route("/inbox/<ref>/reply", methods=["POST"])
 @allow(Access.SOURCE)
 def reply(ref: str) -> ResponseReturnValue:
@@ -242,13 +249,7 @@ def reply(ref: str) -> ResponseReturnValue:
     form = ReplyForm()
     if form.validate():
         try:
-            conversation.post_source_message(
-                db.session,
-                current_context(),
-                source_id=session["source_id"],
-                ref=ref,
-                text=form.text.data or "",
-            )
+            _post_message(ref, form.text.data or "")
         except NotFound:
             return _inbox_page(status=404)
         except InvalidState:
@@ -279,13 +280,7 @@ def decide(proposal_id: int) -> ResponseReturnValue:
         return _inbox_page(decision_form=form, decision_id=proposal_id, status=409)
     ref = proposal.observation.ref
     if (form.comment.data or "").strip():
-        conversation.post_source_message(
-            db.session,
-            current_context(),
-            source_id=session["source_id"],
-            ref=ref,
-            text=form.comment.data or "",
-        )
+        _post_message(ref, form.comment.data or "")
     return redirect(url_for("source.inbox", _anchor="thread-" + ref), code=303)
 
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
+from ..forms import CsrfForm
 from ..services.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 
 
-class LoginForm(FlaskForm):
+class LoginForm(CsrfForm):
     """Username and password."""
 
     username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)])
@@ -19,7 +19,7 @@ class LoginForm(FlaskForm):
     )
 
 
-class TotpForm(FlaskForm):
+class TotpForm(CsrfForm):
     """The six-digit code from the authenticator app."""
 
     code = StringField(
@@ -29,7 +29,7 @@ class TotpForm(FlaskForm):
     )
 
 
-class EnrolForm(FlaskForm):
+class EnrolForm(CsrfForm):
     """Password and authenticator set-up."""
 
     password = PasswordField(
@@ -61,5 +61,5 @@ class EnrolForm(FlaskForm):
     )
 
 
-class LogoutForm(FlaskForm):
+class LogoutForm(CsrfForm):
     """The logout button."""

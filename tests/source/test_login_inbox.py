@@ -219,6 +219,26 @@ def test_a_reply_from_the_inbox_reaches_the_thread(app, client, new_client, advi
     assert b"It happened again this week." in staff.get(f"/adviser/o/{ref}", base_url=BASE_URL).data
 
 
+def test_an_adviser_who_joins_later_reads_the_messages_sent_after(
+    app, client, new_client, adviser, make_staff
+):
+    """Who can read a message is looked up when it is written, in every worker, never
+    remembered: an adviser enrolled a moment ago reads the next message at once."""
+    submit_observation(client, what="Rations were signed for twice.")
+    ref = inbox_ref(client.get("/inbox", base_url=BASE_URL))
+    assert source_reply(client, ref, "Before the new adviser came.").status_code == 303
+
+    newcomer = make_staff(Role.ADVISER, username="newcomer")
+    assert source_reply(client, ref, "After the new adviser came.").status_code == 303
+
+    staff = new_client()
+    login_staff(staff, newcomer)
+    page = staff.get(f"/adviser/o/{ref}", base_url=BASE_URL).data
+    assert b"After the new adviser came." in page
+    assert b"Before the new adviser came." not in page
+    assert b"Your key cannot open this message." in page
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [("", "Write a message first."), ("  \r\n ", "Write a message first.")],

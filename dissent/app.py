@@ -12,11 +12,11 @@ from typing import Any
 
 from flask import Flask, request
 from flask_babel import format_date, format_datetime, format_number, get_locale
-from flask_wtf.csrf import generate_csrf
 
 from .config import load_settings
 from .crypto.secretbox import derive_key
 from .extensions import babel, db
+from .forms import csrf_token
 from .security.headers import set_security_headers
 from .security.policy import Access, allow, enforce, reject_nul
 from .security.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
@@ -70,8 +70,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         TESTING=settings.testing,
         MAX_CONTENT_LENGTH=MAX_FORM_BYTES,
         MAX_FORM_MEMORY_SIZE=MAX_FORM_BYTES,
-        WTF_CSRF_TIME_LIMIT=None,  # the token dies with the session (idle timeout)
-        WTF_CSRF_SSL_STRICT=False,  # no Referer is ever sent (Referrer-Policy)
         BABEL_TRANSLATION_DIRECTORIES=str(Path(__file__).parent / "translations"),
         TEMPLATES_AUTO_RELOAD=False,
     )
@@ -91,7 +89,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         source_ttl=timedelta(minutes=settings.source_idle_minutes),
     )
     babel.init_app(app, locale_selector=select_locale)
-    app.jinja_env.globals.update(get_locale=get_locale, csrf_token=generate_csrf)
+    app.jinja_env.globals.update(get_locale=get_locale, csrf_token=csrf_token)
     app.jinja_env.filters.update(
         format_date=format_date, format_datetime=format_datetime, format_number=format_number
     )

@@ -2,38 +2,64 @@
 
 from __future__ import annotations
 
+import hmac
+import secrets
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from flask import session
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from flask_wtf.csrf import generate_csrf, validate_csrf
 from markupsafe import Markup, escape
 from wtforms import Field, SelectField, TextAreaField
 from wtforms.csrf.core import CSRF
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
+# The session key of the CSRF token (the name Flask-WTF used, so sessions carry over).
+CSRF_SESSION_KEY = "csrf_token"
+_CSRF_TOKEN_BYTES = 32
+
+
+def csrf_token() -> str:
+    """Return the current session's CSRF token, creating it on first use.
+
+    A synchronizer token: one random value per session, kept in the session and put in
+    every form. The session lives on the server, sealed (DESIGN §3), so the token needs
+    no signature of its own (Flask-WTF signs it because Flask's default session is a
+    cookie). It lives and dies with the session: the idle timeout is its time limit.
+    """
+    token = session.get(CSRF_SESSION_KEY)
+    if not isinstance(token, str) or not token:
+        token = secrets.token_urlsafe(_CSRF_TOKEN_BYTES)
+        session[CSRF_SESSION_KEY] = token
+    return token
+
+
+def check_csrf_token(submitted: object) -> None:
+    """Refuse a missing token, or one that is not this session's (a ValidationError)."""
+    if not isinstance(submitted, str) or not submitted:
+        raise ValidationError(_l("The form's security token is missing."))
+    expected = session.get(CSRF_SESSION_KEY)
+    if not isinstance(expected, str) or not hmac.compare_digest(
+        submitted.encode("utf-8"), expected.encode("utf-8")
+    ):
+        raise ValidationError(_l("The form's security token does not match this session."))
+
 
 class _PageToken:
-    """The CSRF token a page shows, made only if the page is rendered.
+    """The CSRF token a page shows, looked up (or created) only if the page is rendered:
+    a form posted and answered with a redirect never needs one, and a refused post from
+    a browser without a session does not start a session for it."""
 
-    A form that is posted and answered with a redirect never shows a new token;
-    making one anyway (an HMAC and a signed, encoded timestamp) was a measurable part
-    of a source's follow-up message.
-    """
+    __slots__ = ("_token",)
 
-    __slots__ = ("_meta", "_token")
-
-    def __init__(self, meta: Any) -> None:
-        self._meta = meta
+    def __init__(self) -> None:
         self._token: str | None = None
 
     def __str__(self) -> str:
         if self._token is None:
-            self._token = generate_csrf(
-                secret_key=self._meta.csrf_secret, token_key=self._meta.csrf_field_name
-            )
+            self._token = csrf_token()
         return self._token
 
     def __html__(self) -> Markup:
@@ -41,32 +67,22 @@ class _PageToken:
 
 
 class _SessionCSRF(CSRF):
-    """Flask-WTF's session-bound CSRF check, with the page's token made lazily."""
-
-    def setup_form(self, form: Any) -> Any:
-        """Remember the form's settings (secret, field name, time limit)."""
-        self.meta = form.meta
-        return super().setup_form(form)
+    """WTForms' CSRF hooks over :func:`csrf_token` and :func:`check_csrf_token`."""
 
     def generate_csrf_token(self, csrf_token_field: Field) -> Any:
-        """Return the token to put in the page, made when the page is rendered."""
-        return _PageToken(self.meta)
+        """Return the token to put in the page, looked up when the page is rendered."""
+        return _PageToken()
 
     def validate_csrf_token(self, form: Any, field: Field) -> None:
-        """Refuse a missing, foreign or stale token (a wtforms ValidationError)."""
-        validate_csrf(
-            field.data,
-            self.meta.csrf_secret,
-            self.meta.csrf_time_limit,
-            self.meta.csrf_field_name,
-        )
+        """Refuse a missing, foreign or stale token."""
+        check_csrf_token(field.data)
 
 
 class CsrfForm(FlaskForm):
     """The base of every form that changes something: CSRF-checked."""
 
     class Meta(FlaskForm.Meta):
-        """Flask-WTF's settings with the lazily made page token."""
+        """Flask-WTF's settings with dissent's session-bound token."""
 
         csrf_class = _SessionCSRF
 

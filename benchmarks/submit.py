@@ -565,7 +565,7 @@ def database(workdir: Path) -> Iterator[tuple[str | None, str]]:
         admin.dispose()
 
 
-def create_instance(instance: Path, database_url: str | None) -> None:
+def create_instance(instance: Path, database_url: str | None, keys: str = "hybrid") -> None:
     """Initialise an instance with one mission and one enrolled adviser."""
     from dissent.app import create_app
     from dissent.crypto import KeyKind
@@ -576,7 +576,11 @@ def create_instance(instance: Path, database_url: str | None) -> None:
     from dissent.services.instance import initialise_instance
 
     initialise_instance(
-        instance, kind=KeyKind.HYBRID, threshold=2, custodians=3, database_url=database_url
+        instance,
+        kind=KeyKind.X25519 if keys == "x25519" else KeyKind.HYBRID,
+        threshold=2,
+        custodians=3,
+        database_url=database_url,
     )
     app = create_app({"INSTANCE_PATH": str(instance)})
     with app.app_context():
@@ -726,6 +730,7 @@ class Report:
     date: str
     load_average: str
     database: str
+    keys: str
     concurrency: int
     duration: float
     dissent: LoadResult
@@ -760,7 +765,8 @@ def _verdict(met: bool) -> str:
 def _settings(report: Report) -> str:
     return (
         f"gunicorn gthread, {WORKERS} workers x {THREADS_PER_WORKER} threads (run_server), "
-        f"no access log; {report.concurrency} clients; {report.database}"
+        f"no access log; {report.concurrency} clients; {report.database}; "
+        f"{report.keys} keys"
     )
 
 
@@ -941,7 +947,7 @@ def render_markdown(report: Report) -> str:
     return "\n".join(out)
 
 
-def run(concurrency: int, duration: float) -> Report:
+def run(concurrency: int, duration: float, keys: str = "hybrid") -> Report:
     """Set up an instance, start the servers, measure everything and return the report."""
     from dissent.config import DEFAULT_MAX_CONCURRENT_KDF
     from dissent.crypto.codename import DEFAULT_KDF_PARAMS
@@ -954,7 +960,7 @@ def run(concurrency: int, duration: float) -> Report:
     ):
         workdir = Path(tmp)
         instance = workdir / "instance"
-        create_instance(instance, database_url)
+        create_instance(instance, database_url, keys)
         # (b) first: its first sources are the logged-in clients of (a).
         with serving("dissent", workdir, instance=instance) as server:
             logins, sequential, kdf = measure_one_at_a_time(server, concurrency)
@@ -976,6 +982,7 @@ def run(concurrency: int, duration: float) -> Report:
         date=datetime.date.today().isoformat(),
         load_average=load_average,
         database=database_text,
+        keys=keys,
         concurrency=concurrency,
         duration=duration,
         dissent=dissent_load,
@@ -994,6 +1001,12 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=DEFAULT_DURATION, help="s per load")
     parser.add_argument("--concurrency", type=int, default=DEFAULT_CONCURRENCY, help="clients")
     parser.add_argument("--markdown", action="store_true", help="print a markdown section")
+    parser.add_argument(
+        "--keys",
+        choices=("hybrid", "x25519"),
+        default="hybrid",
+        help="the instance's key kind (hybrid: the default of dissent init)",
+    )
     parser.add_argument("--serve", choices=("dissent", "bare"), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--instance", type=Path, help=argparse.SUPPRESS)
@@ -1005,7 +1018,7 @@ def main() -> None:
         return
     if args.duration <= 0 or args.concurrency < 1:
         parser.error("--duration must be positive and --concurrency at least 1")
-    report = run(args.concurrency, args.duration)
+    report = run(args.concurrency, args.duration, args.keys)
     print(render_markdown(report) if args.markdown else render_text(report))
 
 

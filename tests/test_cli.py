@@ -77,6 +77,34 @@ def instance(tmp_path):
     return path
 
 
+# --- before anything is set up ----------------------------------------------------------------
+
+
+def test_help_on_a_fresh_machine_lists_the_commands_without_a_traceback(tmp_path):
+    """`dissent --help` is the first thing an operator types, before `dissent init`."""
+    result = run("--help", instance=tmp_path / "nothing-here")
+
+    assert result.exit_code == 0, result.output
+    assert "Traceback" not in result.output
+    assert "Error" not in result.stderr
+    for command in ("init", "demo", "serve", "mission", "user", "audit", "report"):
+        assert re.search(rf"^  {command}\b", result.stdout, re.M), command
+
+
+def test_an_unknown_command_on_a_fresh_machine_is_a_usage_error(tmp_path):
+    result = run("frobnicate", instance=tmp_path / "nothing-here")
+
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    assert "No such command 'frobnicate'" in result.output
+
+
+def test_a_command_that_needs_the_instance_says_to_run_init(tmp_path):
+    result = run("mission", "add", "eupol", "EUPOL", instance=tmp_path / "nothing-here")
+
+    assert "dissent init" in assert_one_line_error(result)
+
+
 # --- init -------------------------------------------------------------------------------------
 
 

@@ -17,12 +17,35 @@ from .report import report
 
 def _create_app() -> object:
     from ..app import create_app
+    from ..config import ConfigError
+    from .age import CommandError
 
-    return create_app()
+    try:
+        return create_app()
+    except ConfigError as exc:  # no instance yet, or a broken one: one line, no traceback
+        raise CommandError(str(exc)) from exc
+
+
+class _Commands(FlaskGroup):
+    """Flask's command group without its application lookup for listing commands.
+
+    Every dissent command is registered on this group itself; Flask's default would
+    build the application (which needs an initialised instance) just to list them, and
+    print a traceback for ``dissent --help`` on a machine where ``dissent init`` has not
+    run yet. Commands that need the application still load it (``with_appcontext``).
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Return this group's own commands."""
+        return click.Group.list_commands(self, ctx)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        """Return one of this group's own commands, or ``None`` (a usage error)."""
+        return click.Group.get_command(self, ctx, name)
 
 
 @click.group(
-    cls=FlaskGroup,
+    cls=_Commands,
     create_app=_create_app,
     add_default_commands=False,
     add_version_option=False,

@@ -237,6 +237,27 @@ def test_an_adviser_who_joins_later_reads_the_messages_sent_after(
     assert b"After the new adviser came." in page
 
 
+def test_a_deactivated_adviser_is_not_a_recipient_of_the_next_message(
+    app, client, adviser, make_staff
+):
+    """Deactivation counts from the next message on: it is encrypted to the remaining
+    adviser, the recovery key and the source, and to nobody else."""
+    from dissent.services import accounts
+
+    leaving = make_staff(Role.ADVISER, username="leaving")
+    submit_observation(client, what="Fuel logs were rewritten.")
+    ref = inbox_ref(client.get("/inbox", base_url=BASE_URL))
+    assert source_reply(client, ref, "While both advisers serve.").status_code == 303
+    with app.app_context():
+        accounts.set_active(db.session, staff_id=leaving.id, active=False)
+    assert source_reply(client, ref, "After one adviser left.").status_code == 303
+
+    with app.app_context():
+        bodies = db.session.scalars(select(Message.body).order_by(Message.id)).all()
+    # Each recipient is one stanza line in the age header: advisers + recovery + source.
+    assert [body.count(b"\n-> mlkem768x25519 ") for body in bodies] == [4, 3]
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [("", "Write a message first."), ("  \r\n ", "Write a message first.")],

@@ -105,9 +105,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from .errors import register_error_handlers
 
     register_error_handlers(app)
+    from .cli.export import export
     from .cli.manage import db_group, mission, user
 
-    for command in (mission, user, db_group):
+    for command in (mission, user, db_group, export):
         app.cli.add_command(command)
     return app
 

@@ -9,6 +9,7 @@ from flask.cli import FlaskGroup
 
 from .age import age
 from .audit import audit
+from .export import export
 from .instance import demo, init, serve
 from .manage import db_group, mission, totp, user
 from .recovery import recovery
@@ -56,7 +57,20 @@ def cli() -> None:
     """dissent: a confidential channel for what official reporting leaves out."""
 
 
-for command in (age, init, demo, serve, mission, user, db_group, totp, recovery, audit, report):
+for command in (
+    age,
+    init,
+    demo,
+    serve,
+    mission,
+    user,
+    db_group,
+    totp,
+    recovery,
+    audit,
+    report,
+    export,
+):
     cli.add_command(command)
 
 

@@ -205,8 +205,15 @@ def _encrypt_to_file(
     metavar="OUT",
     help="Write to OUT, only once the whole file has authenticated.",
 )
+@click.option(
+    "--unpad",
+    is_flag=True,
+    help="Remove dissent's length-hiding padding (for files from dissent export).",
+)
 @click.argument("input_path", metavar="[IN]", default="-")
-def decrypt(identity_files: tuple[str, ...], output: str | None, input_path: str) -> None:
+def decrypt(
+    identity_files: tuple[str, ...], output: str | None, unpad: bool, input_path: str
+) -> None:
     """Decrypt IN (default: stdin) with identity files, or a passphrase if none is given."""
     identities: list[Identity] = []
     for path in identity_files:
@@ -221,10 +228,10 @@ def decrypt(identity_files: tuple[str, ...], output: str | None, input_path: str
     with _input(input_path) as source:
         try:
             if output is None:
-                decrypt_stream(source, sys.stdout.buffer, identities=identities)
+                decrypt_stream(source, sys.stdout.buffer, identities=identities, padded=unpad)
                 sys.stdout.buffer.flush()
             else:
-                decrypt_to_path(source, output, identities=identities)
+                decrypt_to_path(source, output, identities=identities, padded=unpad)
         except DecryptionError as exc:
             raise CommandError(f"decryption failed: {exc}") from exc
         except OSError as exc:

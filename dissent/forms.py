@@ -7,7 +7,7 @@ import secrets
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from flask import session
+from flask import request, session
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
@@ -49,8 +49,8 @@ def check_csrf_token(submitted: object) -> None:
 
 class _PageToken:
     """The CSRF token a page shows, looked up (or created) only if the page is rendered:
-    a form posted and answered with a redirect never needs one, and a refused post from
-    a browser without a session does not start a session for it."""
+    a form posted and answered with a redirect never needs one (a page that shows the
+    form again does, and may start a session for it)."""
 
     __slots__ = ("_token",)
 
@@ -85,6 +85,14 @@ class CsrfForm(FlaskForm):
         """Flask-WTF's settings with dissent's session-bound token."""
 
         csrf_class = _SessionCSRF
+
+        def wrap_formdata(self, form: Any, formdata: Any) -> Any:
+            """Read forms only from form bodies: Flask-WTF would also take a JSON body,
+            and a JSON value that is not an object (``5``, ``[1, 2]``) made that a 500.
+            A JSON body is simply a post without the form's fields (and its token)."""
+            if request.is_json and not request.form and not request.files:
+                formdata = request.form  # empty: every field is missing
+            return super().wrap_formdata(form, formdata)
 
 
 def choices_from(labels: Mapping[Any, Any] | Iterable[tuple[Any, Any]]) -> list[SelectChoice]:

@@ -5,14 +5,17 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from dissent.crypto import unwrap_identity
 from dissent.extensions import db
 from dissent.models import (
     Escalation,
     EscalationVersion,
+    Message,
     Observation,
+    Proposal,
+    ProposalStatus,
     ResponseKind,
     Role,
     StaffUser,
@@ -251,3 +254,33 @@ def test_a_correction_over_http_is_a_new_version_not_a_new_escalation(app, new_c
         assert sorted(versions) == [1, 2]
     inbox = source.get("/inbox", base_url=BASE_URL)
     assert b"<del>count</del>" in inbox.data and b"<ins>counted</ins>" in inbox.data
+
+
+def test_a_proposal_on_a_closed_observation_cannot_be_decided_and_says_why(app, new_client, cast):
+    """Closing does not withdraw a pending proposal; deciding it then is refused with a
+    reason (it was a 500 when a comment came with it), and nothing is recorded."""
+    _adviser, _leader, staff = cast
+    source, ref = file_and_acknowledge(new_client, staff, consent="ask_first")
+    first = post_summary(staff, ref, SUMMARY, "check")
+    assert (
+        post_summary(staff, ref, SUMMARY, "propose", checked=checked_hash(first)).status_code == 303
+    )
+    inbox = source.get("/inbox", base_url=BASE_URL)
+    proposal_id = re.search(rb"/inbox/proposals/(\d+)", inbox.data).group(1).decode()
+    with app.app_context():
+        db.session.execute(update(Observation).values(state=State.CLOSED))
+        db.session.commit()
+        messages_before = db.session.scalar(select(func.count()).select_from(Message))
+
+    response = source.post(
+        f"/inbox/proposals/{proposal_id}",
+        data={"csrf_token": csrf_from(inbox), "decision": "approve", "comment": "Fine by me."},
+        base_url=BASE_URL,
+    )
+
+    assert response.status_code == 409
+    assert b"This observation is closed; it takes no more messages." in response.data
+    assert b"Fine by me." in response.data  # what the source typed is shown again
+    with app.app_context():
+        assert db.session.scalar(select(Proposal.status)) is ProposalStatus.PENDING
+        assert db.session.scalar(select(func.count()).select_from(Message)) == messages_before

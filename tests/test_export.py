@@ -176,6 +176,24 @@ def test_an_existing_folder_is_refused_and_left_alone(app, source, tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".export.")]
 
 
+def test_a_missing_attachment_file_is_named_and_nothing_is_written(app, source, tmp_path):
+    from dissent.models import Attachment
+    from dissent.services.storage import blob_dir
+
+    assert source_upload(source, random_bytes(5_000), "log.bin").status_code == 303
+    with app.app_context():
+        name = db.session.scalar(select(Attachment.blob_name))
+        (blob_dir(current_context().settings) / name).unlink()
+
+    with pytest.raises(ExportError, match=r"attachment 1 .* is missing"):
+        export(app, source.ref, tmp_path / "export")
+
+    assert not (tmp_path / "export").exists()
+    with app.app_context():
+        actions = db.session.scalars(select(AuditEntry.action)).all()
+    assert "export" not in actions  # an export that did not happen is not in the ledger
+
+
 def test_an_unknown_reference_writes_nothing(app, source, tmp_path):
     with pytest.raises(NotFound):
         export(app, "NOPE-NOPE", tmp_path / "export")

@@ -35,20 +35,36 @@ def stores(engine):
 def test_session_store_round_trip_and_delete(engine):
     for store in stores(engine):
         key = uuid.uuid4().bytes * 2
-        store.save(key, b"sealed", expires_at=utcnow() + timedelta(minutes=5))
+        assert store.save(key, b"sealed", expires_at=utcnow() + timedelta(minutes=5), new=True)
         sealed, expires_at = store.load(key)
         assert expires_at > utcnow()
         assert sealed == b"sealed"
-        store.save(key, b"resealed", expires_at=utcnow() + timedelta(minutes=5))
+        assert store.save(key, b"resealed", expires_at=utcnow() + timedelta(minutes=5), new=False)
         assert store.load(key)[0] == b"resealed"
         store.delete(key)
+        assert store.load(key) is None
+
+
+def test_a_deleted_session_is_not_brought_back_by_a_late_save(engine):
+    """A request still running when the session was ended (logout in another tab, an
+    account deactivated) must not re-create it when it saves on its way out."""
+    for store in stores(engine):
+        key = uuid.uuid4().bytes * 2
+        store.save(key, b"identity inside", expires_at=utcnow() + timedelta(minutes=5), new=True)
+        store.delete(key)
+
+        stored = store.save(
+            key, b"identity inside", expires_at=utcnow() + timedelta(minutes=5), new=False
+        )
+
+        assert not stored
         assert store.load(key) is None
 
 
 def test_expired_database_session_records_are_not_returned(engine):
     store = DatabaseSessionStore(engine)
     key = uuid.uuid4().bytes * 2
-    store.save(key, b"sealed", expires_at=utcnow() - timedelta(seconds=1))
+    store.save(key, b"sealed", expires_at=utcnow() - timedelta(seconds=1), new=True)
     assert store.load(key) is None
 
 
@@ -56,7 +72,7 @@ def test_expired_database_session_records_are_not_returned(engine):
 def test_redis_session_record_expires_by_ttl():
     store = RedisSessionStore(REDIS_URL)
     key = uuid.uuid4().bytes * 2
-    store.save(key, b"sealed", expires_at=utcnow() + timedelta(seconds=5))
+    store.save(key, b"sealed", expires_at=utcnow() + timedelta(seconds=5), new=True)
     import redis
 
     client = redis.Redis.from_url(REDIS_URL)

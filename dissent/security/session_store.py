@@ -16,8 +16,12 @@ class SessionStore(Protocol):
     def load(self, id_hash: bytes) -> tuple[bytes, datetime] | None:
         """Return the sealed record and its expiry, or ``None``."""
 
-    def save(self, id_hash: bytes, sealed: bytes, *, expires_at: datetime) -> None:
-        """Store ``sealed`` under ``id_hash`` until ``expires_at``."""
+    def save(self, id_hash: bytes, sealed: bytes, *, expires_at: datetime, new: bool) -> bool:
+        """Store ``sealed`` under ``id_hash`` until ``expires_at``; return whether it was.
+
+        ``new`` creates the record; otherwise only an existing record is replaced, so a
+        save that arrives after a logout or expiry deleted it does not bring it back.
+        """
 
     def delete(self, id_hash: bytes) -> None:
         """Remove the record, if any."""
@@ -51,18 +55,18 @@ class DatabaseSessionStore:
             row = conn.execute(_LOAD, {"id_hash": id_hash, "now": utcnow()}).first()
         return None if row is None else (row.sealed, row.expires_at)
 
-    def save(self, id_hash: bytes, sealed: bytes, *, expires_at: datetime) -> None:
-        """Insert or replace the record; also drop expired ones now and then."""
+    def save(self, id_hash: bytes, sealed: bytes, *, expires_at: datetime, new: bool) -> bool:
+        """Insert a new record or replace an existing one (never re-create a deleted
+        one); creating a record also drops expired ones, which keeps the table small."""
         with self._engine.begin() as conn:
-            updated = conn.execute(
-                _UPDATE, {"key": id_hash, "sealed": sealed, "expires_at": expires_at}
-            )
-            if updated.rowcount == 0:
-                conn.execute(
-                    _INSERT, {"id_hash": id_hash, "sealed": sealed, "expires_at": expires_at}
+            if not new:
+                updated = conn.execute(
+                    _UPDATE, {"key": id_hash, "sealed": sealed, "expires_at": expires_at}
                 )
-                # Cheap housekeeping on session creation keeps the table small.
-                conn.execute(_DELETE_EXPIRED, {"now": utcnow()})
+                return updated.rowcount == 1
+            conn.execute(_INSERT, {"id_hash": id_hash, "sealed": sealed, "expires_at": expires_at})
+            conn.execute(_DELETE_EXPIRED, {"now": utcnow()})
+            return True
 
     def delete(self, id_hash: bytes) -> None:
         """Delete the record."""
@@ -99,9 +103,17 @@ class RedisSessionStore:
             return None
         return bytes(sealed), utcnow() + timedelta(milliseconds=int(pttl))
 
-    def save(self, id_hash: bytes, sealed: bytes, *, expires_at: datetime) -> None:
-        """Store until ``expires_at`` (Redis expires the key itself)."""
-        self._redis.set(self._PREFIX + id_hash.hex(), sealed, exat=int(expires_at.timestamp()))
+    def save(self, id_hash: bytes, sealed: bytes, *, expires_at: datetime, new: bool) -> bool:
+        """Create (``new``) or replace an existing record until ``expires_at`` (Redis
+        expires the key itself); a deleted record is not re-created."""
+        stored = self._redis.set(
+            self._PREFIX + id_hash.hex(),
+            sealed,
+            exat=int(expires_at.timestamp()),
+            nx=new,
+            xx=not new,
+        )
+        return bool(stored)
 
     def delete(self, id_hash: bytes) -> None:
         """Delete the record."""

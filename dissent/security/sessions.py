@@ -153,13 +153,25 @@ class SplitKnowledgeSessionInterface(SessionInterface):
             return  # nothing to keep, nothing to store
         if session.rotate:
             if session.keep_old:
-                self._save(session.sid, session.key, session.keep_old, ttl=ROTATION_GRACE)
+                self._save(
+                    session.sid, session.key, session.keep_old, ttl=ROTATION_GRACE, new=False
+                )
             else:
                 self.store.delete(_id_hash(session.sid))
             session.sid, session.key = os.urandom(_ID_SIZE), os.urandom(KEY_SIZE)
         elif not (session.modified or session.is_new or session.stale):
             return
-        self._save(session.sid, session.key, dict(session), ttl=self._ttl(request))
+        stored = self._save(
+            session.sid,
+            session.key,
+            dict(session),
+            ttl=self._ttl(request),
+            new=session.is_new or session.rotate,
+        )
+        if not stored:
+            # Deleted while this request ran (logout, deactivation, expiry in another
+            # tab): it stays deleted, and the browser's cookie now names nothing.
+            return
         if session.is_new or session.rotate:
             value = base64.urlsafe_b64encode(session.sid + session.key).rstrip(b"=").decode()
             # No Max-Age: the cookie dies with the browser; the store enforces idle expiry.
@@ -167,7 +179,9 @@ class SplitKnowledgeSessionInterface(SessionInterface):
                 name, value, path="/", secure=True, httponly=True, samesite="Strict"
             )
 
-    def _save(self, sid: bytes, key: bytes, data: dict[str, Any], *, ttl: timedelta) -> None:
+    def _save(
+        self, sid: bytes, key: bytes, data: dict[str, Any], *, ttl: timedelta, new: bool
+    ) -> bool:
         id_hash = _id_hash(sid)
         # The exact idle deadline is sealed with the data; for sources the store only
         # learns the day, for housekeeping. Staff-side times may be exact.
@@ -176,4 +190,4 @@ class SplitKnowledgeSessionInterface(SessionInterface):
             json.dumps(record, separators=(",", ":")).encode("utf-8"), key=key, context=id_hash
         )
         expires_at = utcnow() + ttl if is_staff_path(request.path) else day_expiry(ttl)
-        self.store.save(id_hash, sealed, expires_at=expires_at)
+        return self.store.save(id_hash, sealed, expires_at=expires_at, new=new)

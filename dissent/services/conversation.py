@@ -24,7 +24,7 @@ from ..models import (
 from . import audit
 from .content import open_document, seal_document
 from .context import ServiceContext
-from .errors import InvalidState, NotFound
+from .errors import InvalidState, NotFound, ObservationClosed
 from .keyring import content_recipients
 from .triage import record_transition
 from .workflow import action_allowed, action_target
@@ -208,7 +208,7 @@ def post_source_message(
         raise NotFound
     observation_id, mission_id, state, source_recipient = found
     if state is State.CLOSED:
-        raise InvalidState("the observation is closed")
+        raise ObservationClosed("the observation is closed")
     _insert_message(
         connection,
         ctx,

@@ -62,3 +62,7 @@ class RateLimited(ServiceError):
 
 class InvalidState(ServiceError):
     """The action does not fit the observation's current state."""
+
+
+class ObservationClosed(InvalidState):
+    """The observation is closed: it takes no more messages or decisions."""

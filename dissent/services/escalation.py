@@ -46,7 +46,7 @@ from ..models import (
 from . import audit
 from .content import open_document, seal_document
 from .context import ServiceContext
-from .errors import InvalidState, NotFound, ServiceError
+from .errors import InvalidState, NotFound, ObservationClosed, ServiceError
 from .identifiers import parse_names
 from .keyring import adviser_recipients
 from .triage import record_transition, staff_recipients
@@ -196,6 +196,8 @@ def source_decides(
     proposal = session.get(Proposal, proposal_id)
     if proposal is None or proposal.observation.source_id != source_id:
         raise NotFound
+    if proposal.observation.state is State.CLOSED:
+        raise ObservationClosed("the observation is closed")
     if proposal.status is not ProposalStatus.PENDING:
         raise InvalidState("this proposal was already decided or withdrawn")
     proposal.status = ProposalStatus.APPROVED if approve else ProposalStatus.DECLINED

@@ -43,7 +43,7 @@ from ..models import (
 from . import audit
 from .errors import NotFound
 from .escalation import SIGNATURE_PURPOSE, signed_message
-from .storage import open_blob
+from .storage import BlobMissing, open_blob
 
 MANIFEST = "manifest.json"
 README = "README.txt"
@@ -141,11 +141,31 @@ def export_observation(
     try:
         with _folder_in_place(folder) as temporary:
             files = _write_export(session, settings, observation, temporary)
+            # In the ledger before the folder appears: an export nobody recorded must not
+            # exist. If the commit fails after the rename, the folder is removed again.
+            audit.record(session, actor=actor, action=audit.Action.EXPORT, subject=observation.ref)
+            session.flush()
     except OSError as exc:
+        session.rollback()
         raise ExportError(f"cannot write {folder}: {exc.strerror or exc}") from exc
-    audit.record(session, actor=actor, action=audit.Action.EXPORT, subject=observation.ref)
-    session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    try:
+        session.commit()
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    _fsync_dir(folder.parent)
     return files
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _write_export(
@@ -177,15 +197,21 @@ def _write_export(
     )
     for number, attachment in enumerate(attachments, 1):
         stem = f"attachment-{number:02d}"
-        out.add_blob(
-            f"{stem}.age",
-            settings,
-            attachment.blob_name,
-            what="attachment",
-            sender=attachment.sender.value,
-            date=_day(attachment.added_on),
-            meta=f"{stem}-meta.age",
-        )
+        try:
+            out.add_blob(
+                f"{stem}.age",
+                settings,
+                attachment.blob_name,
+                what="attachment",
+                sender=attachment.sender.value,
+                date=_day(attachment.added_on),
+                meta=f"{stem}-meta.age",
+            )
+        except BlobMissing as exc:
+            raise ExportError(
+                f"attachment {number} ({attachment.blob_name}) is missing from the blob "
+                "folder; restore it from a backup, then export again"
+            ) from exc
         out.add(f"{stem}-meta.age", attachment.meta, what="attachment name and type")
     notes = session.scalars(
         select(Note).where(Note.observation_id == observation.id).order_by(Note.id)

@@ -22,6 +22,7 @@ from ..services.errors import (
     InvalidState,
     MissionUnavailable,
     NotFound,
+    ObservationClosed,
     RateLimited,
     SubmissionReplayed,
 )
@@ -275,12 +276,22 @@ def decide(proposal_id: int) -> ResponseReturnValue:
         )
     except NotFound:
         return _inbox_page(status=404)
+    except ObservationClosed:
+        form.decision.errors = [_("This observation is closed; it takes no more messages.")]
+        return _inbox_page(decision_form=form, decision_id=proposal_id, status=409)
     except InvalidState:
         form.decision.errors = [_("This proposal was already answered or withdrawn.")]
         return _inbox_page(decision_form=form, decision_id=proposal_id, status=409)
     ref = proposal.observation.ref
     if (form.comment.data or "").strip():
-        _post_message(ref, form.comment.data or "")
+        try:
+            _post_message(ref, form.comment.data or "")
+        except ObservationClosed:
+            # Closed in the moment between the decision and the comment: the decision
+            # stands; the comment cannot be delivered, and the page says the
+            # observation is closed instead of failing.
+            form.comment.errors = [_("This observation is closed; it takes no more messages.")]
+            return _inbox_page(decision_form=form, decision_id=proposal_id, status=409)
     return redirect(url_for("source.inbox", _anchor="thread-" + ref), code=303)
 
 

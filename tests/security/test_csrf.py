@@ -669,3 +669,18 @@ def test_acknowledge_without_token_says_why(env):
     response = browser.post(f"/adviser/o/{ref}/acknowledge", base_url=BASE_URL)
 
     assert_tells_the_user(response)
+
+
+@pytest.mark.parametrize("body", ["5", "[1, 2]", '{"codename": "x"}', "not json"])
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [("/login", 400), ("/submit", 400), ("/staff/login", 400), ("/leave", 200)],
+)
+def test_a_json_body_is_a_post_without_the_form_not_an_error(client, path, status, body):
+    """Flask-WTF would read a JSON body as the form; a number or a list made that a 500.
+    A JSON body carries no form token, so it is refused like any post without one (and
+    /leave, which never refuses, still leaves)."""
+    response = client.post(path, data=body, content_type="application/json", base_url=BASE_URL)
+
+    assert response.status_code == status
+    assert b"Traceback" not in response.data

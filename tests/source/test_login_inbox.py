@@ -344,6 +344,38 @@ def test_leave_ends_the_session_at_once_on_a_neutral_page(app, client, adviser, 
     assert again.headers["Location"] == "/login"
 
 
+def test_a_request_in_flight_cannot_bring_back_a_session_that_was_left(
+    app, client, new_client, adviser
+):
+    """Quick exit in one tab while another tab's request, which had already opened the
+    session, changes it: the session stays ended (the late save used to re-create it,
+    with the source logged in)."""
+    from flask import session
+
+    from dissent.security.sessions import SOURCE_COOKIE, _id_hash
+
+    submit_observation(client, what="Someone came in while the other tab loaded.")
+    cookie = client.get_cookie(SOURCE_COOKIE, domain="localhost").value
+    store = app.session_interface.store
+
+    def quick_exit_meanwhile():
+        # The other tab has opened the session; now the quick exit deletes it.
+        store.delete(_id_hash(session.sid))
+
+    app.before_request_funcs.setdefault(None, []).insert(0, quick_exit_meanwhile)
+    other_tab = new_client()
+    other_tab.set_cookie(SOURCE_COOKIE, cookie, domain="localhost")
+    # A page that writes to the session (a new form token) and saves it at the end.
+    assert other_tab.get("/submit", base_url=BASE_URL).status_code == 200
+    app.before_request_funcs[None].remove(quick_exit_meanwhile)
+
+    after = new_client()
+    after.set_cookie(SOURCE_COOKIE, cookie, domain="localhost")
+    response = after.get("/inbox", base_url=BASE_URL)
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/login"
+
+
 def test_a_source_session_ends_after_30_idle_minutes(client, codename, monkeypatch):
     offset = shift_clock(monkeypatch)
     assert source_login(client, codename).status_code == 303

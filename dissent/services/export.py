@@ -43,7 +43,7 @@ from ..models import (
 from . import audit
 from .errors import NotFound
 from .escalation import SIGNATURE_PURPOSE, signed_message
-from .storage import BlobMissing, open_blob
+from .storage import BlobMissing, fsync_dir, open_blob
 
 MANIFEST = "manifest.json"
 README = "README.txt"
@@ -156,16 +156,8 @@ def export_observation(
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
         raise
-    _fsync_dir(folder.parent)
+    fsync_dir(folder.parent)
     return files
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _write_export(

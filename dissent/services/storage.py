@@ -61,7 +61,8 @@ def _blob_path(settings: Settings, name: str) -> Path:
     return blob_dir(settings) / name
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_dir(folder: Path) -> None:
+    """Flush a folder's entries (a rename or a new file in it) to disk."""
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -96,7 +97,7 @@ class PendingBlob:
         os.utime(self.temp_path, (midnight.timestamp(), midnight.timestamp()))
         os.replace(self.temp_path, self.path)
         self.published = True
-        _fsync_dir(self.folder)  # the rename itself must survive a crash
+        fsync_dir(self.folder)  # the rename itself must survive a crash
         # The folder's own time would date the newest upload just as well.
         os.utime(self.folder, (midnight.timestamp(), midnight.timestamp()))
         return size

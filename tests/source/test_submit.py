@@ -491,4 +491,3 @@ def test_the_observation_opens_for_recovery_adviser_and_source(
     assert canary.encode() not in content
     with pytest.raises(DecryptionError):
         open_document(content, identities=[generate_identity(settings.key_kind)])
-

@@ -9,6 +9,7 @@ from flask.cli import FlaskGroup
 
 from .age import age
 from .audit import audit
+from .backup import backup, restore
 from .export import export
 from .instance import demo, init, serve
 from .manage import db_group, mission, totp, user
@@ -70,6 +71,8 @@ for command in (
     audit,
     report,
     export,
+    backup,
+    restore,
 ):
     cli.add_command(command)
 

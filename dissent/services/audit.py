@@ -46,6 +46,7 @@ class Action:
     ATTACHMENT_ADD = "attachment_add"
     ATTACHMENT_DOWNLOAD = "attachment_download"
     EXPORT = "export"
+    BACKUP = "backup"
     REPORT = "report"
     MISSION_CHANGE = "mission_change"
     ACCOUNT_CHANGE = "account_change"

@@ -1,0 +1,302 @@
+"""``dissent backup`` and ``dissent restore`` for an instance that keeps SQLite.
+
+A backup is one tar archive: the instance file (``dissent.json``: the instance secrets,
+without which no source could log in again), a consistent copy of the database taken
+with SQLite's online backup, every attachment file the copy refers to, and
+``backup.json`` with the SHA-256 of each of them. Content is ciphertext throughout, but
+the instance file is secret: the archive is written readable by its owner only and must
+be kept like the instance folder itself.
+
+A restore goes into a new, empty folder and checks everything before that folder
+appears: only the expected members, each with its recorded hash, and a database that
+passes SQLite's integrity check and is at the schema revision the backup recorded.
+
+PostgreSQL instances are backed up with ``pg_dump`` plus the instance file and blob
+folder (docs/operations.md); this module refuses them rather than pretending.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import sqlite3
+import tarfile
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from sqlalchemy import make_url
+
+from ..config import INSTANCE_FILE, Settings
+from ..models import today
+from .storage import BLOB_DIR, fsync_dir
+
+FORMAT = "dissent-backup/1"
+MANIFEST = "backup.json"
+DATABASE = "dissent.sqlite3"
+_BLOB_NAME = re.compile(r"[0-9a-f]{32}")
+_CHUNK = 1024 * 1024
+
+
+class BackupError(Exception):
+    """The backup or restore cannot be made; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class BackupSummary:
+    """What an archive holds."""
+
+    path: Path
+    observations: int
+    attachments: int
+    revision: str
+
+
+def _sqlite_path(settings: Settings) -> Path:
+    url = make_url(settings.database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        raise BackupError(
+            "this instance keeps its database in PostgreSQL: back it up with pg_dump, "
+            "together with the instance folder's dissent.json and blobs/ "
+            "(docs/operations.md, 'Backup and restore')"
+        )
+    return Path(url.database)
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _add(tar: tarfile.TarFile, name: str, path: Path) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = path.stat().st_size
+    info.mode = 0o600
+    info.mtime = 0  # the archive says nothing about when each file was written
+    with path.open("rb") as handle:
+        tar.addfile(info, handle)
+
+
+def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mode = 0o600
+    info.mtime = 0
+    tar.addfile(info, io.BytesIO(data))
+
+
+@contextmanager
+def _private_file_in_place(target: Path) -> Iterator[IO[bytes]]:
+    """Yield a new owner-only file that becomes ``target`` if the block succeeds."""
+    fd, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    fsync_dir(target.parent)
+
+
+def create_backup(settings: Settings, archive: Path) -> BackupSummary:
+    """Write the instance's backup to the new file ``archive``."""
+    database = _sqlite_path(settings)
+    if archive.exists():
+        raise BackupError(f"{archive} exists already; choose a new file name")
+    if not archive.parent.is_dir():
+        raise BackupError(f"{archive.parent} is not a folder")
+    instance_file = settings.instance_path / INSTANCE_FILE
+    if not instance_file.is_file():
+        raise BackupError(f"{instance_file} is missing; a backup without it cannot be used")
+    blobs = settings.instance_path / BLOB_DIR
+    try:
+        with tempfile.TemporaryDirectory(prefix=".dissent-backup-", dir=archive.parent) as work:
+            snapshot = Path(work) / DATABASE
+            _snapshot(database, snapshot)
+            names, observations, revision = _contents(snapshot)
+            missing = [name for name in names if not (blobs / name).is_file()]
+            if missing:
+                raise BackupError(
+                    f"{len(missing)} attachment file(s) the database names are missing from "
+                    f"{blobs} (first: {missing[0]}); restore them from an earlier backup "
+                    "first. Nothing was written."
+                )
+            members = {INSTANCE_FILE: instance_file, DATABASE: snapshot}
+            members.update({f"{BLOB_DIR}/{name}": blobs / name for name in names})
+            manifest = {
+                "format": FORMAT,
+                "created_on": today().isoformat(),
+                "revision": revision,
+                "observations": observations,
+                "attachments": len(names),
+                "members": {name: _sha256_file(path) for name, path in members.items()},
+            }
+            with (
+                _private_file_in_place(archive) as handle,
+                tarfile.open(fileobj=handle, mode="w", format=tarfile.PAX_FORMAT) as tar,
+            ):
+                _add_bytes(tar, MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
+                for name, path in members.items():
+                    _add(tar, name, path)
+    except OSError as exc:
+        raise BackupError(f"cannot write {archive}: {exc.strerror or exc}") from exc
+    except sqlite3.Error as exc:
+        raise BackupError(f"cannot copy the database {database}: {exc}") from exc
+    return BackupSummary(archive, observations, len(names), revision)
+
+
+def _snapshot(database: Path, target: Path) -> None:
+    """Copy the live database consistently (SQLite's online backup), owner-only."""
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.close(fd)
+    source = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    copy = sqlite3.connect(target)
+    try:
+        source.backup(copy)
+        copy.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
+    finally:
+        copy.close()
+        source.close()
+
+
+def _contents(database: Path) -> tuple[list[str], int, str]:
+    """Return the attachment file names, the number of observations and the revision."""
+    connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    try:
+        names = [row[0] for row in connection.execute("SELECT blob_name FROM attachment")]
+        observations = connection.execute("SELECT count(*) FROM observation").fetchone()[0]
+        revision = connection.execute("SELECT version_num FROM alembic_version").fetchone()[0]
+    finally:
+        connection.close()
+    return names, int(observations), str(revision)
+
+
+# --- restore ------------------------------------------------------------------------------
+
+
+def restore_backup(archive: Path, instance: Path) -> BackupSummary:
+    """Restore ``archive`` into the new (or empty) folder ``instance``."""
+    if instance.exists() and (not instance.is_dir() or any(instance.iterdir())):
+        raise BackupError(f"{instance} is not an empty folder; restore into a new one")
+    if not instance.parent.is_dir():
+        raise BackupError(f"{instance.parent} is not a folder")
+    try:
+        with tarfile.open(archive, mode="r:") as tar:
+            manifest = _read_manifest(tar)
+            work = Path(tempfile.mkdtemp(prefix=f".{instance.name}.restore-", dir=instance.parent))
+            try:
+                _extract(tar, manifest, work)
+                _check_database(work / DATABASE, manifest["revision"])
+                _point_at_restored_database(work)
+                if instance.exists():
+                    instance.rmdir()
+                os.replace(work, instance)
+            except BaseException:
+                shutil.rmtree(work, ignore_errors=True)
+                raise
+    except FileNotFoundError as exc:
+        raise BackupError(f"{archive} does not exist") from exc
+    except tarfile.TarError as exc:
+        raise BackupError(f"{archive} is not a dissent backup ({exc})") from exc
+    except OSError as exc:
+        raise BackupError(f"cannot restore into {instance}: {exc.strerror or exc}") from exc
+    fsync_dir(instance.parent)
+    return BackupSummary(
+        instance, int(manifest["observations"]), int(manifest["attachments"]), manifest["revision"]
+    )
+
+
+def _read_manifest(tar: tarfile.TarFile) -> dict[str, Any]:
+    try:
+        member = tar.getmember(MANIFEST)
+    except KeyError as exc:
+        raise BackupError("the archive has no backup.json: not a dissent backup") from exc
+    handle = tar.extractfile(member)
+    if handle is None:
+        raise BackupError("backup.json in the archive is not a file")
+    try:
+        manifest = json.loads(handle.read(1024 * 1024))
+    except ValueError as exc:
+        raise BackupError("backup.json in the archive is damaged") from exc
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise BackupError(f"not a backup this version can restore (expected {FORMAT})")
+    members = manifest.get("members")
+    if not isinstance(members, dict) or INSTANCE_FILE not in members or DATABASE not in members:
+        raise BackupError("backup.json in the archive does not list the instance and database")
+    if not isinstance(manifest.get("revision"), str) or not all(
+        isinstance(manifest.get(key), int) for key in ("observations", "attachments")
+    ):
+        raise BackupError("backup.json in the archive is incomplete")
+    for name in members:
+        if name in (INSTANCE_FILE, DATABASE):
+            continue
+        folder, _, blob = name.partition("/")
+        if folder != BLOB_DIR or not _BLOB_NAME.fullmatch(blob):
+            raise BackupError(f"the archive names an unexpected file: {name!r}")
+    return manifest
+
+
+def _extract(tar: tarfile.TarFile, manifest: dict[str, Any], work: Path) -> None:
+    """Write every listed member under ``work``, checking its hash; refuse anything else."""
+    expected: dict[str, str] = manifest["members"]
+    seen = set()
+    (work / BLOB_DIR).mkdir(mode=0o700)
+    for member in tar:
+        if member.name == MANIFEST:
+            continue
+        if member.name not in expected or not member.isfile() or member.name in seen:
+            raise BackupError(f"the archive holds an unexpected entry: {member.name!r}")
+        seen.add(member.name)
+        source = tar.extractfile(member)
+        assert source is not None  # a regular file, checked above
+        digest = hashlib.sha256()
+        fd = os.open(work / member.name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            while chunk := source.read(_CHUNK):
+                digest.update(chunk)
+                out.write(chunk)
+            out.flush()
+            os.fsync(out.fileno())
+        if digest.hexdigest() != expected[member.name]:
+            raise BackupError(f"{member.name} in the archive is damaged (its hash differs)")
+    if seen != set(expected):
+        missing = sorted(set(expected) - seen)
+        raise BackupError(f"the archive lacks {len(missing)} listed file(s), e.g. {missing[0]}")
+
+
+def _check_database(database: Path, revision: str) -> None:
+    connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    try:
+        verdict = connection.execute("PRAGMA integrity_check").fetchone()[0]
+        found = connection.execute("SELECT version_num FROM alembic_version").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        raise BackupError(f"the database in the archive cannot be read: {exc}") from exc
+    finally:
+        connection.close()
+    if verdict != "ok":
+        raise BackupError(f"the database in the archive fails SQLite's integrity check: {verdict}")
+    if found != revision:
+        raise BackupError("the database in the archive is not at the revision backup.json names")
+
+
+def _point_at_restored_database(work: Path) -> None:
+    """Drop a SQLite ``database_url`` from the restored instance file: the restored
+    database lives in the instance folder, where the default URL finds it."""
+    path = work / INSTANCE_FILE
+    values = json.loads(path.read_text(encoding="utf-8"))
+    if isinstance(values, dict) and str(values.get("database_url", "")).startswith("sqlite"):
+        del values["database_url"]
+        path.write_text(json.dumps(values, indent=2) + "\n", encoding="utf-8")

@@ -1,0 +1,226 @@
+"""``dissent backup`` / ``dissent restore``: a restored instance is the same instance."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import re
+import stat
+import tarfile
+
+import pytest
+from click.testing import CliRunner
+
+from dissent.app import create_app
+from dissent.cli import cli
+from dissent.crypto import KeyKind
+from dissent.crypto.codename import TEST_KDF_PARAMS
+from dissent.extensions import db
+from dissent.models import Role
+from dissent.services import accounts
+from dissent.services.backup import BackupError, create_backup, restore_backup
+from dissent.services.context import current_context
+from dissent.services.instance import initialise_instance
+
+from .conftest import BASE_URL, PASSWORD, csrf_from
+from .test_attachments import random_bytes, upload
+from .test_cli import CLEAN_ENV, assert_one_line_error
+from .test_core_loop import submit_observation
+
+# Backups copy SQLite files; a PostgreSQL instance is refused (tested below by settings).
+pytestmark = pytest.mark.sqlite_only
+
+WHAT = "The readiness figures for the second quarter were copied from the first."
+FAST = {"KDF_PARAMS": TEST_KDF_PARAMS, "STAFF_WRAP_WORK_FACTOR": 10, "TESTING": True}
+
+
+def serve(path):
+    return create_app({"INSTANCE_PATH": str(path), **FAST})
+
+
+def run(*args: str, instance=None):
+    env = dict(CLEAN_ENV)
+    if instance is not None:
+        env["DISSENT_INSTANCE"] = str(instance)
+    return CliRunner().invoke(cli, list(args), env=env)
+
+
+@pytest.fixture
+def live(tmp_path):
+    """An instance with one observation and one attachment; ``.codename`` reaches it."""
+    path = tmp_path / "live"
+    initialise_instance(path, kind=KeyKind.X25519, threshold=2, custodians=3)
+    app = serve(path)
+    with app.app_context():
+        accounts.create_mission(db.session, slug="eupol", name="EUPOL")
+        user, _ = accounts.create_account(
+            db.session, username="adviser", role=Role.ADVISER, mission_slugs=["eupol"]
+        )
+        accounts.enrol_directly(
+            db.session,
+            current_context(),
+            user=user,
+            password=PASSWORD,
+            totp_secret=accounts.new_totp_secret(),
+        )
+    browser = app.test_client()
+    codename = submit_observation(browser, what=WHAT)
+    inbox = browser.get("/inbox", base_url=BASE_URL)
+    ref = re.search(rb'id="thread-([A-Z0-9]{4}-[A-Z0-9]{4})"', inbox.data).group(1).decode()
+    response = upload(
+        browser,
+        f"/inbox/{ref}/attachments",
+        random_bytes(20_000),
+        "roster.bin",
+        token_page="/inbox",
+    )
+    assert response.status_code == 303
+    db.engine(app).dispose()
+    return dataclasses.make_dataclass("Live", ["path", "codename"])(path, codename)
+
+
+def test_a_restored_instance_lets_the_source_back_in_with_everything(live, tmp_path):
+    archive = tmp_path / "backup.tar"
+
+    made = run("backup", "-o", str(archive), instance=live.path)
+    restored = run("restore", str(archive), "--instance", str(tmp_path / "restored"))
+
+    assert made.exit_code == 0, made.output
+    assert "1 observation and 1 attachment file" in made.output
+    assert restored.exit_code == 0, restored.output
+    assert stat.S_IMODE(archive.stat().st_mode) == 0o600
+    app = serve(tmp_path / "restored")
+    browser = app.test_client()
+    page = browser.get("/login", base_url=BASE_URL)
+    login = browser.post(
+        "/login",
+        data={"csrf_token": csrf_from(page), "codename": live.codename},
+        base_url=BASE_URL,
+    )
+    assert login.status_code == 303  # the instance secrets came back: the codename works
+    inbox = browser.get("/inbox", base_url=BASE_URL)
+    assert WHAT.encode() in inbox.data
+    assert b"roster.bin" in inbox.data  # the attachment's encrypted name opens
+    db.engine(app).dispose()
+
+
+def test_the_backup_is_audited_and_the_archive_is_not_overwritten(live, tmp_path):
+    archive = tmp_path / "backup.tar"
+    archive.write_bytes(b"an older backup")
+
+    refused = run("backup", "-o", str(archive), instance=live.path)
+
+    assert "exists already" in assert_one_line_error(refused)
+    assert archive.read_bytes() == b"an older backup"
+    archive.unlink()
+    assert run("backup", "-o", str(archive), instance=live.path).exit_code == 0
+    app = serve(live.path)
+    with app.app_context():
+        from sqlalchemy import select
+
+        from dissent.models import AuditEntry
+
+        actions = db.session.scalars(select(AuditEntry.action)).all()
+    db.engine(app).dispose()
+    assert actions[-1] == "backup"
+
+
+def test_a_missing_attachment_file_stops_the_backup(live, tmp_path):
+    blob = next((live.path / "blobs").iterdir())
+    blob.unlink()
+
+    with pytest.raises(BackupError, match="missing"):
+        create_backup(_settings(live.path), tmp_path / "backup.tar")
+
+    assert not (tmp_path / "backup.tar").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def _settings(path):
+    app = serve(path)
+    with app.app_context():
+        settings = current_context().settings
+    db.engine(app).dispose()
+    return settings
+
+
+def test_a_postgresql_instance_is_refused_with_what_to_do_instead(live, tmp_path):
+    settings = dataclasses.replace(
+        _settings(live.path), database_url="postgresql+psycopg://db.internal/dissent"
+    )
+
+    with pytest.raises(BackupError, match="pg_dump"):
+        create_backup(settings, tmp_path / "backup.tar")
+
+
+def test_restore_refuses_a_folder_that_is_not_empty(live, tmp_path):
+    archive = tmp_path / "backup.tar"
+    create_backup(_settings(live.path), archive)
+    target = tmp_path / "busy"
+    target.mkdir()
+    (target / "keep.txt").write_text("mine")
+
+    result = run("restore", str(archive), "--instance", str(target))
+
+    assert "not an empty folder" in assert_one_line_error(result)
+    assert [p.name for p in target.iterdir()] == ["keep.txt"]
+
+
+def _rewrite(archive, out, change):
+    """Copy ``archive`` to ``out``, passing each (name, bytes) through ``change``."""
+    with tarfile.open(archive) as source, tarfile.open(out, "w") as target:
+        for member in source:
+            data = source.extractfile(member).read()
+            for name, content in change(member.name, data):
+                info = tarfile.TarInfo(name)
+                info.size = len(content)
+                target.addfile(info, io.BytesIO(content))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda name, data: [
+                (name, data[:-1] + bytes([data[-1] ^ 1]) if name.startswith("blobs/") else data)
+            ],
+            "damaged",
+        ),
+        (
+            lambda name, data: (
+                [(name, data), ("../outside.txt", b"x")]
+                if name == "dissent.json"
+                else [(name, data)]
+            ),
+            "unexpected entry",
+        ),
+        (
+            lambda name, data: [] if name.startswith("blobs/") else [(name, data)],
+            "lacks 1 listed file",
+        ),
+        (
+            lambda name, data: (
+                [(name, json.dumps({"format": "other"}).encode())]
+                if name == "backup.json"
+                else [(name, data)]
+            ),
+            "not a backup this version can restore",
+        ),
+    ],
+    ids=["flipped-bit", "path-outside", "file-missing", "foreign-format"],
+)
+def test_a_damaged_or_foreign_archive_is_refused_and_nothing_appears(
+    live, tmp_path, change, message
+):
+    archive = tmp_path / "backup.tar"
+    create_backup(_settings(live.path), archive)
+    bad = tmp_path / "bad.tar"
+    _rewrite(archive, bad, change)
+
+    with pytest.raises(BackupError, match=message):
+        restore_backup(bad, tmp_path / "restored")
+
+    assert not (tmp_path / "restored").exists()
+    assert not (tmp_path / "outside.txt").exists()
+    assert not [p for p in tmp_path.iterdir() if ".restore-" in p.name]

@@ -224,3 +224,14 @@ def test_a_damaged_or_foreign_archive_is_refused_and_nothing_appears(
     assert not (tmp_path / "restored").exists()
     assert not (tmp_path / "outside.txt").exists()
     assert not [p for p in tmp_path.iterdir() if ".restore-" in p.name]
+
+
+def test_relative_paths_work_from_the_folder_the_operator_is_in(live, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    made = run("backup", "-o", "backup.tar", instance=live.path)
+    restored = run("restore", "backup.tar", "--instance", "restored")
+
+    assert made.exit_code == 0, made.output
+    assert restored.exit_code == 0, restored.output
+    assert (tmp_path / "restored" / "dissent.sqlite3").is_file()

@@ -162,7 +162,11 @@ def _snapshot(database: Path, target: Path) -> None:
     """Copy the live database consistently (SQLite's online backup), owner-only."""
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     os.close(fd)
-    source = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    if not database.is_file():
+        raise BackupError(f"the database {database} does not exist")
+    # Opened like the server opens it (a read-only open of a WAL database can fail when
+    # its -shm file is missing); the backup only reads from it.
+    source = sqlite3.connect(database)
     copy = sqlite3.connect(target)
     try:
         source.backup(copy)
@@ -174,7 +178,7 @@ def _snapshot(database: Path, target: Path) -> None:
 
 def _contents(database: Path) -> tuple[list[str], int, str]:
     """Return the attachment file names, the number of observations and the revision."""
-    connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    connection = sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True)
     try:
         names = [row[0] for row in connection.execute("SELECT blob_name FROM attachment")]
         observations = connection.execute("SELECT count(*) FROM observation").fetchone()[0]
@@ -278,7 +282,7 @@ def _extract(tar: tarfile.TarFile, manifest: dict[str, Any], work: Path) -> None
 
 
 def _check_database(database: Path, revision: str) -> None:
-    connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True)
+    connection = sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True)
     try:
         verdict = connection.execute("PRAGMA integrity_check").fetchone()[0]
         found = connection.execute("SELECT version_num FROM alembic_version").fetchone()[0]

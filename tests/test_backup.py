@@ -235,3 +235,44 @@ def test_relative_paths_work_from_the_folder_the_operator_is_in(live, tmp_path, 
     assert made.exit_code == 0, made.output
     assert restored.exit_code == 0, restored.output
     assert (tmp_path / "restored" / "dissent.sqlite3").is_file()
+
+
+def test_secrets_set_in_the_environment_are_refused_not_silently_left_out(live, tmp_path):
+    """A restore of dissent.json with other secrets than those in use would lock every
+    source out; the backup says so instead of writing such an archive."""
+    import base64
+    import os
+
+    result = CliRunner().invoke(
+        cli,
+        ["backup", "-o", str(tmp_path / "backup.tar")],
+        env={
+            **CLEAN_ENV,
+            "DISSENT_INSTANCE": str(live.path),
+            "DISSENT_SECRET_KEY": base64.b64encode(os.urandom(32)).decode(),
+        },
+    )
+
+    assert "not the ones in dissent.json" in assert_one_line_error(result)
+    assert not (tmp_path / "backup.tar").exists()
+
+
+def test_a_damaged_instance_file_in_the_archive_is_refused(live, tmp_path):
+    archive = tmp_path / "backup.tar"
+    create_backup(_settings(live.path), archive)
+    bad = tmp_path / "bad.tar"
+
+    def break_instance_file(name, data):
+        if name == "backup.json":
+            manifest = json.loads(data)
+            manifest["members"]["dissent.json"] = hashlib.sha256(b"{not json").hexdigest()
+            return [(name, json.dumps(manifest).encode())]
+        return [(name, b"{not json" if name == "dissent.json" else data)]
+
+    import hashlib
+
+    _rewrite(archive, bad, break_instance_file)
+
+    with pytest.raises(BackupError, match="instance file in the archive is damaged"):
+        restore_backup(bad, tmp_path / "restored")
+    assert not (tmp_path / "restored").exists()

@@ -34,7 +34,7 @@ from typing import IO, Any
 
 from sqlalchemy import make_url
 
-from ..config import INSTANCE_FILE, Settings
+from ..config import INSTANCE_FILE, ConfigError, Settings, load_settings, read_instance_file
 from ..models import today
 from .storage import BLOB_DIR, fsync_dir
 
@@ -43,6 +43,8 @@ MANIFEST = "backup.json"
 DATABASE = "dissent.sqlite3"
 _BLOB_NAME = re.compile(r"[0-9a-f]{32}")
 _CHUNK = 1024 * 1024
+# backup.json lists every file with its hash (~100 bytes each): this allows millions.
+MAX_MANIFEST_BYTES = 256 * 1024 * 1024
 
 
 class BackupError(Exception):
@@ -68,6 +70,25 @@ def _sqlite_path(settings: Settings) -> Path:
             "(docs/operations.md, 'Backup and restore')"
         )
     return Path(url.database)
+
+
+def _check_secrets_are_in_the_file(settings: Settings) -> None:
+    """Refuse when the secrets in use are not the ones in dissent.json (they can be set
+    in the environment): restoring the file would then lock every source out."""
+    try:
+        stored = load_settings({}, {"INSTANCE_PATH": str(settings.instance_path)})
+    except ConfigError as exc:
+        raise BackupError(f"the instance file cannot be backed up: {exc}") from exc
+    if (
+        stored.secret_key != settings.secret_key
+        or stored.source_salt != settings.source_salt
+        or stored.recovery_recipient != settings.recovery_recipient
+    ):
+        raise BackupError(
+            "the instance secrets in use are not the ones in dissent.json (set in the "
+            "environment?); a restore of this file would lock every source out. Put the "
+            "secrets in use into dissent.json, then back up."
+        )
 
 
 def _sha256_file(path: Path) -> str:
@@ -104,15 +125,26 @@ def _private_file_in_place(target: Path) -> Iterator[IO[bytes]]:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(temporary, target)
-    except BaseException:
+        try:
+            os.link(temporary, target)  # unlike a rename, never replaces a file that exists
+        except FileExistsError as exc:
+            raise BackupError(f"{target} exists already; choose a new file name") from exc
+    finally:
         Path(temporary).unlink(missing_ok=True)
-        raise
     fsync_dir(target.parent)
 
 
 def create_backup(settings: Settings, archive: Path) -> BackupSummary:
     """Write the instance's backup to the new file ``archive``."""
+    try:
+        return _create_backup(settings, archive)
+    except OSError as exc:
+        raise BackupError(f"cannot back up to {archive}: {exc.strerror or exc}") from exc
+    except sqlite3.Error as exc:
+        raise BackupError(f"cannot copy the database: {exc}") from exc
+
+
+def _create_backup(settings: Settings, archive: Path) -> BackupSummary:
     database = _sqlite_path(settings)
     if archive.exists():
         raise BackupError(f"{archive} exists already; choose a new file name")
@@ -121,40 +153,42 @@ def create_backup(settings: Settings, archive: Path) -> BackupSummary:
     instance_file = settings.instance_path / INSTANCE_FILE
     if not instance_file.is_file():
         raise BackupError(f"{instance_file} is missing; a backup without it cannot be used")
+    _check_secrets_are_in_the_file(settings)
     blobs = settings.instance_path / BLOB_DIR
-    try:
-        with tempfile.TemporaryDirectory(prefix=".dissent-backup-", dir=archive.parent) as work:
-            snapshot = Path(work) / DATABASE
-            _snapshot(database, snapshot)
-            names, observations, revision = _contents(snapshot)
-            missing = [name for name in names if not (blobs / name).is_file()]
-            if missing:
-                raise BackupError(
-                    f"{len(missing)} attachment file(s) the database names are missing from "
-                    f"{blobs} (first: {missing[0]}); restore them from an earlier backup "
-                    "first. Nothing was written."
-                )
-            members = {INSTANCE_FILE: instance_file, DATABASE: snapshot}
-            members.update({f"{BLOB_DIR}/{name}": blobs / name for name in names})
-            manifest = {
-                "format": FORMAT,
-                "created_on": today().isoformat(),
-                "revision": revision,
-                "observations": observations,
-                "attachments": len(names),
-                "members": {name: _sha256_file(path) for name, path in members.items()},
-            }
-            with (
-                _private_file_in_place(archive) as handle,
-                tarfile.open(fileobj=handle, mode="w", format=tarfile.PAX_FORMAT) as tar,
-            ):
-                _add_bytes(tar, MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
-                for name, path in members.items():
-                    _add(tar, name, path)
-    except OSError as exc:
-        raise BackupError(f"cannot write {archive}: {exc.strerror or exc}") from exc
-    except sqlite3.Error as exc:
-        raise BackupError(f"cannot copy the database {database}: {exc}") from exc
+    with tempfile.TemporaryDirectory(prefix=".dissent-backup-", dir=archive.parent) as work:
+        snapshot = Path(work) / DATABASE
+        _snapshot(database, snapshot)
+        names, observations, revision = _contents(snapshot)
+        odd = [name for name in names if not _BLOB_NAME.fullmatch(name)]
+        if odd:
+            raise BackupError(
+                f"the database names an attachment file {odd[0]!r} "
+                "that is not a blob name; nothing was written"
+            )
+        missing = [name for name in names if not (blobs / name).is_file()]
+        if missing:
+            raise BackupError(
+                f"{len(missing)} attachment file(s) the database names are missing from "
+                f"{blobs} (first: {missing[0]}); restore them from an earlier backup "
+                "first. Nothing was written."
+            )
+        members = {INSTANCE_FILE: instance_file, DATABASE: snapshot}
+        members.update({f"{BLOB_DIR}/{name}": blobs / name for name in names})
+        manifest = {
+            "format": FORMAT,
+            "created_on": today().isoformat(),
+            "revision": revision,
+            "observations": observations,
+            "attachments": len(names),
+            "members": {name: _sha256_file(path) for name, path in members.items()},
+        }
+        with (
+            _private_file_in_place(archive) as handle,
+            tarfile.open(fileobj=handle, mode="w", format=tarfile.PAX_FORMAT) as tar,
+        ):
+            _add_bytes(tar, MANIFEST, (json.dumps(manifest) + "\n").encode())
+            for name, path in members.items():
+                _add(tar, name, path)
     return BackupSummary(archive, observations, len(names), revision)
 
 
@@ -182,10 +216,12 @@ def _contents(database: Path) -> tuple[list[str], int, str]:
     try:
         names = [row[0] for row in connection.execute("SELECT blob_name FROM attachment")]
         observations = connection.execute("SELECT count(*) FROM observation").fetchone()[0]
-        revision = connection.execute("SELECT version_num FROM alembic_version").fetchone()[0]
+        row = connection.execute("SELECT version_num FROM alembic_version").fetchone()
     finally:
         connection.close()
-    return names, int(observations), str(revision)
+    if row is None:
+        raise BackupError("the database has no schema revision; run `dissent db upgrade`")
+    return names, int(observations), str(row[0])
 
 
 # --- restore ------------------------------------------------------------------------------
@@ -193,6 +229,15 @@ def _contents(database: Path) -> tuple[list[str], int, str]:
 
 def restore_backup(archive: Path, instance: Path) -> BackupSummary:
     """Restore ``archive`` into the new (or empty) folder ``instance``."""
+    try:
+        return _restore_backup(archive, instance)
+    except OSError as exc:
+        raise BackupError(
+            f"cannot restore {archive} into {instance}: {exc.strerror or exc}"
+        ) from exc
+
+
+def _restore_backup(archive: Path, instance: Path) -> BackupSummary:
     if instance.exists() and (not instance.is_dir() or any(instance.iterdir())):
         raise BackupError(f"{instance} is not an empty folder; restore into a new one")
     if not instance.parent.is_dir():
@@ -205,18 +250,16 @@ def restore_backup(archive: Path, instance: Path) -> BackupSummary:
                 _extract(tar, manifest, work)
                 _check_database(work / DATABASE, manifest["revision"])
                 _point_at_restored_database(work)
+                fsync_dir(work / BLOB_DIR)
+                fsync_dir(work)
                 if instance.exists():
                     instance.rmdir()
                 os.replace(work, instance)
             except BaseException:
                 shutil.rmtree(work, ignore_errors=True)
                 raise
-    except FileNotFoundError as exc:
-        raise BackupError(f"{archive} does not exist") from exc
     except tarfile.TarError as exc:
         raise BackupError(f"{archive} is not a dissent backup ({exc})") from exc
-    except OSError as exc:
-        raise BackupError(f"cannot restore into {instance}: {exc.strerror or exc}") from exc
     fsync_dir(instance.parent)
     return BackupSummary(
         instance, int(manifest["observations"]), int(manifest["attachments"]), manifest["revision"]
@@ -228,12 +271,13 @@ def _read_manifest(tar: tarfile.TarFile) -> dict[str, Any]:
         member = tar.getmember(MANIFEST)
     except KeyError as exc:
         raise BackupError("the archive has no backup.json: not a dissent backup") from exc
+    if not member.isfile() or member.size > MAX_MANIFEST_BYTES:
+        raise BackupError("backup.json in the archive is not a plain file of a sane size")
     handle = tar.extractfile(member)
-    if handle is None:
-        raise BackupError("backup.json in the archive is not a file")
+    assert handle is not None  # a regular file, checked above
     try:
-        manifest = json.loads(handle.read(1024 * 1024))
-    except ValueError as exc:
+        manifest = json.loads(handle.read())
+    except (ValueError, RecursionError) as exc:
         raise BackupError("backup.json in the archive is damaged") from exc
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise BackupError(f"not a backup this version can restore (expected {FORMAT})")
@@ -285,7 +329,8 @@ def _check_database(database: Path, revision: str) -> None:
     connection = sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True)
     try:
         verdict = connection.execute("PRAGMA integrity_check").fetchone()[0]
-        found = connection.execute("SELECT version_num FROM alembic_version").fetchone()[0]
+        row = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+        found = None if row is None else row[0]
     except sqlite3.DatabaseError as exc:
         raise BackupError(f"the database in the archive cannot be read: {exc}") from exc
     finally:
@@ -297,10 +342,19 @@ def _check_database(database: Path, revision: str) -> None:
 
 
 def _point_at_restored_database(work: Path) -> None:
-    """Drop a SQLite ``database_url`` from the restored instance file: the restored
-    database lives in the instance folder, where the default URL finds it."""
-    path = work / INSTANCE_FILE
-    values = json.loads(path.read_text(encoding="utf-8"))
-    if isinstance(values, dict) and str(values.get("database_url", "")).startswith("sqlite"):
+    """Check the restored instance file, and drop a SQLite ``database_url`` from it: the
+    restored database lives in the instance folder, where the default URL finds it."""
+    try:
+        values = read_instance_file(work)
+    except ConfigError as exc:
+        raise BackupError(f"the instance file in the archive is damaged: {exc}") from exc
+    if str(values.get("database_url", "")).startswith("sqlite"):
         del values["database_url"]
-        path.write_text(json.dumps(values, indent=2) + "\n", encoding="utf-8")
+        path = work / INSTANCE_FILE
+        replacement = work / (INSTANCE_FILE + ".new")
+        fd = os.open(replacement, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(json.dumps(values, indent=2) + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(replacement, path)

@@ -13,7 +13,7 @@ from ..attachments.blocks import attachments_block
 from ..extensions import db
 from ..forms import choices_from
 from ..leadership.forms import ESCALATION_STATE_LABELS, RESPONSE_KIND_LABELS
-from ..models import Escalation, Observation, ProposalStatus
+from ..models import Escalation, Observation, ProposalStatus, Role
 from ..services import conversation, escalation, inbox, leadership, triage
 from ..services.deadlines import ack_due, feedback_due
 from ..services.errors import NotFound
@@ -62,8 +62,13 @@ def text_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def prepare_forms(observation: Observation, forms: dict[str, Any]) -> dict[str, Any]:
-    """Return every form of the page, with choices filled in."""
+def prepare_forms(
+    observation: Observation,
+    forms: dict[str, Any],
+    proposals: list[escalation.OpenProposal] | None = None,
+) -> dict[str, Any]:
+    """Return every form of the page, with choices filled in (``proposals``: the
+    observation's decrypted proposals, if the caller has them already)."""
     state_form = forms.get("state_form") or StateForm()
     state_form.to_state.choices = choices_from(
         (s.value, STATE_LABELS[s]) for s in MANUAL_TRANSITIONS.get(observation.state, ())
@@ -73,21 +78,19 @@ def prepare_forms(observation: Observation, forms: dict[str, Any]) -> dict[str, 
         severity=observation.severity.value if observation.severity else "",
         category=observation.category.value,
     )
-    advisers = triage.mission_advisers(db.session, observation.mission_id)
+    advisers = triage.mission_staff(db.session, observation.mission_id, Role.ADVISER)
     triage_form.assignee.choices = choices_from(
         [("", "—"), *((str(a.id), a.username) for a in advisers)]
     )
     summary_form = forms.get("summary_form") or SummaryForm()
     if not summary_form.summary.data:
         # Escalating an approved proposal needs its exact text: offer it.
-        approved = [
-            p
-            for p in escalation.proposals_for(db.session, observation, current_identity())
-            if p.proposal.status is ProposalStatus.APPROVED
-        ]
+        if proposals is None:
+            proposals = escalation.proposals_for(db.session, observation, current_identity())
+        approved = [p for p in proposals if p.proposal.status is ProposalStatus.APPROVED]
         if approved:
             summary_form.summary.data = approved[0].summary
-    leaders = escalation.mission_leaders(db.session, observation.mission_id)
+    leaders = triage.mission_staff(db.session, observation.mission_id, Role.LEADERSHIP)
     summary_form.leaders.choices = choices_from((u.id, u.username) for u in leaders)
     if not summary_form.leaders.data and leaders:
         summary_form.leaders.data = [u.id for u in leaders]
@@ -124,11 +127,12 @@ def render_observation(
         (e, escalation.open_versions(e, identity), leadership.open_responses(e, identity))
         for e in escalation.escalations_of(db.session, observation)
     ]
+    proposals = escalation.proposals_for(db.session, observation, identity)
     return render_template(
         "adviser/observation.html",
         view=view,
         history=triage.history(db.session, observation, identity),
-        proposals=escalation.proposals_for(db.session, observation, identity),
+        proposals=proposals,
         escalations=escalations,
         attachments_block=attachments_block(observation, identity, for_source=False),
         flags=flags,
@@ -148,5 +152,5 @@ def render_observation(
             "escalation": ESCALATION_STATE_LABELS,
             "response": RESPONSE_KIND_LABELS,
         },
-        **prepare_forms(observation, forms),
+        **prepare_forms(observation, forms, proposals),
     ), status

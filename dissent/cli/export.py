@@ -33,12 +33,11 @@ def export(ref: str, output: Path) -> None:
     from ..services.errors import NotFound
     from ..services.export import ExportError, export_observation
 
+    ref = ref.strip().upper()
     try:
-        files = export_observation(
-            db.session, current_context().settings, ref=ref.strip().upper(), folder=output
-        )
+        files = export_observation(db.session, current_context().settings, ref=ref, folder=output)
     except NotFound as exc:
-        raise CommandError(f"no observation {ref.strip().upper()!r}") from exc
+        raise CommandError(f"no observation {ref!r}") from exc
     except ExportError as exc:
         raise CommandError(str(exc)) from exc
-    click.echo(f"Exported {ref.strip().upper()}: {len(files)} files and a manifest in {output}.")
+    click.echo(f"Exported {ref}: {len(files)} files and a manifest in {output}.")

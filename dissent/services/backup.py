@@ -99,21 +99,21 @@ def _sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _add(tar: tarfile.TarFile, name: str, path: Path) -> None:
+def _info(name: str, size: int) -> tarfile.TarInfo:
     info = tarfile.TarInfo(name)
-    info.size = path.stat().st_size
+    info.size = size
     info.mode = 0o600
     info.mtime = 0  # the archive says nothing about when each file was written
+    return info
+
+
+def _add(tar: tarfile.TarFile, name: str, path: Path) -> None:
     with path.open("rb") as handle:
-        tar.addfile(info, handle)
+        tar.addfile(_info(name, path.stat().st_size), handle)
 
 
 def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
-    info = tarfile.TarInfo(name)
-    info.size = len(data)
-    info.mode = 0o600
-    info.mtime = 0
-    tar.addfile(info, io.BytesIO(data))
+    tar.addfile(_info(name, len(data)), io.BytesIO(data))
 
 
 @contextmanager

@@ -39,7 +39,6 @@ from ..models import (
     Sender,
     StaffUser,
     State,
-    staff_mission,
     today,
     utcnow,
 )
@@ -49,7 +48,7 @@ from .context import ServiceContext
 from .errors import InvalidState, NotFound, ObservationClosed, ServiceError
 from .identifiers import parse_names
 from .keyring import adviser_recipients
-from .triage import record_transition, staff_recipients
+from .triage import mission_staff, record_transition, staff_recipients
 from .workflow import action_allowed, action_target
 
 SUMMARY_MAX = 10_000
@@ -81,23 +80,6 @@ def _check_summary(text: str) -> str:
     if len(text) > SUMMARY_MAX:
         raise ValueError(f"the summary is longer than {SUMMARY_MAX} characters")
     return text
-
-
-def mission_leaders(session: Session, mission_id: int) -> list[StaffUser]:
-    """Return the active, enrolled leadership accounts of a mission."""
-    return list(
-        session.scalars(
-            select(StaffUser)
-            .join(staff_mission, staff_mission.c.staff_id == StaffUser.id)
-            .where(
-                staff_mission.c.mission_id == mission_id,
-                StaffUser.role == Role.LEADERSHIP,
-                StaffUser.active.is_(True),
-                StaffUser.enrolled_at.is_not(None),
-            )
-            .order_by(StaffUser.username)
-        )
-    )
 
 
 # --- the mission's list of names --------------------------------------------------------
@@ -326,7 +308,9 @@ def escalate(
         raise InvalidState("acknowledge the observation before escalating it")
     proposal = check_consent(session, observation, identity, summary)
     leaders = [
-        u for u in mission_leaders(session, observation.mission_id) if u.id in set(leader_ids)
+        u
+        for u in mission_staff(session, observation.mission_id, Role.LEADERSHIP)
+        if u.id in set(leader_ids)
     ]
     if not leaders:
         raise ValueError("choose at least one leader of this mission")

@@ -104,15 +104,15 @@ def change_state(
     session.commit()
 
 
-def mission_advisers(session: Session, mission_id: int) -> list[StaffUser]:
-    """Return the active, enrolled advisers of a mission."""
+def mission_staff(session: Session, mission_id: int, role: Role) -> list[StaffUser]:
+    """Return the active, enrolled staff of a mission in ``role``, by username."""
     return list(
         session.scalars(
             select(StaffUser)
             .join(staff_mission, staff_mission.c.staff_id == StaffUser.id)
             .where(
                 staff_mission.c.mission_id == mission_id,
-                StaffUser.role == Role.ADVISER,
+                StaffUser.role == role,
                 StaffUser.active.is_(True),
                 StaffUser.enrolled_at.is_not(None),
             )
@@ -126,7 +126,7 @@ def assign(
 ) -> None:
     """Assign the observation to one adviser of its mission (or to nobody)."""
     if assignee_id is not None and assignee_id not in {
-        a.id for a in mission_advisers(session, observation.mission_id)
+        a.id for a in mission_staff(session, observation.mission_id, Role.ADVISER)
     }:
         raise NotFound("not an adviser of this mission")
     observation.assigned_to_id = assignee_id

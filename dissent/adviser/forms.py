@@ -41,6 +41,10 @@ class AcknowledgeForm(CsrfForm):
     """Send the standard acknowledgement of receipt."""
 
 
+class GrantForm(CsrfForm):
+    """Give a colleague access to the mission's earlier files (one step of it)."""
+
+
 SEVERITY_LABELS = {
     "": _l("Not set"),
     Severity.LOW: _l("Low"),

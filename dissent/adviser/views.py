@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from ..extensions import db
 from ..security.policy import Access, allow
-from ..services import audit, conversation, inbox
+from ..services import access, audit, conversation, inbox
 from ..services.context import current_context
-from ..services.errors import InvalidState
+from ..services.errors import InvalidState, NotFound
 from ..source.forms import CATEGORY_LABELS
-from ..staff.identity import current_staff
-from .forms import AcknowledgeForm, ReplyForm
+from ..staff.identity import current_identity, current_staff
+from .forms import AcknowledgeForm, GrantForm, ReplyForm
 from .page import find_observation, render_observation
 
 bp = Blueprint("adviser", __name__, url_prefix="/adviser")
@@ -24,10 +24,50 @@ def inbox_view() -> ResponseReturnValue:
     """List the observations of the adviser's missions, overdue and newest first."""
     page = request.args.get("page", "1")
     number = int(page) if page.isdigit() and 0 < len(page) < 6 else 1
-    data = inbox.adviser_inbox(db.session, current_staff(), page=number)
+    return _inbox_page(number)
+
+
+def _inbox_page(
+    number: int = 1, *, grant_form: GrantForm | None = None, status: int = 200
+) -> ResponseReturnValue:
+    staff = current_staff()
+    data = inbox.adviser_inbox(db.session, staff, page=number)
     return render_template(
-        "adviser/inbox.html", inbox=data, page=number, category_labels=CATEGORY_LABELS
-    )
+        "adviser/inbox.html",
+        inbox=data,
+        page=number,
+        category_labels=CATEGORY_LABELS,
+        grants=[
+            (g, access.remaining_observations(db.session, g))
+            for g in access.grants_to_give(db.session, staff)
+        ],
+        waiting=access.waiting_for(db.session, staff.id),
+        grant_form=grant_form or GrantForm(),
+    ), status
+
+
+@bp.route("/access/<int:grant_id>", methods=["POST"])
+@allow(Access.ADVISER)
+def grant_access(grant_id: int) -> ResponseReturnValue:
+    """Give a colleague access to the mission's earlier files, one bounded step."""
+    form = GrantForm()
+    if not form.validate():
+        return _inbox_page(grant_form=form, status=400)
+    try:
+        step = access.grant_step(
+            db.session,
+            current_context(),
+            granter=current_staff(),
+            identity=current_identity(),
+            grant_id=grant_id,
+        )
+    except NotFound:
+        abort(404)
+    except InvalidState:
+        return _inbox_page(status=409)
+    if not step.finished:
+        return redirect(url_for("adviser.inbox_view", access="continue", _anchor="access"), 303)
+    return redirect(url_for("adviser.inbox_view", access="done", unopened=step.unopened), 303)
 
 
 @bp.route("/o/<ref>")

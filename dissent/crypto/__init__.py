@@ -20,6 +20,8 @@ from ._header import Stanza
 from .age import (
     Encryptor,
     OpenedHeader,
+    add_recipients,
+    add_recipients_stream,
     decrypt,
     decrypt_stream,
     decrypt_to_path,
@@ -95,6 +97,8 @@ __all__ = [
     "VerifyKey",
     "X25519Identity",
     "X25519Recipient",
+    "add_recipients",
+    "add_recipients_stream",
     "decrypt",
     "decrypt_stream",
     "decrypt_to_path",

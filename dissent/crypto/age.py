@@ -40,6 +40,8 @@ from .padding import PaddedReader, iter_padding, unpad_chunks
 __all__ = [
     "Encryptor",
     "OpenedHeader",
+    "add_recipients",
+    "add_recipients_stream",
     "decrypt",
     "decrypt_stream",
     "decrypt_to_path",
@@ -326,6 +328,50 @@ def rewrap_header(
     if source.read(1):
         raise HeaderError("data after the header")
     return _new_header(opened.file_key, recipients)
+
+
+def _extended_header(opened: OpenedHeader, recipients: Sequence[Recipient]) -> bytes:
+    _check_recipients(recipients)
+    if any(isinstance(r, ScryptRecipient) for r in recipients):
+        raise ValueError("a passphrase must be the only recipient of a file")
+    kept = opened.header.stanzas
+    added = [stanza for r in recipients for stanza in r.wrap(opened.file_key)]
+    if not {s.type for s in added} <= {s.type for s in kept}:
+        # Also refuses adding to a passphrase file (its scrypt stanza must stay alone).
+        raise ValueError("the added recipients are not of the kind the file was made for")
+    return encode_header([*kept, *added], opened.file_key)
+
+
+def add_recipients(
+    data: bytes, *, identities: Sequence[Identity], recipients: Sequence[Recipient]
+) -> bytes:
+    """Return the binary age file ``data`` readable by ``recipients`` as well.
+
+    Unlike :func:`rewrap`, every existing stanza is kept byte for byte, so nobody who
+    could open the file loses access, and the caller needs to know nothing about who
+    they are; only the MAC is recomputed. One of ``identities`` must open the header.
+    The payload is unchanged. Adding someone who already has a stanza gives them a
+    second one (harmless: stanzas are tried in turn).
+    """
+    source = BufferedSource(io.BytesIO(data))
+    opened = open_header(source, identities=identities)
+    return _extended_header(opened, recipients) + source.read()
+
+
+def add_recipients_stream(
+    stream: Readable,
+    sink: Writable,
+    *,
+    identities: Sequence[Identity],
+    recipients: Sequence[Recipient],
+) -> None:
+    """Copy an age file (binary or armored) to ``sink`` with stanzas for ``recipients``
+    added, as :func:`add_recipients` does; in constant memory. Output is binary."""
+    source = _source_for(stream)
+    opened = open_header(source, identities=identities)
+    sink.write(_extended_header(opened, recipients))
+    while block := source.read(1024 * 1024):
+        sink.write(block)
 
 
 def split_header(data: bytes) -> tuple[bytes, bytes]:

@@ -26,10 +26,11 @@ from .observation import (
     State,
 )
 from .security import StoredSession
-from .staff import Enrolment, Role, StaffUser, staff_mission
+from .staff import AccessGrant, Enrolment, Role, StaffUser, staff_mission
 from .triage import MissionNames, Note, StateChange
 
 __all__ = [
+    "AccessGrant",
     "Attachment",
     "AuditEntry",
     "AuditHead",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Column, ForeignKey, LargeBinary, String, Table, Text
+from sqlalchemy import Column, ForeignKey, LargeBinary, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, enum_type, utcnow
@@ -74,3 +74,33 @@ class Enrolment(Base):
     used_at: Mapped[datetime | None] = mapped_column(default=None)
 
     staff: Mapped[StaffUser] = relationship(lazy="joined")
+
+
+class AccessGrant(Base):
+    """An adviser waiting for access to the files a mission held before they had a key.
+
+    Content is encrypted to the advisers active when it was written; one who enrols
+    later (or again, with new keys, or is reactivated) cannot open the earlier files
+    until a colleague who can adds a stanza for them (DESIGN §3: granting access
+    re-wraps the file key). The server cannot do this on its own: it holds no key.
+    The row exists while the grant is pending and is deleted when it is complete; the
+    audit ledger keeps who granted it.
+    """
+
+    __tablename__ = "access_grant"
+    __table_args__ = (UniqueConstraint("staff_id", "mission_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff_user.id", ondelete="CASCADE"))
+    mission_id: Mapped[int] = mapped_column(ForeignKey("mission.id", ondelete="CASCADE"))
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The newest observation when access was requested (later ones include the
+    # adviser already) and how far the grant has come: observations with a lower id
+    # than ``next_observation_id`` are done. A grant runs in steps of bounded size.
+    through_observation_id: Mapped[int] = mapped_column(default=0)
+    next_observation_id: Mapped[int] = mapped_column(default=0)
+    # Files no granter so far could open (their keys were added after them, too).
+    unopened: Mapped[int] = mapped_column(default=0)
+
+    staff: Mapped[StaffUser] = relationship(lazy="joined")
+    mission: Mapped[Mission] = relationship(lazy="joined")

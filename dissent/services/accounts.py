@@ -26,7 +26,7 @@ from ..crypto.signing import signing_key_from_secret
 from ..models import Enrolment, Mission, Role, StaffUser, utcnow
 from ..models.mission import NAME_MAX, SLUG_MAX
 from ..models.staff import USERNAME_MAX
-from . import audit
+from . import access, audit
 from .context import ServiceContext
 from .errors import (
     AccountExists,
@@ -217,7 +217,7 @@ def complete_enrolment(
     step = _matching_step(totp_secret, totp_code, now=time.time())
     if step is None:
         raise TotpRejected
-    _install_credentials(ctx, user, password=password, totp_secret=totp_secret, step=step)
+    _install_credentials(session, ctx, user, password=password, totp_secret=totp_secret, step=step)
     enrolment.used_at = utcnow()
     audit.record(
         session, actor=user.username, action=audit.Action.ACCOUNT_CHANGE, subject="enrolled"
@@ -231,16 +231,26 @@ def enrol_directly(
 ) -> None:
     """Enrol an account without a link (the demo instance only)."""
     check_password_policy(password, username=user.username)
-    _install_credentials(ctx, user, password=password, totp_secret=totp_secret, step=0)
+    _install_credentials(session, ctx, user, password=password, totp_secret=totp_secret, step=0)
     for enrolment in session.scalars(select(Enrolment).where(Enrolment.staff_id == user.id)):
         enrolment.used_at = utcnow()
     session.commit()
 
 
 def _install_credentials(
-    ctx: ServiceContext, user: StaffUser, *, password: str, totp_secret: str, step: int
+    session: Session,
+    ctx: ServiceContext,
+    user: StaffUser,
+    *,
+    password: str,
+    totp_secret: str,
+    step: int,
 ) -> None:
-    """Set the password hash and TOTP, and generate and wrap the account's keys."""
+    """Set the password hash and TOTP, and generate and wrap the account's keys.
+
+    An adviser's new key opens nothing their missions already hold: a colleague must
+    grant them the earlier files (``access``).
+    """
     identity = generate_identity(ctx.settings.key_kind)
     user.password_hash = hash_password(password)
     user.totp_secret_sealed = seal(
@@ -253,6 +263,7 @@ def _install_credentials(
     user.recipient = identity.recipient.encode()
     user.verify_key = signing_key_from_secret(identity.secret_bytes()).verify_key.to_text()
     user.enrolled_at = utcnow()
+    access.request_access(session, user)
 
 
 def _totp_key(ctx: ServiceContext) -> bytes:
@@ -313,6 +324,9 @@ def set_active(session: Session, *, staff_id: int, active: bool, actor: str = "c
     user = session.get(StaffUser, staff_id)
     if user is None:
         raise NotFound
+    if active and not user.active and user.enrolled:
+        # Files written while the account was inactive were not encrypted to it.
+        access.request_access(session, user)
     user.active = active
     audit.record(
         session,

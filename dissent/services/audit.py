@@ -51,6 +51,7 @@ class Action:
     MISSION_CHANGE = "mission_change"
     ACCOUNT_CHANGE = "account_change"
     NAMES_CHANGE = "names_change"
+    ACCESS_GRANT = "access_grant"
 
 
 def _hash(prev: bytes, *, seq: int, at: datetime, actor: str, action: str, subject: str) -> bytes:

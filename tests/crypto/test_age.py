@@ -20,6 +20,8 @@ from dissent.crypto import (
     PayloadError,
     ScryptIdentity,
     ScryptRecipient,
+    add_recipients,
+    add_recipients_stream,
     decrypt,
     decrypt_stream,
     decrypt_to_path,
@@ -527,6 +529,75 @@ def test_a_wrong_identity_cannot_rewrap() -> None:
     with pytest.raises(DecryptionError):
         rewrap(io.BytesIO(blob), sink, identities=[BOB], recipients=[BOB.recipient])
     assert sink.getvalue() == b""
+
+
+@pytest.mark.parametrize("ids", [X25519_IDS, HYBRID_IDS], ids=["x25519", "hybrid"])
+def test_adding_a_recipient_keeps_everyone_and_the_payload(ids) -> None:
+    holder, other, newcomer, outsider = ids[:4]
+    original = plaintext(CHUNK + 10)
+    blob = encrypt(original, recipients=[holder.recipient, other.recipient], pad=True)
+
+    new = add_recipients(blob, identities=[holder], recipients=[newcomer.recipient])
+
+    for identity in (holder, other, newcomer):
+        assert decrypt(new, identities=[identity], padded=True) == original
+    with pytest.raises(NoIdentityMatchError):
+        decrypt(new, identities=[outsider])
+    old_header, old_payload = split_header(blob)
+    new_header, new_payload = split_header(new)
+    assert new_payload == old_payload
+    # The old stanzas are kept byte for byte: only the MAC line changes.
+    assert new_header.startswith(old_header.rpartition(b"---")[0])
+
+
+def test_adding_recipients_streams_an_armored_file_to_binary() -> None:
+    original = plaintext(2 * CHUNK + 3)
+    blob = encrypt(original, recipients=[ALICE.recipient], armor=True)
+    sink = io.BytesIO()
+
+    add_recipients_stream(io.BytesIO(blob), sink, identities=[ALICE], recipients=[BOB.recipient])
+
+    assert sink.getvalue().startswith(b"age-encryption.org/v1\n")
+    assert decrypt(sink.getvalue(), identities=[BOB]) == original
+    assert decrypt(sink.getvalue(), identities=[ALICE]) == original
+
+
+def test_only_someone_who_can_open_a_file_can_add_to_it() -> None:
+    blob = encrypt(b"report", recipients=[ALICE.recipient])
+    with pytest.raises(NoIdentityMatchError):
+        add_recipients(blob, identities=[BOB], recipients=[BOB.recipient])
+
+
+def test_adding_a_tampered_header_is_refused() -> None:
+    blob = bytearray(encrypt(b"report", recipients=[ALICE.recipient, BOB.recipient]))
+    header, _ = split_header(bytes(blob))
+    blob[len(header) - 10] ^= 1  # inside the MAC
+    with pytest.raises(DecryptionError):
+        add_recipients(bytes(blob), identities=[ALICE], recipients=[CAROL.recipient])
+
+
+@pytest.mark.parametrize(
+    ("made_for", "added"),
+    [
+        ([ALICE.recipient], HYBRID_IDS[0].recipient),  # X25519 file, post-quantum key
+        ([HYBRID_IDS[0].recipient], ALICE.recipient),  # post-quantum file, X25519 key
+    ],
+    ids=["x25519-file", "hybrid-file"],
+)
+def test_adding_a_key_of_another_kind_is_refused(made_for, added) -> None:
+    blob = encrypt(b"report", recipients=made_for)
+    with pytest.raises(ValueError, match="kind"):
+        add_recipients(blob, identities=[ALICE, HYBRID_IDS[0]], recipients=[added])
+
+
+def test_a_passphrase_file_takes_no_added_recipient() -> None:
+    blob = encrypt(b"report", recipients=[ScryptRecipient("correct horse", work_factor=10)])
+    with pytest.raises(ValueError):
+        add_recipients(
+            blob,
+            identities=[ScryptIdentity("correct horse", max_work_factor=10)],
+            recipients=[ALICE.recipient],
+        )
 
 
 def test_rewrap_refuses_a_mixed_recipient_set() -> None:

@@ -18,6 +18,7 @@ import pytest
 from dissent.crypto import (
     KeyKind,
     KeyPairIdentity,
+    add_recipients,
     decrypt,
     encrypt,
     format_identity_file,
@@ -208,6 +209,22 @@ def test_age_opens_a_dissent_file_with_each_of_three_identities(tmp_path):
     refused = run_age("-d", "-i", outsider, tmp_path / "file.age")
     assert refused.returncode != 0
     assert refused.stdout == b""
+
+
+def test_age_opens_a_file_after_dissent_added_a_recipient(tmp_path):
+    """Granting access (an added stanza, a new MAC) leaves a file age still accepts."""
+    first, newcomer = generate_identity(KeyKind.X25519), generate_identity(KeyKind.X25519)
+    data = plaintext(CHUNK + 7)
+    blob = encrypt(data, recipients=[first.recipient])
+    (tmp_path / "file.age").write_bytes(
+        add_recipients(blob, identities=[first], recipients=[newcomer.recipient])
+    )
+
+    for n, holder in enumerate((first, newcomer)):
+        key = write_identity(tmp_path / f"key{n}.txt", holder)
+        result = run_age("-d", "-i", key, tmp_path / "file.age")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout == data
 
 
 def test_dissent_opens_an_age_file_with_each_of_three_identities(tmp_path):

@@ -18,11 +18,11 @@ from urllib.parse import urlsplit
 import pyotp
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from dissent.adviser.page import text_hash
 from dissent.extensions import db
-from dissent.models import Base, Role
+from dissent.models import AccessGrant, Base, Role
 from dissent.security.sessions import SOURCE_COOKIE
 from dissent.services import accounts
 
@@ -272,6 +272,24 @@ def case_acknowledge(env: Env) -> None:
 
     # Whether the page says why is checked by test_acknowledge_without_token_says_why.
     assert 400 <= response.status_code < 500
+    assert snapshot(env.app) == before
+
+
+def case_grant_access(env: Env) -> None:
+    env.source()
+    browser, _ = env.staff(Role.ADVISER)
+    newcomer = env.make_staff(Role.ADVISER)
+    with env.app.app_context():
+        # Both enrolled after the observation; the one logged in has been granted.
+        db.session.execute(delete(AccessGrant).where(AccessGrant.staff_id != newcomer.id))
+        db.session.commit()
+        grant = db.session.scalars(select(AccessGrant)).one()
+    before = snapshot(env.app)
+
+    response = browser.post(f"/adviser/access/{grant.id}", base_url=BASE_URL)
+
+    assert response.status_code == 400
+    assert_tells_the_user(response)
     assert snapshot(env.app) == before
 
 
@@ -566,6 +584,7 @@ CASES: dict[str, Callable[[Env], None]] = {
     "staff.enrol": case_enrol,
     "adviser.reply": case_adviser_reply,
     "adviser.acknowledge": case_acknowledge,
+    "adviser.grant_access": case_grant_access,
     "admin.add_mission": case_add_mission,
     "admin.add_account": case_add_account,
     "admin.account_action": case_account_action,

@@ -22,6 +22,7 @@ from werkzeug.routing import Rule
 
 from dissent.extensions import db
 from dissent.models import (
+    AccessGrant,
     Escalation,
     Message,
     Observation,
@@ -241,6 +242,8 @@ def build_world(app, new_client, make_staff, *, mission_id: int) -> World:
         newcomer, token = accounts.create_account(
             db.session, username="newcomer", role=Role.ADVISER, mission_slugs=["eupol"]
         )
+        # The adviser enrolled after the observation waits for access to it.
+        grant_id = db.session.scalars(select(AccessGrant.id)).one()
     ref = observation_ref(app, mission_id=mission_id)
     values = {
         "ref": ref,
@@ -250,6 +253,7 @@ def build_world(app, new_client, make_staff, *, mission_id: int) -> World:
         "code": "en",
         "filename": "style.css",
         "attachment_id": 1,  # none exists: the rule is checked before the lookup
+        "grant_id": grant_id,
         **take_the_case_to_leadership(app, clients, ref=ref, leader_id=logins["leadership"].id),
     }
     return World(clients=clients, values=values, what=what)

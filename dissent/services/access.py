@@ -1,0 +1,297 @@
+"""Granting an adviser access to what a mission held before they had a key.
+
+Everything an adviser reads is encrypted to the advisers who were active when it was
+written (``keyring``). One who enrols later, enrols again with new keys, or is
+reactivated cannot open the earlier files. DESIGN §3: granting access re-wraps the file
+key into a new header stanza, the payload unchanged. The server cannot do that alone
+(it holds no key), so a colleague who can open the files does it, in their session,
+with their identity: an explicit act, shown to them with the newcomer's name, and
+audited. The operator who enrols an account therefore gets it new files only; the
+earlier ones need an adviser's consent.
+
+Stanzas are added, never replaced (``crypto.add_recipients``): nobody loses access,
+and nothing here needs to know who the other readers are. A grant runs in steps of
+bounded time, each committed, so a mission with thousands of files never holds a
+request (or SQLite's write lock) for long.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from ..crypto import (
+    DecryptionError,
+    KeyPairIdentity,
+    PublicKeyRecipient,
+    add_recipients,
+    add_recipients_stream,
+    parse_recipient,
+)
+from ..models import (
+    AccessGrant,
+    Attachment,
+    Escalation,
+    EscalationVersion,
+    Message,
+    Mission,
+    MissionNames,
+    Note,
+    Observation,
+    Proposal,
+    Response,
+    Role,
+    StaffUser,
+    StateChange,
+    utcnow,
+)
+from . import audit
+from .context import ServiceContext
+from .errors import InvalidState, NotFound
+from .storage import BlobMissing, new_blob, open_blob
+
+# A step stops taking new observations after this long (it always finishes the one
+# it is on: an observation's attachments can take seconds to copy) or after this many.
+STEP_SECONDS = 2.0
+STEP_OBSERVATIONS = 200
+
+
+def request_access(session: Session, user: StaffUser) -> None:
+    """Note that ``user`` (an adviser who just got keys, or was reactivated) needs a
+    colleague to grant them the earlier files of each of their missions.
+
+    Called in the caller's transaction. Missions with nothing encrypted yet need no
+    grant. A grant already waiting starts again from the first observation.
+    """
+    if user.role is not Role.ADVISER:
+        return
+    for mission in user.missions:
+        newest = session.scalar(
+            select(func.max(Observation.id)).where(Observation.mission_id == mission.id)
+        )
+        has_names = session.get(MissionNames, mission.id) is not None
+        if newest is None and not has_names:
+            continue
+        grant = session.scalar(
+            select(AccessGrant).where(
+                AccessGrant.staff_id == user.id, AccessGrant.mission_id == mission.id
+            )
+        )
+        if grant is None:
+            grant = AccessGrant(staff_id=user.id, mission_id=mission.id)
+            session.add(grant)
+        grant.requested_at = utcnow()
+        grant.through_observation_id = newest or 0
+        grant.next_observation_id = 0
+        grant.unopened = 0
+
+
+def waiting_for(session: Session, staff_id: int) -> list[AccessGrant]:
+    """Return the grants ``staff_id`` is waiting for (shown to them)."""
+    return list(
+        session.scalars(
+            select(AccessGrant).where(AccessGrant.staff_id == staff_id).order_by(AccessGrant.id)
+        )
+    )
+
+
+def grants_to_give(session: Session, granter: StaffUser) -> list[AccessGrant]:
+    """Return the grants ``granter`` can give: to active colleagues with keys, on a
+    mission the granter has full access to (no grant of their own waiting there)."""
+    if granter.role is not Role.ADVISER:
+        return []
+    own_waiting = {g.mission_id for g in waiting_for(session, granter.id)}
+    missions = [m.id for m in granter.missions if m.id not in own_waiting]
+    if not missions:
+        return []
+    return list(
+        session.scalars(
+            select(AccessGrant)
+            .join(StaffUser, StaffUser.id == AccessGrant.staff_id)
+            .where(
+                AccessGrant.mission_id.in_(missions),
+                AccessGrant.staff_id != granter.id,
+                StaffUser.active.is_(True),
+                StaffUser.recipient.is_not(None),
+            )
+            .order_by(AccessGrant.id)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class GrantStep:
+    """What one step did, and what is left."""
+
+    files: int  # files the newcomer can now open
+    unopened: int  # files the granter could not open either (in all steps so far)
+    remaining: int  # observations still to do
+    finished: bool
+
+
+def grant_step(
+    session: Session,
+    ctx: ServiceContext,
+    *,
+    granter: StaffUser,
+    identity: KeyPairIdentity,
+    grant_id: int,
+) -> GrantStep:
+    """Add a stanza for the grantee to the next observations' files; commit.
+
+    Raises :class:`NotFound` if the grant does not exist or is not the granter's to
+    give, and :class:`InvalidState` if the grantee can no longer receive it.
+    """
+    grant = next((g for g in grants_to_give(session, granter) if g.id == grant_id), None)
+    if grant is None:
+        raise NotFound
+    mission_id = grant.mission_id
+    # One grant step at a time per mission: two colleagues granting at once would
+    # each add a stanza to the same bytes, and the later write would drop the
+    # earlier's. An UPDATE takes the lock (SQLite: the database's write lock;
+    # PostgreSQL: the mission's row), then everything is read afresh under it.
+    session.execute(update(Mission).where(Mission.id == mission_id).values(name=Mission.name))
+    grant = session.get(AccessGrant, grant_id, populate_existing=True)
+    if grant is None:  # finished by a colleague a moment ago
+        session.rollback()
+        raise NotFound
+    grantee = grant.staff
+    if not grantee.active or grantee.recipient is None:
+        session.rollback()
+        raise InvalidState("the adviser cannot receive access")
+    newcomer = parse_recipient(grantee.recipient)
+    adder = _Adder(ctx, identity, newcomer)
+    deadline = time.monotonic() + STEP_SECONDS
+    observations = session.scalars(
+        select(Observation)
+        .where(
+            Observation.mission_id == mission_id,
+            Observation.id >= grant.next_observation_id,
+            Observation.id <= grant.through_observation_id,
+        )
+        .order_by(Observation.id)
+        .limit(STEP_OBSERVATIONS)
+    )
+    for observation in observations:
+        for record, column in _ciphertexts(session, observation):
+            adder.column(record, column)
+        for attachment in _attachments(session, observation.id):
+            adder.blob(attachment.blob_name)
+        grant.next_observation_id = observation.id + 1
+        if time.monotonic() > deadline:
+            break
+    remaining = remaining_observations(session, grant)
+    finished = remaining == 0
+    if finished and (names := session.get(MissionNames, mission_id)) is not None:
+        adder.column(names, "body")
+    grant.unopened += adder.unopened
+    unopened = grant.unopened
+    if finished:
+        audit.record(
+            session,
+            actor=granter.username,
+            action=audit.Action.ACCESS_GRANT,
+            subject=f"{grantee.username}:{grant.mission.slug}",
+        )
+        session.delete(grant)
+    session.commit()
+    return GrantStep(files=adder.added, unopened=unopened, remaining=remaining, finished=finished)
+
+
+def remaining_observations(session: Session, grant: AccessGrant) -> int:
+    """Return how many observations the grant has still to go through."""
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(Observation)
+            .where(
+                Observation.mission_id == grant.mission_id,
+                Observation.id >= grant.next_observation_id,
+                Observation.id <= grant.through_observation_id,
+            )
+        )
+        or 0
+    )
+
+
+class _Adder:
+    """Adds the newcomer's stanza to columns and blob files; counts what it could not."""
+
+    def __init__(
+        self, ctx: ServiceContext, identity: KeyPairIdentity, newcomer: PublicKeyRecipient
+    ) -> None:
+        self._ctx = ctx
+        self._identities = [identity]
+        self._recipients = [newcomer]
+        self.added = 0
+        self.unopened = 0
+
+    def column(self, record: object, column: str) -> None:
+        data: bytes = getattr(record, column)
+        try:
+            extended = add_recipients(
+                data, identities=self._identities, recipients=self._recipients
+            )
+        except DecryptionError:
+            self.unopened += 1
+            return
+        setattr(record, column, extended)
+        self.added += 1
+
+    def blob(self, name: str) -> None:
+        """Rewrite a blob file with the added stanza: written aside, then renamed over
+        the old one (readers that opened the old file keep reading it whole)."""
+        try:
+            source = open_blob(self._ctx.settings, name)
+        except BlobMissing:
+            self.unopened += 1
+            return
+        pending = new_blob(self._ctx.settings)
+        pending.name = name
+        try:
+            with source:
+                add_recipients_stream(
+                    source, pending.file, identities=self._identities, recipients=self._recipients
+                )
+            pending.publish()
+        except DecryptionError:
+            pending.discard()
+            self.unopened += 1
+            return
+        except BaseException:
+            # Once renamed into place the new file is the blob: never remove it.
+            if not pending.published:
+                pending.discard()
+            raise
+        self.added += 1
+
+
+def _ciphertexts(session: Session, observation: Observation) -> Iterator[tuple[object, str]]:
+    """Yield every encrypted column of an observation that its advisers read."""
+    oid = observation.id
+    yield observation, "content"
+    for model in (Message, Note, Proposal):
+        for record in session.scalars(select(model).where(model.observation_id == oid)):
+            yield record, "body"
+    for change in session.scalars(
+        select(StateChange).where(
+            StateChange.observation_id == oid, StateChange.reason.is_not(None)
+        )
+    ):
+        yield change, "reason"
+    for attachment in _attachments(session, oid):
+        yield attachment, "meta"
+    escalations = select(Escalation.id).where(Escalation.observation_id == oid)
+    for kind in (EscalationVersion, Response):
+        for record in session.scalars(select(kind).where(kind.escalation_id.in_(escalations))):
+            yield record, "body"
+
+
+def _attachments(session: Session, observation_id: int) -> list[Attachment]:
+    return list(
+        session.scalars(select(Attachment).where(Attachment.observation_id == observation_id))
+    )

@@ -1,0 +1,268 @@
+"""Granting a later adviser access to a mission's earlier files (DESIGN §3: re-wrap)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import LargeBinary, select
+
+from dissent.crypto import DecryptionError, decrypt
+from dissent.extensions import db
+from dissent.models import (
+    AccessGrant,
+    Attachment,
+    AuditEntry,
+    Base,
+    Observation,
+    ResponseKind,
+    Role,
+    StaffUser,
+)
+from dissent.services import access, accounts, leadership
+from dissent.services.context import current_context
+from dissent.services.storage import blob_dir
+
+from ..conftest import BASE_URL, csrf_from, login_staff
+from ..leadership.test_leadership import adviser_keys, file_and_escalate, find
+from ..source.test_login_inbox import source_login, source_reply
+from ..test_attachments import adviser_upload, random_bytes
+from ..test_core_loop import submit_observation
+from .test_adviser import refs
+
+AGE_MAGIC = b"age-encryption.org/v1\n"
+WHAT = "canary-7301 the water audit was postponed twice"
+CANNOT_OPEN = b"Your key cannot open this observation"
+
+
+@pytest.fixture
+def first(mission, make_staff):
+    """The adviser who was there from the start."""
+    return make_staff(Role.ADVISER, username="first")
+
+
+def logged_in(new_client, login):
+    browser = new_client()
+    login_staff(browser, login)
+    return browser
+
+
+def grant(browser, grant_id: int):
+    inbox = browser.get("/adviser/", base_url=BASE_URL)
+    return browser.post(
+        f"/adviser/access/{grant_id}", data={"csrf_token": csrf_from(inbox)}, base_url=BASE_URL
+    )
+
+
+def grant_ids(app) -> list[int]:
+    with app.app_context():
+        return list(db.session.scalars(select(AccessGrant.id).order_by(AccessGrant.id)))
+
+
+def unreadable_by(app, login) -> list[str]:
+    """Return every stored age file (database column or blob file) ``login`` cannot open.
+
+    Found by looking at every binary column of every table, not by the code under test's
+    own list of what to grant. Staff keys (passphrase files) are not content.
+    """
+    missing = []
+    with app.app_context():
+        _, identity = adviser_keys(login)
+        for table in Base.metadata.sorted_tables:
+            if table.name == "staff_user":
+                continue
+            columns = [c for c in table.columns if isinstance(c.type, LargeBinary)]
+            for row in db.session.execute(select(table)).mappings():
+                for column in columns:
+                    value = row[column.name]
+                    if isinstance(value, bytes) and value.startswith(AGE_MAGIC):
+                        try:
+                            decrypt(value, identities=[identity], padded=True)
+                        except DecryptionError:
+                            missing.append(f"{table.name}.{column.name}")
+        for blob in blob_dir(current_context().settings).iterdir():
+            try:
+                decrypt(blob.read_bytes(), identities=[identity], padded=True)
+            except DecryptionError:
+                missing.append(f"blob {blob.name}")
+    return missing
+
+
+def test_a_later_adviser_reads_everything_once_a_colleague_grants_it(
+    app, new_client, first, make_staff, recovery_identity
+):
+    # A mission with a history: an observation with a message, an acknowledgement, a
+    # note, an attachment, the mission's list of names, and an escalated summary with
+    # a leadership response.
+    source = new_client()
+    codename = submit_observation(source, what=WHAT)
+    (ref,) = refs(app)
+    source_reply(source, ref, "canary-7302 and a follow-up from the source")
+    first_browser = logged_in(new_client, first)
+    page = first_browser.get(f"/adviser/o/{ref}", base_url=BASE_URL)
+    first_browser.post(
+        f"/adviser/o/{ref}/acknowledge", data={"csrf_token": csrf_from(page)}, base_url=BASE_URL
+    )
+    page = first_browser.get(f"/adviser/o/{ref}", base_url=BASE_URL)
+    first_browser.post(
+        f"/adviser/o/{ref}/notes",
+        data={"note-csrf_token": csrf_from(page), "note-text": "canary-7303 check the annex"},
+        base_url=BASE_URL,
+    )
+    attachment = random_bytes(150_000, seed=7)
+    assert adviser_upload(first_browser, ref, attachment, "annex.bin").status_code == 303
+    page = first_browser.get("/adviser/names/eupol", base_url=BASE_URL)
+    names = first_browser.post(
+        "/adviser/names/eupol",
+        data={"csrf_token": csrf_from(page), "names": "Jansen\nPetrova"},
+        base_url=BASE_URL,
+    )
+    assert names.status_code == 303
+    leader = make_staff(Role.LEADERSHIP)
+    sent = file_and_escalate(app, new_client, adviser=first, leaders=[leader])
+    with app.app_context():
+        leadership.respond(
+            db.session,
+            current_context(),
+            staff=db.session.get(StaffUser, leader.id),
+            escalation=find(sent),
+            kind=ResponseKind.DECLINED,
+            text="canary-7304 not this quarter",
+        )
+
+    later = make_staff(Role.ADVISER, username="later")
+    later_browser = logged_in(new_client, later)
+    assert CANNOT_OPEN in later_browser.get(f"/adviser/o/{ref}", base_url=BASE_URL).data
+    assert (
+        b"Another adviser of the mission must grant you access"
+        in later_browser.get("/adviser/", base_url=BASE_URL).data
+    )
+    assert unreadable_by(app, later)  # nothing was readable before the grant
+
+    inbox = first_browser.get("/adviser/", base_url=BASE_URL)
+    assert b"Colleagues waiting for access" in inbox.data
+    assert b"Grant access to later" in inbox.data
+    (grant_id,) = grant_ids(app)
+    response = grant(first_browser, grant_id)
+
+    assert response.status_code == 303
+    assert "access=done" in response.headers["Location"]
+    done = first_browser.get(response.headers["Location"], base_url=BASE_URL)
+    assert b"Access granted" in done.data
+    assert b"Colleagues waiting for access" not in done.data
+    assert unreadable_by(app, later) == []
+    page = later_browser.get(f"/adviser/o/{ref}", base_url=BASE_URL)
+    assert WHAT.encode() in page.data
+    assert b"canary-7302" in page.data
+    assert b"canary-7303" in page.data
+    assert CANNOT_OPEN not in page.data
+    with app.app_context():
+        row = db.session.scalars(select(Attachment)).one()
+        audited = db.session.execute(
+            select(AuditEntry.actor, AuditEntry.action, AuditEntry.subject)
+        ).all()
+    download = later_browser.get(f"/adviser/attachments/{row.id}", base_url=BASE_URL)
+    assert download.data == attachment
+    assert ("first", "access_grant", "later:eupol") in audited
+    assert grant_ids(app) == []
+    # Nobody lost anything: the first adviser, the source and the recovery key still read.
+    assert unreadable_by(app, first) == []
+    assert WHAT.encode() in first_browser.get(f"/adviser/o/{ref}", base_url=BASE_URL).data
+    returning = new_client()
+    assert source_login(returning, codename).status_code == 303
+    assert b"canary-7302" in returning.get("/inbox", base_url=BASE_URL).data
+    with app.app_context():
+        content = db.session.scalar(select(Observation.content).where(Observation.ref == ref))
+    assert WHAT.encode() in decrypt(content, identities=[recovery_identity], padded=True)
+
+
+def test_a_large_mission_is_granted_in_steps(app, new_client, first, make_staff, monkeypatch):
+    monkeypatch.setattr(access, "STEP_OBSERVATIONS", 2)
+    for n in range(5):
+        submit_observation(new_client(), what=f"{WHAT} number {n}")
+    later = make_staff(Role.ADVISER, username="later")
+    first_browser = logged_in(new_client, first)
+    (grant_id,) = grant_ids(app)
+
+    steps = []
+    while True:
+        response = grant(first_browser, grant_id)
+        assert response.status_code == 303
+        steps.append(response.headers["Location"])
+        if "access=done" in response.headers["Location"]:
+            break
+        page = first_browser.get(response.headers["Location"], base_url=BASE_URL)
+        assert b"Continue granting access" in page.data
+        left = re.search(rb"<td>(\d+)</td>", page.data).group(1)
+        assert int(left) == 5 - 2 * len(steps)
+        assert len(steps) < 5, "the grant does not finish"
+
+    assert len(steps) == 3
+    later_browser = logged_in(new_client, later)
+    for ref in refs(app):
+        assert CANNOT_OPEN not in later_browser.get(f"/adviser/o/{ref}", base_url=BASE_URL).data
+
+
+def test_only_a_colleague_with_access_can_grant(app, new_client, mission, first, make_staff):
+    submit_observation(new_client(), what=WHAT)
+    later = make_staff(Role.ADVISER, username="later")
+    make_staff(Role.ADVISER, username="also-later")
+    with app.app_context():
+        accounts.create_mission(db.session, slug="other", name="Other Mission")
+    elsewhere = make_staff(Role.ADVISER, missions=["other"])
+    later_grant, also_later_grant = grant_ids(app)
+
+    # An adviser still waiting themselves is not offered anyone's grant, not even
+    # their own, and cannot give one by posting.
+    waiting = logged_in(new_client, later)
+    assert b"Colleagues waiting for access" not in waiting.get("/adviser/", base_url=BASE_URL).data
+    assert grant(waiting, also_later_grant).status_code == 404
+    assert grant(waiting, later_grant).status_code == 404
+    # Nor can an adviser of another mission.
+    assert grant(logged_in(new_client, elsewhere), later_grant).status_code == 404
+    # A grant that does not exist.
+    assert grant(logged_in(new_client, first), 9999).status_code == 404
+    assert grant_ids(app) == [later_grant, also_later_grant]
+    assert unreadable_by(app, later)
+
+
+def test_a_deactivated_adviser_is_not_offered_or_granted(app, new_client, first, make_staff):
+    submit_observation(new_client(), what=WHAT)
+    later = make_staff(Role.ADVISER, username="later")
+    (grant_id,) = grant_ids(app)
+    with app.app_context():
+        accounts.set_active(db.session, staff_id=later.id, active=False)
+    first_browser = logged_in(new_client, first)
+
+    assert b"Colleagues waiting" not in first_browser.get("/adviser/", base_url=BASE_URL).data
+    assert grant(first_browser, grant_id).status_code == 404
+    assert unreadable_by(app, later)
+
+
+def test_an_adviser_reactivated_waits_for_what_was_written_meanwhile(
+    app, new_client, first, make_staff
+):
+    colleague = make_staff(Role.ADVISER, username="colleague")
+    with app.app_context():
+        accounts.set_active(db.session, staff_id=colleague.id, active=False)
+    submit_observation(new_client(), what=WHAT)
+    assert grant_ids(app) == []
+    with app.app_context():
+        accounts.set_active(db.session, staff_id=colleague.id, active=True)
+    (grant_id,) = grant_ids(app)
+    assert unreadable_by(app, colleague)
+
+    assert grant(logged_in(new_client, first), grant_id).status_code == 303
+
+    assert unreadable_by(app, colleague) == []
+
+
+def test_an_adviser_of_a_new_mission_waits_for_nothing(app, new_client, first):
+    # ``first`` enrolled before anything was filed: every file is theirs already.
+    submit_observation(new_client(), what=WHAT)
+
+    assert grant_ids(app) == []
+    assert unreadable_by(app, first) == []
+    page = logged_in(new_client, first).get("/adviser/", base_url=BASE_URL)
+    assert b"must grant you access" not in page.data
+    assert b"Colleagues waiting" not in page.data

@@ -1,0 +1,57 @@
+"""A replacement adviser gets the mission's earlier files, in a real browser, JavaScript off.
+
+The first adviser is there when a source files; a second adviser enrols afterwards and
+cannot open the observation; the first sees them waiting on the inbox and grants access;
+the second then reads it. Server, browser and screenshots are those of ``test_browser``.
+"""
+
+from __future__ import annotations
+
+from playwright.sync_api import expect
+
+from dissent.models import Role
+
+from ..test_core_loop import submit_observation
+from . import test_browser as core
+from .test_escalation_browser import staff_login
+
+browser = core.browser
+fresh_context = core.fresh_context
+live_server = core.live_server
+shot = core.shot
+pytestmark = core.pytestmark
+
+OBSERVATION = "The water-point audit in the north was postponed twice without a reason."
+
+
+def test_a_colleague_grants_the_earlier_files(app, live_server, make_staff, fresh_context, shot):
+    submit_observation(app.test_client(), what=OBSERVATION)
+    later = make_staff(Role.ADVISER, username="replacement")
+
+    newcomer = fresh_context().new_page()
+    staff_login(newcomer, later, shot, home="/adviser/")
+    expect(newcomer.get_by_role("status")).to_contain_text(
+        "Another adviser of the mission must grant you access"
+    )
+    ref = newcomer.locator("table.list tbody tr a").first.inner_text().strip()
+    newcomer.goto(f"/adviser/o/{ref}")
+    expect(newcomer.locator(".notice.error")).to_contain_text("Your key cannot open")
+    shot(newcomer, "newcomer-cannot-open")
+
+    first = fresh_context().new_page()
+    staff_login(first, live_server.adviser, shot, home="/adviser/")
+    waiting = first.locator("#access")
+    expect(waiting).to_contain_text("Colleagues waiting for access")
+    expect(waiting.locator("tbody tr")).to_contain_text("replacement")
+    shot(first, "colleague-waiting")
+    first.get_by_role("button", name="Grant access to replacement").click()
+    first.wait_for_url("**/adviser/?access=done*")
+    expect(first.get_by_role("status").first).to_contain_text("Access granted")
+    expect(first.locator("#access")).to_have_count(0)
+    shot(first, "access-granted")
+
+    newcomer.goto("/adviser/")
+    expect(newcomer.get_by_text("must grant you access")).to_have_count(0)
+    newcomer.goto(f"/adviser/o/{ref}")
+    expect(newcomer.locator("section .text").first).to_have_text(OBSERVATION)
+    shot(newcomer, "newcomer-reads")

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import io
 import json
 import re
+import sqlite3
 import stat
 import tarfile
+from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
@@ -258,21 +261,104 @@ def test_secrets_set_in_the_environment_are_refused_not_silently_left_out(live, 
 
 
 def test_a_damaged_instance_file_in_the_archive_is_refused(live, tmp_path):
-    archive = tmp_path / "backup.tar"
+    archive, bad = tmp_path / "backup.tar", tmp_path / "bad.tar"
     create_backup(_settings(live.path), archive)
-    bad = tmp_path / "bad.tar"
 
-    def break_instance_file(name, data):
-        if name == "backup.json":
-            manifest = json.loads(data)
-            manifest["members"]["dissent.json"] = hashlib.sha256(b"{not json").hexdigest()
-            return [(name, json.dumps(manifest).encode())]
-        return [(name, b"{not json" if name == "dissent.json" else data)]
+    _repack(archive, bad, lambda name, data: b"{not json" if name == "dissent.json" else data)
 
-    import hashlib
+    _refused(bad, tmp_path, "instance file in the archive is damaged")
 
-    _rewrite(archive, bad, break_instance_file)
 
-    with pytest.raises(BackupError, match="instance file in the archive is damaged"):
+def _repack(archive, out, change=lambda name, data: data, manifest_change=lambda m: None):
+    """Copy ``archive`` to ``out`` with members changed (None drops one) and backup.json
+    rewritten to match them, as a careful forger (or a buggy tool) would."""
+    with tarfile.open(archive) as source:
+        files = {m.name: source.extractfile(m).read() for m in source}
+    manifest = json.loads(files.pop("backup.json"))
+    kept = {}
+    for name, data in files.items():
+        changed = change(name, data)
+        if changed is not None:
+            kept[name] = changed
+    manifest["members"] = {n: hashlib.sha256(d).hexdigest() for n, d in kept.items()}
+    manifest["sizes"] = {n: len(d) for n, d in kept.items()}
+    manifest_change(manifest)
+    with tarfile.open(out, "w") as target:
+        for name, data in [("backup.json", json.dumps(manifest).encode()), *kept.items()]:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            target.addfile(info, io.BytesIO(data))
+
+
+def _refused(bad, tmp_path, message):
+    with pytest.raises(BackupError, match=message):
         restore_backup(bad, tmp_path / "restored")
     assert not (tmp_path / "restored").exists()
+    assert not [p for p in tmp_path.iterdir() if ".restore-" in p.name]
+
+
+def test_an_archive_without_the_attachment_its_database_names_is_refused(live, tmp_path):
+    archive, bad = tmp_path / "backup.tar", tmp_path / "bad.tar"
+    create_backup(_settings(live.path), archive)
+
+    _repack(archive, bad, lambda name, data: None if name.startswith("blobs/") else data)
+
+    _refused(bad, tmp_path, "1 file\\(s\\) named but not in the archive")
+
+
+def test_an_archive_whose_database_has_dangling_rows_is_refused(live, tmp_path):
+    archive, bad = tmp_path / "backup.tar", tmp_path / "bad.tar"
+    create_backup(_settings(live.path), archive)
+
+    def drop_the_mission(name, data):
+        if name != "dissent.sqlite3":
+            return data
+        path = tmp_path / "edit.sqlite3"
+        path.write_bytes(data)
+        connection = sqlite3.connect(path)
+        connection.execute("PRAGMA foreign_keys=OFF")
+        connection.execute("DELETE FROM mission")
+        connection.commit()
+        connection.close()
+        return path.read_bytes()
+
+    _repack(archive, bad, drop_the_mission)
+
+    _refused(bad, tmp_path, "refer to rows it does not hold")
+
+
+def test_a_member_larger_than_backup_json_says_is_refused_before_it_is_written(live, tmp_path):
+    archive, bad = tmp_path / "backup.tar", tmp_path / "bad.tar"
+    create_backup(_settings(live.path), archive)
+
+    def understate(manifest):
+        for name in manifest["sizes"]:
+            if name.startswith("blobs/"):
+                manifest["sizes"][name] = 10
+
+    _repack(archive, bad, manifest_change=understate)
+
+    _refused(bad, tmp_path, "not the size backup.json says")
+
+
+def test_a_restore_that_would_not_fit_says_so_and_writes_nothing(live, tmp_path, monkeypatch):
+    archive = tmp_path / "backup.tar"
+    create_backup(_settings(live.path), archive)
+    monkeypatch.setattr(
+        "dissent.services.backup.shutil.disk_usage",
+        lambda _path: SimpleNamespace(total=4096, used=0, free=4096),
+    )
+
+    _refused(archive, tmp_path, "needs .* MiB and .* has 0 MiB free")
+
+
+def test_an_archive_without_sizes_still_restores(live, tmp_path):
+    """Archives written before sizes were recorded stay usable."""
+    archive, older = tmp_path / "backup.tar", tmp_path / "older.tar"
+    create_backup(_settings(live.path), archive)
+    _repack(archive, older, manifest_change=lambda manifest: manifest.pop("sizes"))
+
+    summary = restore_backup(older, tmp_path / "restored")
+
+    assert summary.attachments == 1
+    assert (tmp_path / "restored" / "dissent.sqlite3").is_file()

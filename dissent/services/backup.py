@@ -42,6 +42,7 @@ FORMAT = "dissent-backup/1"
 MANIFEST = "backup.json"
 DATABASE = "dissent.sqlite3"
 _BLOB_NAME = re.compile(r"[0-9a-f]{32}")
+MIB = 1024 * 1024
 _CHUNK = 1024 * 1024
 # backup.json lists every file with its hash (~100 bytes each): this allows millions.
 MAX_MANIFEST_BYTES = 256 * 1024 * 1024
@@ -181,6 +182,9 @@ def _create_backup(settings: Settings, archive: Path) -> BackupSummary:
             "observations": observations,
             "attachments": len(names),
             "members": {name: _sha256_file(path) for name, path in members.items()},
+            # Sizes let a restore refuse a too-large member, or a full disk, before
+            # writing anything (archives without them are still restored).
+            "sizes": {name: path.stat().st_size for name, path in members.items()},
         }
         with (
             _private_file_in_place(archive) as handle,
@@ -247,8 +251,9 @@ def _restore_backup(archive: Path, instance: Path) -> BackupSummary:
             manifest = _read_manifest(tar)
             work = Path(tempfile.mkdtemp(prefix=f".{instance.name}.restore-", dir=instance.parent))
             try:
+                _check_space(manifest, instance.parent)
                 _extract(tar, manifest, work)
-                _check_database(work / DATABASE, manifest["revision"])
+                _check_database(work / DATABASE, manifest["revision"], _blob_members(manifest))
                 _point_at_restored_database(work)
                 fsync_dir(work / BLOB_DIR)
                 fsync_dir(work)
@@ -288,6 +293,13 @@ def _read_manifest(tar: tarfile.TarFile) -> dict[str, Any]:
         isinstance(manifest.get(key), int) for key in ("observations", "attachments")
     ):
         raise BackupError("backup.json in the archive is incomplete")
+    sizes = manifest.get("sizes")
+    if sizes is not None and not (
+        isinstance(sizes, dict)
+        and set(sizes) == set(members)
+        and all(isinstance(size, int) and size >= 0 for size in sizes.values())
+    ):
+        raise BackupError("backup.json in the archive lists sizes that do not match its files")
     for name in members:
         if name in (INSTANCE_FILE, DATABASE):
             continue
@@ -297,9 +309,28 @@ def _read_manifest(tar: tarfile.TarFile) -> dict[str, Any]:
     return manifest
 
 
+def _blob_members(manifest: dict[str, Any]) -> set[str]:
+    prefix = BLOB_DIR + "/"
+    return {name.removeprefix(prefix) for name in manifest["members"] if name.startswith(prefix)}
+
+
+def _check_space(manifest: dict[str, Any], folder: Path) -> None:
+    """Refuse before writing anything if the restored files would not fit."""
+    sizes: dict[str, int] | None = manifest.get("sizes")
+    if sizes is None:
+        return
+    needed, free = sum(sizes.values()), shutil.disk_usage(folder).free
+    if needed > free:
+        raise BackupError(
+            f"the restore needs {needed / MIB:,.0f} MiB and {folder} has "
+            f"{free / MIB:,.0f} MiB free; free some space or restore elsewhere"
+        )
+
+
 def _extract(tar: tarfile.TarFile, manifest: dict[str, Any], work: Path) -> None:
     """Write every listed member under ``work``, checking its hash; refuse anything else."""
     expected: dict[str, str] = manifest["members"]
+    sizes: dict[str, int] | None = manifest.get("sizes")
     seen = set()
     (work / BLOB_DIR).mkdir(mode=0o700)
     for member in tar:
@@ -307,6 +338,8 @@ def _extract(tar: tarfile.TarFile, manifest: dict[str, Any], work: Path) -> None
             continue
         if member.name not in expected or not member.isfile() or member.name in seen:
             raise BackupError(f"the archive holds an unexpected entry: {member.name!r}")
+        if sizes is not None and member.size != sizes[member.name]:
+            raise BackupError(f"{member.name} in the archive is not the size backup.json says")
         seen.add(member.name)
         source = tar.extractfile(member)
         assert source is not None  # a regular file, checked above
@@ -325,20 +358,36 @@ def _extract(tar: tarfile.TarFile, manifest: dict[str, Any], work: Path) -> None
         raise BackupError(f"the archive lacks {len(missing)} listed file(s), e.g. {missing[0]}")
 
 
-def _check_database(database: Path, revision: str) -> None:
+def _check_database(database: Path, revision: str, blobs: set[str]) -> None:
+    """Check the restored database on its own and against the attachment files."""
     connection = sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True)
     try:
         verdict = connection.execute("PRAGMA integrity_check").fetchone()[0]
+        dangling = connection.execute("PRAGMA foreign_key_check").fetchall()
         row = connection.execute("SELECT version_num FROM alembic_version").fetchone()
         found = None if row is None else row[0]
+        named = {r[0] for r in connection.execute("SELECT blob_name FROM attachment")}
     except sqlite3.DatabaseError as exc:
         raise BackupError(f"the database in the archive cannot be read: {exc}") from exc
     finally:
         connection.close()
     if verdict != "ok":
         raise BackupError(f"the database in the archive fails SQLite's integrity check: {verdict}")
+    if dangling:
+        table = dangling[0][0]
+        raise BackupError(
+            f"the database in the archive has {len(dangling)} row(s) that refer to rows it "
+            f"does not hold (first in {table})"
+        )
     if found != revision:
         raise BackupError("the database in the archive is not at the revision backup.json names")
+    if named != blobs:
+        missing, extra = sorted(named - blobs), sorted(blobs - named)
+        raise BackupError(
+            f"the database and the attachment files in the archive disagree: "
+            f"{len(missing)} file(s) named but not in the archive, {len(extra)} in the "
+            "archive but not named"
+        )
 
 
 def _point_at_restored_database(work: Path) -> None:

@@ -6,7 +6,11 @@ the "Core loop" figures in docs/performance.md come from it. In one run, on this
 * (a) logged-in sources POST the reply form (``/inbox/<ref>/reply``) to dissent served by
   gunicorn exactly as ``dissent serve`` serves it, interleaved with the same requests to a
   bare Flask app (one POST view, no database, no crypto) served with the same settings:
-  requests/s, latency percentiles, server CPU per request, and the dissent / bare ratio;
+  requests/s, latency percentiles, server CPU per request, and the dissent / bare ratio.
+  A third server, "required work only", is bare Flask plus nothing but what the design
+  requires of the message (open the sealed session, compare the CSRF token, the two
+  queries, sealing to every reader, the INSERT and its durable commit), with dissent's
+  own functions for each: the ceiling any implementation of this design reaches here;
 * (b) new observations, each with its codename derivation under the production Argon2id
   parameters: one at a time, next to the bare derivation timed in this process, and in
   bursts of concurrent new sources with ``max_concurrent_kdf`` at its default and at 1,
@@ -24,6 +28,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
+import hmac
 import http.client
 import math
 import multiprocessing
@@ -111,6 +116,44 @@ def bare_app() -> Flask:
     return app
 
 
+def required_app(instance: Path) -> Flask:
+    """Return the floor of the design's cost: bare Flask plus only the required work.
+
+    The view does what a follow-up message cannot do without: open the sealed session
+    record, compare the CSRF token, read the observation and the readers' keys, seal
+    the text to each reader and INSERT it with a commit that waits for the disk; with
+    dissent's own code for each part. It leaves out everything else dissent does on
+    every request (forms, access rules, NUL check, security headers, translations), so
+    its throughput is the ceiling of the design on this machine, not a product.
+    """
+    from dissent.app import create_app
+    from dissent.extensions import db
+    from dissent.forms import CSRF_SESSION_KEY
+    from dissent.services import conversation
+    from dissent.services.context import ServiceContext
+
+    product = create_app({"INSTANCE_PATH": str(instance)})
+    interface = product.session_interface
+    engine = db.engine(product)
+    context: ServiceContext = product.extensions["dissent.context"]
+    app = Flask("required")
+
+    @app.post("/inbox/<ref>/reply")
+    def reply(ref: str) -> ResponseReturnValue:
+        session = interface.open_session(product, request)
+        source_id, expected = session.get("source_id"), session.get(CSRF_SESSION_KEY)
+        token = request.form.get("csrf_token", "")
+        if source_id is None or not expected or not hmac.compare_digest(expected, token):
+            return "refused", 403
+        with engine.begin() as connection:
+            conversation.post_source_message(
+                connection, context, source_id=source_id, ref=ref, text=request.form["text"]
+            )
+        return redirect(f"/inbox#thread-{ref}", code=303)
+
+    return app
+
+
 def serve_main(kind: str, port: int, instance: Path | None, cpus: str, kdf_slots: int) -> None:
     """Serve dissent or the bare app on ``port`` with the settings of ``dissent serve``."""
     from dissent.cli.instance import run_server
@@ -124,6 +167,9 @@ def serve_main(kind: str, port: int, instance: Path | None, cpus: str, kdf_slots
         if kdf_slots:
             config["MAX_CONCURRENT_KDF"] = kdf_slots
         app = create_app(config)
+    elif kind == "required":
+        assert instance is not None
+        app = required_app(instance)
     else:
         app = bare_app()
     run_server(app, host="127.0.0.1", port=port, workers=WORKERS)
@@ -703,16 +749,22 @@ def measure_burst(server: Server, concurrency: int, seconds: float, kdf_slots: i
 
 # --- (a) replies ----------------------------------------------------------------------
 
+REPLY_SERVERS = {
+    "dissent": "dissent",
+    "bare": "bare Flask",
+    "required": "required work only",
+}
+
 
 def measure_replies(
-    dissent: Server, bare: Server, logins: list[SourceLogin], seconds: float, *, pinned: bool
-) -> tuple[LoadResult, LoadResult]:
-    """Load dissent's reply route and the bare app alike, in alternating slices."""
-    results = (LoadResult("dissent"), LoadResult("bare Flask"))
-    for server in (dissent, bare):
+    servers: Sequence[Server], logins: list[SourceLogin], seconds: float, *, pinned: bool
+) -> list[LoadResult]:
+    """Load the reply route of each server alike, in alternating slices."""
+    results = [LoadResult(REPLY_SERVERS[server.kind]) for server in servers]
+    for server in servers:
         run_load("warm-up", server, _reply_client, logins, WARM_UP_SECONDS, pinned=pinned)
     for _ in range(ROUNDS):
-        for server, result in zip((dissent, bare), results, strict=True):
+        for server, result in zip(servers, results, strict=True):
             slice_ = run_load(
                 result.name, server, _reply_client, logins, seconds / ROUNDS, pinned=pinned
             )
@@ -735,6 +787,7 @@ class Report:
     duration: float
     dissent: LoadResult
     bare: LoadResult
+    required: LoadResult
     sequential: Timing
     kdf: Timing
     bursts: list[Burst]
@@ -745,6 +798,11 @@ class Report:
     def ratio(self) -> float:
         """Return dissent's throughput as a share of bare Flask's."""
         return self.dissent.rate / self.bare.rate
+
+    @property
+    def ceiling(self) -> float:
+        """Return the required work's throughput as a share of bare Flask's."""
+        return self.required.rate / self.bare.rate
 
     @property
     def cpu_ratio(self) -> float:
@@ -872,9 +930,12 @@ def render_text(report: Report) -> str:
         "  " + " | ".join(LOAD_HEADER),
         "  " + " | ".join(_load_row(report.dissent)),
         "  " + " | ".join(_load_row(report.bare)),
+        "  " + " | ".join(_load_row(report.required)),
         f"  dissent / bare throughput: {report.ratio:.1%}  "
         f"{_verdict(report.ratio >= THROUGHPUT_TARGET)} (target >= {THROUGHPUT_TARGET:.0%}); "
         f"by server CPU per request: {report.cpu_ratio:.1%}",
+        f"  required work only / bare: {report.ceiling:.1%} (the design's ceiling here); "
+        f"dissent / required work only: {report.dissent.rate / report.required.rate:.1%}",
         "",
         f"(b) New observation with codename derivation (Argon2id, {report.kdf_memory_mib} MiB)",
         f"  one at a time, {report.concurrency} of each, interleaved:",
@@ -916,10 +977,13 @@ def render_markdown(report: Report) -> str:
         "|---|" + "--:|" * (len(LOAD_HEADER) - 1),
         _md_row(_load_row(report.dissent)),
         _md_row(_load_row(report.bare)),
+        _md_row(_load_row(report.required)),
         "",
         f"dissent / bare: **{report.ratio:.1%}** of the throughput "
         f"({_verdict(report.ratio >= THROUGHPUT_TARGET)}); {report.cpu_ratio:.1%} by server "
-        "CPU per request.",
+        f"CPU per request. Required work only / bare: **{report.ceiling:.1%}** (the "
+        "design's ceiling on this machine); dissent reaches "
+        f"{report.dissent.rate / report.required.rate:.1%} of it.",
         "",
         f"**New observation** (Argon2id, {report.kdf_memory_mib} MiB)",
         "",
@@ -978,9 +1042,10 @@ def run(concurrency: int, duration: float, keys: str = "hybrid") -> Report:
         with (
             serving("dissent", workdir, instance=instance, pinned=pinned) as dissent,
             serving("bare", workdir, pinned=pinned) as bare,
+            serving("required", workdir, instance=instance, pinned=pinned) as required,
         ):
-            dissent_load, bare_load = measure_replies(
-                dissent, bare, logins, duration, pinned=pinned
+            dissent_load, bare_load, required_load = measure_replies(
+                [dissent, bare, required], logins, duration, pinned=pinned
             )
     return Report(
         date=datetime.date.today().isoformat(),
@@ -991,6 +1056,7 @@ def run(concurrency: int, duration: float, keys: str = "hybrid") -> Report:
         duration=duration,
         dissent=dissent_load,
         bare=bare_load,
+        required=required_load,
         sequential=sequential,
         kdf=kdf,
         bursts=bursts,
@@ -1011,7 +1077,7 @@ def main() -> None:
         default="hybrid",
         help="the instance's key kind (hybrid: the default of dissent init)",
     )
-    parser.add_argument("--serve", choices=("dissent", "bare"), help=argparse.SUPPRESS)
+    parser.add_argument("--serve", choices=tuple(REPLY_SERVERS), help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--instance", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--cpus", default="", help=argparse.SUPPRESS)

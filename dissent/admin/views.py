@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..forms import choices_from
-from ..models import Mission, Role, StaffUser
+from ..models import AccessGrant, Mission, Role, StaffUser
 from ..security.policy import Access, allow
 from ..services import accounts
 from ..services.errors import AccountExists, MissionExists, NotFound
@@ -35,11 +35,15 @@ def _page(
     account_form = account_form or AccountForm()
     account_form.missions.choices = choices_from((m.slug, m.name) for m in missions)
     enrolment_link = session.pop("enrolment_link", None)
+    waiting: dict[int, list[str]] = {}
+    for grant in db.session.scalars(select(AccessGrant).order_by(AccessGrant.id)):
+        waiting.setdefault(grant.staff_id, []).append(grant.mission.slug)
     return render_template(
         "admin/index.html",
         missions=missions,
         adviser_counts={m.id: len(adviser_recipients(db.session, m.id)) for m in missions},
         users=users,
+        waiting=waiting,
         mission_form=mission_form or MissionForm(),
         account_form=account_form,
         action_form=AccountActionForm(),

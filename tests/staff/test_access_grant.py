@@ -266,3 +266,19 @@ def test_an_adviser_of_a_new_mission_waits_for_nothing(app, new_client, first):
     page = logged_in(new_client, first).get("/adviser/", base_url=BASE_URL)
     assert b"must grant you access" not in page.data
     assert b"Colleagues waiting" not in page.data
+
+
+def test_the_operator_sees_who_waits_for_access_but_cannot_grant(
+    app, new_client, first, make_staff
+):
+    submit_observation(new_client(), what=WHAT)
+    make_staff(Role.ADVISER, username="later")
+    (grant_id,) = grant_ids(app)
+    operator = logged_in(new_client, make_staff(Role.ADMIN))
+
+    page = operator.get("/admin/", base_url=BASE_URL)
+
+    assert b"cannot open earlier files of eupol until another adviser grants access" in page.data
+    assert WHAT.encode() not in page.data
+    assert operator.post(f"/adviser/access/{grant_id}", base_url=BASE_URL).status_code == 403
+    assert grant_ids(app) == [grant_id]

@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import io
 import json
+import os
 import re
 import sqlite3
 import stat
@@ -362,3 +363,30 @@ def test_an_archive_without_sizes_still_restores(live, tmp_path):
 
     assert summary.attachments == 1
     assert (tmp_path / "restored" / "dissent.sqlite3").is_file()
+
+
+def test_an_attachment_file_replaced_during_the_backup_still_restores(live, tmp_path, monkeypatch):
+    """An access grant renames a new attachment file over the old one while the server
+    runs; a backup taken at that moment must still describe exactly what it archived."""
+    from dissent.services import backup
+
+    blob = next((live.path / "blobs").iterdir())
+    real_read = backup._Hashing.read
+    replaced = []
+
+    def read_then_replace(self, size=-1):
+        data = real_read(self, size)
+        if not replaced and self._handle.name == str(blob):
+            replacement = blob.with_name(".replacement")
+            replacement.write_bytes(blob.read_bytes() + b"a longer header")
+            os.replace(replacement, blob)
+            replaced.append(blob)
+        return data
+
+    monkeypatch.setattr(backup._Hashing, "read", read_then_replace)
+    archive = tmp_path / "backup.tar"
+    create_backup(_settings(live.path), archive)
+
+    assert replaced
+    summary = restore_backup(archive, tmp_path / "restored")
+    assert summary.attachments == 1

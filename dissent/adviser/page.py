@@ -14,7 +14,7 @@ from ..extensions import db
 from ..forms import choices_from
 from ..leadership.forms import ESCALATION_STATE_LABELS, RESPONSE_KIND_LABELS
 from ..models import Escalation, Observation, ProposalStatus, Role
-from ..services import conversation, escalation, inbox, leadership, triage
+from ..services import access, conversation, escalation, inbox, leadership, triage
 from ..services.deadlines import ack_due, feedback_due
 from ..services.errors import NotFound
 from ..services.identifiers import FlagKind, flag_identifiers, segments
@@ -116,6 +116,9 @@ def render_observation(
     """Render the observation page; ``flags_for`` is a summary text to show flagged."""
     identity = current_identity()
     view = conversation.view_observation(observation, identity, for_staff=True)
+    if not view.readable or not all(m.readable for m in view.messages):
+        # Their colleagues are then asked to grant it (access).
+        access.note_unreadable(db.session, current_staff(), observation)
     flags = (
         flag_identifiers(
             flags_for, names=escalation.read_names(db.session, observation.mission_id, identity)

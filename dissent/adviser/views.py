@@ -67,7 +67,10 @@ def grant_access(grant_id: int) -> ResponseReturnValue:
         return _inbox_page(status=409)
     if not step.finished:
         return redirect(url_for("adviser.inbox_view", access="continue", _anchor="access"), 303)
-    return redirect(url_for("adviser.inbox_view", access="done", unopened=step.unopened), 303)
+    return redirect(
+        url_for("adviser.inbox_view", access="done", unopened=step.unopened, skipped=step.skipped),
+        303,
+    )
 
 
 @bp.route("/o/<ref>")

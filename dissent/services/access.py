@@ -17,8 +17,9 @@ request (or SQLite's write lock) for long.
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
@@ -54,22 +55,27 @@ from .context import ServiceContext
 from .errors import InvalidState, NotFound
 from .storage import BlobMissing, new_blob, open_blob
 
+log = logging.getLogger(__name__)
+
 # A step stops taking new observations after this long (it always finishes the one
 # it is on: an observation's attachments can take seconds to copy) or after this many.
 STEP_SECONDS = 2.0
 STEP_OBSERVATIONS = 200
 
 
-def request_access(session: Session, user: StaffUser) -> None:
-    """Note that ``user`` (an adviser who just got keys, or was reactivated) needs a
-    colleague to grant them the earlier files of each of their missions.
+def request_access(
+    session: Session, user: StaffUser, missions: Iterable[Mission] | None = None
+) -> None:
+    """Note that ``user`` (an adviser who just got keys, was reactivated, or turned out
+    not to open a file) needs a colleague to grant them the earlier files of each of
+    their missions (or of ``missions``).
 
     Called in the caller's transaction. Missions with nothing encrypted yet need no
     grant. A grant already waiting starts again from the first observation.
     """
     if user.role is not Role.ADVISER:
         return
-    for mission in user.missions:
+    for mission in user.missions if missions is None else missions:
         newest = session.scalar(
             select(func.max(Observation.id)).where(Observation.mission_id == mission.id)
         )
@@ -88,6 +94,35 @@ def request_access(session: Session, user: StaffUser) -> None:
         grant.through_observation_id = newest or 0
         grant.next_observation_id = 0
         grant.unopened = 0
+
+
+def note_unreadable(session: Session, adviser: StaffUser, observation: Observation) -> None:
+    """Ask for access for an adviser whose key turned out not to open an observation.
+
+    Enrolment and reactivation ask already; this catches advisers whose keys predate
+    grants (enrolled after files existed, before this feature) and anything else that
+    left them without a stanza. Commits if it asks.
+    """
+    waiting = session.scalar(
+        select(AccessGrant.id).where(
+            AccessGrant.staff_id == adviser.id, AccessGrant.mission_id == observation.mission_id
+        )
+    )
+    if waiting is None:
+        request_access(session, adviser, [observation.mission])
+        session.commit()
+
+
+def lock_mission(session: Session, mission_id: int) -> None:
+    """Take the mission's write lock for the rest of the transaction.
+
+    A grant step reads ciphertexts and writes them back with a stanza added; anything
+    else that rewrites a mission's ciphertext in place (the list of names) must hold
+    the same lock, or one of the two writes would drop the other. An UPDATE takes it
+    (SQLite: the database's write lock; PostgreSQL: the mission's row); read afresh
+    after it.
+    """
+    session.execute(update(Mission).where(Mission.id == mission_id).values(name=Mission.name))
 
 
 def waiting_for(session: Session, staff_id: int) -> list[AccessGrant]:
@@ -128,9 +163,10 @@ class GrantStep:
     """What one step did, and what is left."""
 
     files: int  # files the newcomer can now open
-    unopened: int  # files the granter could not open either (in all steps so far)
+    unopened: int  # files the granter's key does not open either (in all steps so far)
+    skipped: int  # files that could not be changed: missing, or of another key kind
     remaining: int  # observations still to do
-    finished: bool
+    finished: bool  # this pass is through; the grant stays if ``unopened``
 
 
 def grant_step(
@@ -150,11 +186,7 @@ def grant_step(
     if grant is None:
         raise NotFound
     mission_id = grant.mission_id
-    # One grant step at a time per mission: two colleagues granting at once would
-    # each add a stanza to the same bytes, and the later write would drop the
-    # earlier's. An UPDATE takes the lock (SQLite: the database's write lock;
-    # PostgreSQL: the mission's row), then everything is read afresh under it.
-    session.execute(update(Mission).where(Mission.id == mission_id).values(name=Mission.name))
+    lock_mission(session, mission_id)
     grant = session.get(AccessGrant, grant_id, populate_existing=True)
     if grant is None:  # finished by a colleague a moment ago
         session.rollback()
@@ -180,26 +212,42 @@ def grant_step(
         for record, column in _ciphertexts(session, observation):
             adder.column(record, column)
         for attachment in _attachments(session, observation.id):
-            adder.blob(attachment.blob_name)
+            adder.blob(attachment)
         grant.next_observation_id = observation.id + 1
         if time.monotonic() > deadline:
             break
     remaining = remaining_observations(session, grant)
     finished = remaining == 0
-    if finished and (names := session.get(MissionNames, mission_id)) is not None:
+    if finished and (names := session.get(MissionNames, mission_id, populate_existing=True)):
         adder.column(names, "body")
     grant.unopened += adder.unopened
     unopened = grant.unopened
-    if finished:
-        audit.record(
-            session,
-            actor=granter.username,
-            action=audit.Action.ACCESS_GRANT,
-            subject=f"{grantee.username}:{grant.mission.slug}",
-        )
+    # Every step is recorded: one step already opens up to STEP_OBSERVATIONS files.
+    audit.record(
+        session,
+        actor=granter.username,
+        action=audit.Action.ACCESS_GRANT,
+        subject=f"{grantee.username}:{grant.mission.slug}",
+    )
+    if adder.unopened:
+        # The granter's own key does not open these: they lack access themselves, and
+        # are no longer offered grants on this mission until a colleague gives it.
+        request_access(session, granter, [grant.mission])
+    if finished and grant.unopened:
+        # Another colleague may open what this pass could not: the grant stays, from
+        # the start (files done already get a second stanza for the newcomer).
+        grant.next_observation_id = 0
+        grant.unopened = 0
+    elif finished:
         session.delete(grant)
     session.commit()
-    return GrantStep(files=adder.added, unopened=unopened, remaining=remaining, finished=finished)
+    return GrantStep(
+        files=adder.added,
+        unopened=unopened,
+        skipped=adder.skipped,
+        remaining=remaining,
+        finished=finished,
+    )
 
 
 def remaining_observations(session: Session, grant: AccessGrant) -> int:
@@ -229,6 +277,7 @@ class _Adder:
         self._recipients = [newcomer]
         self.added = 0
         self.unopened = 0
+        self.skipped = 0
 
     def column(self, record: object, column: str) -> None:
         data: bytes = getattr(record, column)
@@ -239,16 +288,20 @@ class _Adder:
         except DecryptionError:
             self.unopened += 1
             return
+        except ValueError:  # a file of another key kind than the newcomer's
+            self._skip(f"{type(record).__name__}.{column}", "not of the newcomer's key kind")
+            return
         setattr(record, column, extended)
         self.added += 1
 
-    def blob(self, name: str) -> None:
-        """Rewrite a blob file with the added stanza: written aside, then renamed over
-        the old one (readers that opened the old file keep reading it whole)."""
+    def blob(self, attachment: Attachment) -> None:
+        """Rewrite an attachment file with the added stanza: written aside, then renamed
+        over the old one (readers that opened the old file keep reading it whole)."""
+        name = attachment.blob_name
         try:
             source = open_blob(self._ctx.settings, name)
         except BlobMissing:
-            self.unopened += 1
+            self._skip(f"attachment file {name}", "missing from the blob folder")
             return
         pending = new_blob(self._ctx.settings)
         pending.name = name
@@ -257,10 +310,13 @@ class _Adder:
                 add_recipients_stream(
                     source, pending.file, identities=self._identities, recipients=self._recipients
                 )
-            pending.publish()
-        except DecryptionError:
+            attachment.stored_size = pending.publish()
+        except (DecryptionError, ValueError) as exc:
             pending.discard()
-            self.unopened += 1
+            if isinstance(exc, DecryptionError):
+                self.unopened += 1
+            else:
+                self._skip(f"attachment file {name}", "not of the newcomer's key kind")
             return
         except BaseException:
             # Once renamed into place the new file is the blob: never remove it.
@@ -268,6 +324,11 @@ class _Adder:
                 pending.discard()
             raise
         self.added += 1
+
+    def _skip(self, what: str, why: str) -> None:
+        # Names of files and tables only, never content.
+        log.warning("access grant: %s was left as it is: %s", what, why)
+        self.skipped += 1
 
 
 def _ciphertexts(session: Session, observation: Observation) -> Iterator[tuple[object, str]]:

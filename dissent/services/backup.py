@@ -92,12 +92,20 @@ def _check_secrets_are_in_the_file(settings: Settings) -> None:
         )
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+class _Hashing(io.RawIOBase):
+    """A reader that hashes what passes through it."""
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        self._handle = handle
+        self.digest = hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._handle.read(size)
+        self.digest.update(data)
+        return data
 
 
 def _info(name: str, size: int) -> tarfile.TarInfo:
@@ -108,9 +116,18 @@ def _info(name: str, size: int) -> tarfile.TarInfo:
     return info
 
 
-def _add(tar: tarfile.TarFile, name: str, path: Path) -> None:
+def _add(tar: tarfile.TarFile, name: str, path: Path) -> tuple[str, int]:
+    """Archive the file at ``path``; return the SHA-256 and size of what was archived.
+
+    One open handle gives the size, the bytes and the hash, so they agree even if the
+    file is replaced meanwhile (an access grant renames a new attachment file over the
+    old one; the handle keeps reading the old one whole).
+    """
     with path.open("rb") as handle:
-        tar.addfile(_info(name, path.stat().st_size), handle)
+        size = os.fstat(handle.fileno()).st_size
+        reader = _Hashing(handle)
+        tar.addfile(_info(name, size), reader)
+    return reader.digest.hexdigest(), size
 
 
 def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -175,24 +192,26 @@ def _create_backup(settings: Settings, archive: Path) -> BackupSummary:
             )
         members = {INSTANCE_FILE: instance_file, DATABASE: snapshot}
         members.update({f"{BLOB_DIR}/{name}": blobs / name for name in names})
-        manifest = {
-            "format": FORMAT,
-            "created_on": today().isoformat(),
-            "revision": revision,
-            "observations": observations,
-            "attachments": len(names),
-            "members": {name: _sha256_file(path) for name, path in members.items()},
-            # Sizes let a restore refuse a too-large member, or a full disk, before
-            # writing anything (archives without them are still restored).
-            "sizes": {name: path.stat().st_size for name, path in members.items()},
-        }
+        hashes, sizes = {}, {}
         with (
             _private_file_in_place(archive) as handle,
             tarfile.open(fileobj=handle, mode="w", format=tarfile.PAX_FORMAT) as tar,
         ):
-            _add_bytes(tar, MANIFEST, (json.dumps(manifest) + "\n").encode())
             for name, path in members.items():
-                _add(tar, name, path)
+                hashes[name], sizes[name] = _add(tar, name, path)
+            # Last, so that it describes exactly the bytes archived above.
+            manifest = {
+                "format": FORMAT,
+                "created_on": today().isoformat(),
+                "revision": revision,
+                "observations": observations,
+                "attachments": len(names),
+                "members": hashes,
+                # Sizes let a restore refuse a too-large member, or a full disk, before
+                # writing anything (archives without them are still restored).
+                "sizes": sizes,
+            }
+            _add_bytes(tar, MANIFEST, (json.dumps(manifest) + "\n").encode())
     return BackupSummary(archive, observations, len(names), revision)
 
 

@@ -42,7 +42,7 @@ from ..models import (
     today,
     utcnow,
 )
-from . import audit
+from . import access, audit
 from .content import open_document, seal_document
 from .context import ServiceContext
 from .errors import InvalidState, NotFound, ObservationClosed, ServiceError
@@ -102,11 +102,13 @@ def save_names(
     """Replace the mission's list of names (encrypted to its advisers and recovery)."""
     if len(text) > NAMES_MAX:
         raise ValueError(f"the list is longer than {NAMES_MAX} characters")
+    # A grant step may be adding a stanza to the old list: wait for it (access).
+    access.lock_mission(session, mission_id)
     body = seal_document(
         {"text": "\n".join(parse_names(text))},
         recipients=staff_recipients(session, ctx.settings, mission_id),
     )
-    row = session.get(MissionNames, mission_id)
+    row = session.get(MissionNames, mission_id, populate_existing=True)
     if row is None:
         session.add(MissionNames(mission_id=mission_id, body=body, updated_by_id=staff.id))
     else:

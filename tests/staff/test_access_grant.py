@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import LargeBinary, select
+from sqlalchemy import LargeBinary, delete, select
 
 from dissent.crypto import DecryptionError, decrypt
 from dissent.extensions import db
@@ -28,6 +28,7 @@ from ..leadership.test_leadership import adviser_keys, file_and_escalate, find
 from ..source.test_login_inbox import source_login, source_reply
 from ..test_attachments import adviser_upload, random_bytes
 from ..test_core_loop import submit_observation
+from ..test_escalation_flow import checked_hash, post_summary
 from .test_adviser import refs
 
 AGE_MAGIC = b"age-encryption.org/v1\n"
@@ -109,6 +110,18 @@ def test_a_later_adviser_reads_everything_once_a_colleague_grants_it(
         data={"note-csrf_token": csrf_from(page), "note-text": "canary-7303 check the annex"},
         base_url=BASE_URL,
     )
+    page = first_browser.get(f"/adviser/o/{ref}", base_url=BASE_URL)
+    changed = first_browser.post(
+        f"/adviser/o/{ref}/state",
+        data={"csrf_token": csrf_from(page), "to_state": "in_review", "reason": "canary-7305"},
+        base_url=BASE_URL,
+    )
+    assert changed.status_code == 303
+    checked = post_summary(first_browser, ref, "canary-7306 a summary", "check")
+    proposed = post_summary(
+        first_browser, ref, "canary-7306 a summary", "propose", checked=checked_hash(checked)
+    )
+    assert proposed.status_code == 303
     attachment = random_bytes(150_000, seed=7)
     assert adviser_upload(first_browser, ref, attachment, "annex.bin").status_code == 303
     page = first_browser.get("/adviser/names/eupol", base_url=BASE_URL)
@@ -164,6 +177,7 @@ def test_a_later_adviser_reads_everything_once_a_colleague_grants_it(
     download = later_browser.get(f"/adviser/attachments/{row.id}", base_url=BASE_URL)
     assert download.data == attachment
     assert ("first", "access_grant", "later:eupol") in audited
+    assert b"canary-7305" in page.data and b"canary-7306" in page.data
     assert grant_ids(app) == []
     # Nobody lost anything: the first adviser, the source and the recovery key still read.
     assert unreadable_by(app, first) == []
@@ -282,3 +296,86 @@ def test_the_operator_sees_who_waits_for_access_but_cannot_grant(
     assert WHAT.encode() not in page.data
     assert operator.post(f"/adviser/access/{grant_id}", base_url=BASE_URL).status_code == 403
     assert grant_ids(app) == [grant_id]
+
+
+def test_files_the_granter_cannot_open_are_left_for_a_colleague_who_can(
+    app, new_client, first, make_staff
+):
+    # "second" was enrolled after the first observation and never granted it (as an
+    # adviser enrolled before grants existed); then both advisers see a second one.
+    submit_observation(new_client(), what=f"{WHAT} one")
+    second = make_staff(Role.ADVISER, username="second")
+    with app.app_context():
+        db.session.execute(delete(AccessGrant))
+        db.session.commit()
+    submit_observation(new_client(), what=f"{WHAT} two")
+    later = make_staff(Role.ADVISER, username="later")
+    (grant_id,) = grant_ids(app)
+
+    response = grant(logged_in(new_client, second), grant_id)
+
+    assert response.status_code == 303
+    assert "unopened=1" in response.headers["Location"]
+    with app.app_context():
+        waiting = {
+            (g.staff.username, g.next_observation_id)
+            for g in db.session.scalars(select(AccessGrant))
+        }
+    # The newcomer still waits (from the start, for someone who can open the rest), and
+    # the granter now waits too: the files showed they lack access.
+    assert waiting == {("later", 0), ("second", 0)}
+    assert unreadable_by(app, later)
+    first_browser = logged_in(new_client, first)
+    inbox = first_browser.get("/adviser/", base_url=BASE_URL)
+    assert b"Grant access to later" in inbox.data and b"Grant access to second" in inbox.data
+
+    assert grant(first_browser, grant_id).status_code == 303
+
+    assert unreadable_by(app, later) == []
+
+
+def test_an_adviser_whose_key_does_not_open_a_file_is_put_on_the_waiting_list(
+    app, new_client, first, make_staff
+):
+    """Advisers enrolled after files existed but before grants did have no request yet;
+    the first file they cannot open makes one, and their colleagues see it."""
+    submit_observation(new_client(), what=WHAT)
+    (ref,) = refs(app)
+    older = make_staff(Role.ADVISER, username="older")
+    with app.app_context():
+        db.session.execute(delete(AccessGrant))
+        db.session.commit()
+    older_browser = logged_in(new_client, older)
+
+    page = older_browser.get(f"/adviser/o/{ref}", base_url=BASE_URL)
+
+    assert CANNOT_OPEN in page.data
+    assert b"must grant you access" in older_browser.get("/adviser/", base_url=BASE_URL).data
+    first_browser = logged_in(new_client, first)
+    assert b"Grant access to older" in first_browser.get("/adviser/", base_url=BASE_URL).data
+    (grant_id,) = grant_ids(app)
+    assert grant(first_browser, grant_id).status_code == 303
+    assert WHAT.encode() in older_browser.get(f"/adviser/o/{ref}", base_url=BASE_URL).data
+
+
+def test_every_step_of_a_grant_is_audited(app, new_client, first, make_staff, monkeypatch):
+    monkeypatch.setattr(access, "STEP_OBSERVATIONS", 1)
+    for n in range(2):
+        submit_observation(new_client(), what=f"{WHAT} {n}")
+    make_staff(Role.ADVISER, username="later")
+    (grant_id,) = grant_ids(app)
+    first_browser = logged_in(new_client, first)
+
+    first_step = grant(first_browser, grant_id)
+    with app.app_context():
+        after_one = db.session.scalars(
+            select(AuditEntry.subject).where(AuditEntry.action == "access_grant")
+        ).all()
+    grant(first_browser, grant_id)
+
+    assert "access=continue" in first_step.headers["Location"]
+    assert after_one == ["later:eupol"]  # the first step opened a file: it is on record
+    with app.app_context():
+        assert db.session.scalars(
+            select(AuditEntry.actor).where(AuditEntry.action == "access_grant")
+        ).all() == ["first", "first"]

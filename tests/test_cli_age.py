@@ -134,6 +134,17 @@ def test_encrypt_and_decrypt_files(tmp_path, key):
     assert (tmp_path / "out.txt").read_bytes() == data
 
 
+def test_dissent_decrypt_is_the_design_name_of_age_decrypt(tmp_path, key):
+    """DESIGN's command-line contract names `dissent decrypt` (offline, identity file)."""
+    path, recipient = key
+    sealed = age("encrypt", "-r", recipient, input=b"the original table")
+
+    opened = CliRunner().invoke(cli, ["decrypt", "-i", str(path)], input=sealed.stdout_bytes)
+
+    assert_succeeded(opened)
+    assert opened.stdout_bytes == b"the original table"
+
+
 @pytest.mark.parametrize("armor", [False, True], ids=["binary", "armored"])
 def test_encrypt_and_decrypt_through_stdin_and_stdout(key, armor):
     path, recipient = key

@@ -7,7 +7,7 @@ import sys
 import click
 from flask.cli import FlaskGroup
 
-from .age import age
+from .age import age, decrypt
 from .audit import audit
 from .backup import backup, restore
 from .export import export
@@ -75,6 +75,9 @@ for command in (
     restore,
 ):
     cli.add_command(command)
+# DESIGN's contract names it `dissent decrypt`; it is also `dissent age decrypt`, next to
+# the other age commands.
+cli.add_command(decrypt, name="decrypt")
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from .backup import backup, restore
 from .export import export
 from .instance import demo, init, serve
 from .manage import db_group, mission, totp, user
+from .purge import purge
 from .recovery import recovery
 from .report import report
 
@@ -73,6 +74,7 @@ for command in (
     export,
     backup,
     restore,
+    purge,
 ):
     cli.add_command(command)
 # DESIGN's contract names it `dissent decrypt`; it is also `dissent age decrypt`, next to

@@ -52,6 +52,7 @@ class Action:
     ACCOUNT_CHANGE = "account_change"
     NAMES_CHANGE = "names_change"
     ACCESS_GRANT = "access_grant"
+    PURGE = "purge"
 
 
 def _hash(prev: bytes, *, seq: int, at: datetime, actor: str, action: str, subject: str) -> bytes:

@@ -1,0 +1,138 @@
+"""Retention: deleting closed observations for good once they need not be kept.
+
+What is deleted is chosen by the operator (``dissent purge --closed-before DATE``), from
+the instance's retention rule; dissent does not guess one. A purged observation goes
+with everything it holds (thread, notes, reasons, proposals, attachment records and
+files) and its source's lookup record when nothing else of theirs is left, so the
+codename opens nothing any more. Escalated observations are kept whole: the escalation
+ledger must stay without gaps (decision 12), and leadership's responses belong to it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import delete, exists, func, or_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from ..config import Settings
+from ..models import Attachment, Enrolment, Escalation, Observation, Source, State, utcnow
+from . import audit
+from .storage import remove_blob
+
+
+@dataclass(frozen=True)
+class PurgePlan:
+    """What a purge would delete (counts and ids only, never content)."""
+
+    closed_before: date | None
+    observation_ids: list[int]
+    source_ids: list[int]
+    blob_names: list[str]
+    escalated_kept: int
+    spent_enrolments: int
+
+    @property
+    def empty(self) -> bool:
+        """Return whether there is nothing to delete."""
+        return not self.observation_ids and not self.spent_enrolments
+
+
+def _spent_enrolments(now: datetime) -> ColumnElement[bool]:
+    return or_(Enrolment.used_at.is_not(None), Enrolment.expires_at <= now)
+
+
+def plan_purge(session: Session, *, closed_before: date | None) -> PurgePlan:
+    """Return what :func:`purge` would delete: observations closed before
+    ``closed_before`` that were never escalated (none if it is None), and enrolment
+    links that were used or have expired."""
+    ids: list[int] = []
+    kept = 0
+    if closed_before is not None:
+        closed = (
+            Observation.state == State.CLOSED,
+            Observation.closed_on.is_not(None),
+            Observation.closed_on < closed_before,
+        )
+        escalated = exists().where(Escalation.observation_id == Observation.id)
+        ids = list(session.scalars(select(Observation.id).where(*closed, ~escalated)))
+        kept = (
+            session.scalar(select(func.count()).select_from(Observation).where(*closed, escalated))
+            or 0
+        )
+    sources = (
+        list(
+            session.scalars(select(Observation.source_id).where(Observation.id.in_(ids)).distinct())
+        )
+        if ids
+        else []
+    )
+    blobs = (
+        list(
+            session.scalars(select(Attachment.blob_name).where(Attachment.observation_id.in_(ids)))
+        )
+        if ids
+        else []
+    )
+    spent = (
+        session.scalar(
+            select(func.count()).select_from(Enrolment).where(_spent_enrolments(utcnow()))
+        )
+        or 0
+    )
+    return PurgePlan(closed_before, ids, sources, blobs, kept, spent)
+
+
+def purge(session: Session, settings: Settings, plan: PurgePlan, *, actor: str = "cli") -> int:
+    """Delete what ``plan`` names, in one transaction, then the attachment files.
+
+    Returns the number of observations deleted. Observations that changed since the
+    plan (reopened, say) are left alone: the deletion re-checks the rule.
+    """
+    deleted = 0
+    if plan.observation_ids:
+        still_closed = select(Observation.id).where(
+            Observation.id.in_(plan.observation_ids),
+            Observation.state == State.CLOSED,
+            ~exists().where(Escalation.observation_id == Observation.id),
+        )
+        ids = list(session.scalars(still_closed))
+        blobs = list(
+            session.scalars(select(Attachment.blob_name).where(Attachment.observation_id.in_(ids)))
+        )
+        # Children go with the observation (ON DELETE CASCADE): messages, attachments,
+        # notes, state changes, proposals.
+        session.execute(delete(Observation).where(Observation.id.in_(ids)))
+        deleted = len(ids)
+        session.execute(
+            delete(Source).where(
+                Source.id.in_(plan.source_ids),
+                ~exists().where(Observation.source_id == Source.id),
+            )
+        )
+    else:
+        blobs = []
+    now = utcnow()
+    spent = (
+        session.scalar(select(func.count()).select_from(Enrolment).where(_spent_enrolments(now)))
+        or 0
+    )
+    session.execute(delete(Enrolment).where(_spent_enrolments(now)))
+    audit.record(
+        session,
+        actor=actor,
+        action=audit.Action.PURGE,
+        subject=(
+            f"{deleted} observations closed before "
+            f"{plan.closed_before.isoformat() if plan.closed_before else '-'}; "
+            f"{spent} enrolment links"
+        ),
+    )
+    session.commit()
+    # Files only once their records are gone for good (a crash in between leaves
+    # files without records, which `find_orphans` reports; never the other way round).
+    for name in blobs:
+        remove_blob(settings, name)
+    return deleted

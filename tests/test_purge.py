@@ -1,0 +1,171 @@
+"""``dissent purge``: closed observations deleted for good by the operator's retention rule."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import func, select, update
+
+from dissent.cli.purge import purge
+from dissent.extensions import db
+from dissent.models import (
+    Attachment,
+    AuditEntry,
+    Enrolment,
+    Message,
+    Observation,
+    Role,
+    Source,
+    State,
+    utcnow,
+)
+from dissent.services import accounts
+from dissent.services.context import current_context
+from dissent.services.storage import blob_dir
+
+from .leadership.test_leadership import file_and_escalate
+from .source.test_login_inbox import source_login, source_reply
+from .test_attachments import random_bytes, source_upload
+from .test_core_loop import submit_observation
+
+LONG_AGO = date.today() - timedelta(days=400)
+
+
+@pytest.fixture
+def filed(app, new_client, mission, make_staff):
+    """Three observations: an old closed one (with an attachment), an old closed one
+    that was escalated, and an open one. Returns their refs and the first's codename."""
+    adviser = make_staff(Role.ADVISER)
+    browser = new_client()
+    codename = submit_observation(browser, what="The old finding.")
+    with app.app_context():
+        old_ref = db.session.scalar(select(Observation.ref))
+    browser.ref = old_ref
+    assert source_upload(browser, random_bytes(30_000), "annex.bin").status_code == 303
+    assert source_reply(browser, old_ref, "And one more thing.").status_code == 303
+    sent = file_and_escalate(
+        app, new_client, adviser=adviser, leaders=[make_staff(Role.LEADERSHIP)]
+    )
+    submit_observation(new_client(), what="Still open.")
+    with app.app_context():
+        refs = list(db.session.scalars(select(Observation.ref).order_by(Observation.id)))
+        db.session.execute(
+            update(Observation)
+            .where(Observation.ref.in_(refs[:2]))
+            .values(state=State.CLOSED, closed_on=LONG_AGO)
+        )
+        db.session.commit()
+    return {
+        "old": refs[0],
+        "escalated": refs[1],
+        "open": refs[2],
+        "codename": codename,
+        "sent": sent,
+    }
+
+
+def run(app, *args: str, answer: str | None = None):
+    return app.test_cli_runner().invoke(purge, list(args), input=answer)
+
+
+def counts(app) -> dict[str, int]:
+    with app.app_context():
+        return {
+            model.__name__: db.session.scalar(select(func.count()).select_from(model))
+            for model in (Observation, Message, Attachment, Source)
+        }
+
+
+def blob_count(app) -> int:
+    with app.app_context():
+        return len(list(blob_dir(current_context().settings).iterdir()))
+
+
+def test_a_closed_observation_goes_with_everything_it_holds(app, new_client, filed):
+    before = counts(app)
+
+    result = run(app, "--closed-before", date.today().isoformat(), "--yes")
+
+    assert result.exit_code == 0, result.output
+    assert "Deleted 1 observation(s)" in result.output
+    assert "Kept: 1 escalated observation(s)" in result.output
+    with app.app_context():
+        left = set(db.session.scalars(select(Observation.ref)))
+        audited = db.session.scalars(
+            select(AuditEntry.subject).where(AuditEntry.action == "purge")
+        ).all()
+    assert left == {filed["escalated"], filed["open"]}
+    after = counts(app)
+    assert after["Observation"] == before["Observation"] - 1
+    assert after["Attachment"] == before["Attachment"] - 1 == 0
+    assert after["Source"] == before["Source"] - 1
+    assert after["Message"] == before["Message"] - 1  # the source's message went with it
+    assert blob_count(app) == 0
+    assert len(audited) == 1 and audited[0].startswith("1 observations closed before")
+    # The codename opens nothing any more.
+    browser = new_client()
+    assert source_login(browser, filed["codename"]).status_code != 303
+
+
+def test_nothing_is_deleted_without_confirmation(app, filed):
+    before = counts(app)
+
+    result = run(app, "--closed-before", date.today().isoformat(), answer="n\n")
+
+    assert result.exit_code != 0
+    assert "for good?" in result.output
+    assert counts(app) == before
+    assert blob_count(app) == 1
+
+
+def test_a_dry_run_says_what_would_go_and_deletes_nothing(app, filed):
+    before = counts(app)
+
+    result = run(app, "--closed-before", date.today().isoformat(), "--dry-run")
+
+    assert result.exit_code == 0, result.output
+    assert "Would delete 1 closed observation(s)" in result.output
+    assert "1 attachment file(s)" in result.output
+    assert counts(app) == before
+
+
+def test_observations_closed_on_or_after_the_day_are_kept(app, filed):
+    before = counts(app)
+
+    result = run(app, "--closed-before", LONG_AGO.isoformat(), "--yes")
+
+    assert result.exit_code == 0, result.output
+    assert counts(app) == before
+
+
+@pytest.mark.parametrize(
+    ("day", "message"),
+    [("31-12-2026", "is not a date"), ((date.today() + timedelta(days=1)).isoformat(), "future")],
+)
+def test_a_wrong_day_is_refused_in_one_line(app, filed, day, message):
+    before = counts(app)
+
+    result = run(app, "--closed-before", day, "--yes")
+
+    assert result.exit_code != 0
+    assert message in result.output
+    assert counts(app) == before
+
+
+def test_used_and_expired_enrolment_links_are_deleted(app, mission):
+    with app.app_context():
+        accounts.create_account(
+            db.session, username="pending", role=Role.ADVISER, mission_slugs=["eupol"]
+        )
+        db.session.execute(update(Enrolment).values(expires_at=utcnow() - timedelta(days=1)))
+        accounts.create_account(
+            db.session, username="fresh", role=Role.ADVISER, mission_slugs=["eupol"]
+        )
+        db.session.commit()
+
+    result = run(app, "--yes")
+
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Enrolment)) == 1

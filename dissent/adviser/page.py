@@ -111,12 +111,17 @@ def render_observation(
     status: int = 200,
     flags_for: str | None = None,
     revising: Escalation | None = None,
+    viewing: bool = False,
     **forms: Any,
 ) -> ResponseReturnValue:
-    """Render the observation page; ``flags_for`` is a summary text to show flagged."""
+    """Render the observation page; ``flags_for`` is a summary text to show flagged.
+
+    ``viewing``: a plain GET of the page, the only render that may commit (a form's
+    error page must never commit what a failed action left in the session).
+    """
     identity = current_identity()
     view = conversation.view_observation(observation, identity, for_staff=True)
-    if not view.readable or not all(m.readable for m in view.messages):
+    if viewing and not (view.readable and all(m.readable for m in view.messages)):
         # Their colleagues are then asked to grant it (access).
         access.note_unreadable(db.session, current_staff(), observation)
     flags = (

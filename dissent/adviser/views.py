@@ -81,7 +81,7 @@ def observation(ref: str) -> ResponseReturnValue:
     audit.record_now(
         db.session, actor=current_staff().username, action=audit.Action.VIEW, subject=found.ref
     )
-    return render_observation(found)
+    return render_observation(found, viewing=True)
 
 
 @bp.route("/o/<ref>/reply", methods=["POST"])

@@ -16,9 +16,39 @@ def alembic_config() -> Config:
     return config
 
 
+class MigrationError(RuntimeError):
+    """A migration would leave the database inconsistent; nothing was changed."""
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Migrate the database behind ``engine`` to ``revision``."""
+    """Migrate the database behind ``engine`` to ``revision``.
+
+    On SQLite, foreign keys are off while migrations run: a batch migration rebuilds a
+    table (copy, drop, rename), and with foreign keys on, dropping the old table deletes
+    every row that refers to it through ON DELETE CASCADE (all messages, once). SQLite
+    ignores the setting inside a transaction, so it is switched before the migration's
+    transaction begins, the references are checked before it commits, and it is
+    switched back on before the connection goes back to the pool.
+    """
     config = alembic_config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as connection:
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
+        try:
+            with connection.begin():
+                config.attributes["connection"] = connection
+                command.upgrade(config, revision)
+                if sqlite:
+                    dangling = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if dangling:
+                        raise MigrationError(
+                            f"the migration would leave {len(dangling)} row(s) referring to "
+                            f"rows that do not exist (first in {dangling[0][0]}); nothing "
+                            "was changed"
+                        )
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()

@@ -14,16 +14,19 @@ from dissent.models import (
     AuditEntry,
     Enrolment,
     Message,
+    Note,
     Observation,
     Role,
     Source,
     State,
+    StateChange,
     utcnow,
 )
 from dissent.services import accounts
 from dissent.services.context import current_context
 from dissent.services.storage import blob_dir
 
+from .conftest import BASE_URL, csrf_from, login_staff
 from .leadership.test_leadership import file_and_escalate
 from .source.test_login_inbox import source_login, source_reply
 from .test_attachments import random_bytes, source_upload
@@ -44,6 +47,21 @@ def filed(app, new_client, mission, make_staff):
     browser.ref = old_ref
     assert source_upload(browser, random_bytes(30_000), "annex.bin").status_code == 303
     assert source_reply(browser, old_ref, "And one more thing.").status_code == 303
+    staff = new_client()
+    login_staff(staff, adviser)
+    page = staff.get(f"/adviser/o/{old_ref}", base_url=BASE_URL)
+    noted = staff.post(
+        f"/adviser/o/{old_ref}/notes",
+        data={"note-csrf_token": csrf_from(page), "note-text": "Checked against the annex."},
+        base_url=BASE_URL,
+    )
+    assert noted.status_code == 303
+    changed = staff.post(
+        f"/adviser/o/{old_ref}/state",
+        data={"csrf_token": csrf_from(page), "to_state": "advice_only", "reason": "No case."},
+        base_url=BASE_URL,
+    )
+    assert changed.status_code == 303
     sent = file_and_escalate(
         app, new_client, adviser=adviser, leaders=[make_staff(Role.LEADERSHIP)]
     )
@@ -73,7 +91,7 @@ def counts(app) -> dict[str, int]:
     with app.app_context():
         return {
             model.__name__: db.session.scalar(select(func.count()).select_from(model))
-            for model in (Observation, Message, Attachment, Source)
+            for model in (Observation, Message, Attachment, Source, Note, StateChange)
         }
 
 
@@ -101,11 +119,16 @@ def test_a_closed_observation_goes_with_everything_it_holds(app, new_client, fil
     assert after["Attachment"] == before["Attachment"] - 1 == 0
     assert after["Source"] == before["Source"] - 1
     assert after["Message"] == before["Message"] - 1  # the source's message went with it
+    assert after["Note"] == before["Note"] - 1
+    assert after["StateChange"] == before["StateChange"] - 1
     assert blob_count(app) == 0
     assert len(audited) == 1 and audited[0].startswith("1 observations closed before")
     # The codename opens nothing any more.
     browser = new_client()
-    assert source_login(browser, filed["codename"]).status_code != 303
+    refused = source_login(browser, filed["codename"])
+    assert (
+        refused.status_code == 400 and b"No observation was found for this codename" in refused.data
+    )
 
 
 def test_nothing_is_deleted_without_confirmation(app, filed):
@@ -169,3 +192,29 @@ def test_used_and_expired_enrolment_links_are_deleted(app, mission):
     assert result.exit_code == 0, result.output
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Enrolment)) == 1
+
+
+def test_an_observation_reopened_and_closed_again_meanwhile_is_kept(app, filed, monkeypatch):
+    """Between the plan (shown for confirmation) and the deletion, an adviser reopened
+    the observation and closed it again today: the rule no longer holds for it."""
+    from dissent.services import retention
+
+    real_purge = retention.purge
+
+    def closed_again_today(session, settings, plan, **kwargs):
+        session.execute(
+            update(Observation)
+            .where(Observation.ref == filed["old"])
+            .values(closed_on=date.today())
+        )
+        session.commit()
+        return real_purge(session, settings, plan, **kwargs)
+
+    monkeypatch.setattr(retention, "purge", closed_again_today)
+    before = counts(app)
+
+    result = run(app, "--closed-before", date.today().isoformat(), "--yes")
+
+    assert result.exit_code == 0, result.output
+    assert "Deleted 0 observation(s)" in result.output
+    assert counts(app) == before

@@ -20,6 +20,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from ..config import Settings
 from ..models import Attachment, Enrolment, Escalation, Observation, Source, State, utcnow
 from . import audit
+from .access import lock_mission
 from .storage import remove_blob
 
 
@@ -92,10 +93,19 @@ def purge(session: Session, settings: Settings, plan: PurgePlan, *, actor: str =
     plan (reopened, say) are left alone: the deletion re-checks the rule.
     """
     deleted = 0
-    if plan.observation_ids:
+    if plan.observation_ids and plan.closed_before is not None:
+        # Wait for any access grant on these missions (it may be rewriting their files).
+        missions = session.scalars(
+            select(Observation.mission_id)
+            .where(Observation.id.in_(plan.observation_ids))
+            .distinct()
+        )
+        for mission_id in list(missions):
+            lock_mission(session, mission_id)
         still_closed = select(Observation.id).where(
             Observation.id.in_(plan.observation_ids),
             Observation.state == State.CLOSED,
+            Observation.closed_on < plan.closed_before,
             ~exists().where(Escalation.observation_id == Observation.id),
         )
         ids = list(session.scalars(still_closed))

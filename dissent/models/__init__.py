@@ -26,7 +26,7 @@ from .observation import (
     State,
 )
 from .security import StoredSession
-from .staff import AccessGrant, Enrolment, Role, StaffUser, staff_mission
+from .staff import AccessGrant, Enrolment, Role, StaffUser, access_grant_pass, staff_mission
 from .triage import MissionNames, Note, StateChange
 
 __all__ = [
@@ -59,6 +59,7 @@ __all__ = [
     "State",
     "StateChange",
     "StoredSession",
+    "access_grant_pass",
     "escalation_recipient",
     "staff_mission",
     "today",

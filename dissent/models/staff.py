@@ -99,8 +99,19 @@ class AccessGrant(Base):
     # than ``next_observation_id`` are done. A grant runs in steps of bounded size.
     through_observation_id: Mapped[int] = mapped_column(default=0)
     next_observation_id: Mapped[int] = mapped_column(default=0)
-    # Files no granter so far could open (their keys were added after them, too).
+    # Files this pass could not give (the granter's key does not open them, or they
+    # are missing or of another key kind); a pass that leaves any keeps the grant open.
     unopened: Mapped[int] = mapped_column(default=0)
 
     staff: Mapped[StaffUser] = relationship(lazy="joined")
     mission: Mapped[Mission] = relationship(lazy="joined")
+
+
+# Colleagues who went through a grant and could not open all its files: it is not
+# offered to them again until their own access grows (a grant of theirs completes).
+access_grant_pass = Table(
+    "access_grant_pass",
+    Base.metadata,
+    Column("grant_id", ForeignKey("access_grant.id", ondelete="CASCADE"), primary_key=True),
+    Column("staff_id", ForeignKey("staff_user.id", ondelete="CASCADE"), primary_key=True),
+)

@@ -22,7 +22,8 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, exists, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..crypto import (
@@ -48,6 +49,7 @@ from ..models import (
     Role,
     StaffUser,
     StateChange,
+    access_grant_pass,
     utcnow,
 )
 from . import audit
@@ -64,14 +66,19 @@ STEP_OBSERVATIONS = 200
 
 
 def request_access(
-    session: Session, user: StaffUser, missions: Iterable[Mission] | None = None
+    session: Session,
+    user: StaffUser,
+    missions: Iterable[Mission] | None = None,
+    *,
+    restart: bool = True,
 ) -> None:
     """Note that ``user`` (an adviser who just got keys, was reactivated, or turned out
     not to open a file) needs a colleague to grant them the earlier files of each of
     their missions (or of ``missions``).
 
     Called in the caller's transaction. Missions with nothing encrypted yet need no
-    grant. A grant already waiting starts again from the first observation.
+    grant. A grant already waiting starts again from the first observation (their key
+    is new, or files were written while they were inactive), unless not ``restart``.
     """
     if user.role is not Role.ADVISER:
         return
@@ -90,6 +97,8 @@ def request_access(
         if grant is None:
             grant = AccessGrant(staff_id=user.id, mission_id=mission.id)
             session.add(grant)
+        elif not restart:
+            continue
         grant.requested_at = utcnow()
         grant.through_observation_id = newest or 0
         grant.next_observation_id = 0
@@ -109,8 +118,11 @@ def note_unreadable(session: Session, adviser: StaffUser, observation: Observati
         )
     )
     if waiting is None:
-        request_access(session, adviser, [observation.mission])
-        session.commit()
+        request_access(session, adviser, [observation.mission], restart=False)
+        try:
+            session.commit()
+        except IntegrityError:  # the same page in another tab asked a moment ago
+            session.rollback()
 
 
 def lock_mission(session: Session, mission_id: int) -> None:
@@ -135,14 +147,22 @@ def waiting_for(session: Session, staff_id: int) -> list[AccessGrant]:
 
 
 def grants_to_give(session: Session, granter: StaffUser) -> list[AccessGrant]:
-    """Return the grants ``granter`` can give: to active colleagues with keys, on a
-    mission the granter has full access to (no grant of their own waiting there)."""
+    """Return the grants ``granter`` can give: to active colleagues with keys on the
+    granter's missions, except those the granter went through already without being
+    able to give everything (see ``access_grant_pass``).
+
+    An adviser still waiting for some files themselves can grant what their key opens;
+    what it does not is left for a colleague who can.
+    """
     if granter.role is not Role.ADVISER:
         return []
-    own_waiting = {g.mission_id for g in waiting_for(session, granter.id)}
-    missions = [m.id for m in granter.missions if m.id not in own_waiting]
+    missions = [m.id for m in granter.missions]
     if not missions:
         return []
+    passed = exists().where(
+        access_grant_pass.c.grant_id == AccessGrant.id,
+        access_grant_pass.c.staff_id == granter.id,
+    )
     return list(
         session.scalars(
             select(AccessGrant)
@@ -152,6 +172,7 @@ def grants_to_give(session: Session, granter: StaffUser) -> list[AccessGrant]:
                 AccessGrant.staff_id != granter.id,
                 StaffUser.active.is_(True),
                 StaffUser.recipient.is_not(None),
+                ~passed,
             )
             .order_by(AccessGrant.id)
         )
@@ -220,7 +241,7 @@ def grant_step(
     finished = remaining == 0
     if finished and (names := session.get(MissionNames, mission_id, populate_existing=True)):
         adder.column(names, "body")
-    grant.unopened += adder.unopened
+    grant.unopened += adder.unopened + adder.skipped
     unopened = grant.unopened
     # Every step is recorded: one step already opens up to STEP_OBSERVATIONS files.
     audit.record(
@@ -230,16 +251,27 @@ def grant_step(
         subject=f"{grantee.username}:{grant.mission.slug}",
     )
     if adder.unopened:
-        # The granter's own key does not open these: they lack access themselves, and
-        # are no longer offered grants on this mission until a colleague gives it.
-        request_access(session, granter, [grant.mission])
+        # The granter's own key does not open these: they lack access themselves.
+        request_access(session, granter, [grant.mission], restart=False)
     if finished and grant.unopened:
-        # Another colleague may open what this pass could not: the grant stays, from
-        # the start (files done already get a second stanza for the newcomer).
+        # A colleague whose key opens what this pass could not may finish it: the grant
+        # stays, from the start (files done already get a second stanza for the
+        # newcomer), and is no longer offered to this granter.
+        session.execute(insert(access_grant_pass).values(grant_id=grant.id, staff_id=granter.id))
         grant.next_observation_id = 0
         grant.unopened = 0
     elif finished:
         session.delete(grant)
+        # The newcomer's key now opens more: grants they went through before are
+        # offered to them again.
+        session.execute(
+            delete(access_grant_pass).where(
+                access_grant_pass.c.staff_id == grantee.id,
+                access_grant_pass.c.grant_id.in_(
+                    select(AccessGrant.id).where(AccessGrant.mission_id == mission_id)
+                ),
+            )
+        )
     session.commit()
     return GrantStep(
         files=adder.added,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from sqlalchemy import LargeBinary, delete, select
+from sqlalchemy import LargeBinary, delete, select, update
 
-from dissent.crypto import DecryptionError, decrypt
+from dissent.crypto import DecryptionError, decrypt, encrypt, generate_identity
 from dissent.extensions import db
 from dissent.models import (
     AccessGrant,
@@ -217,27 +217,73 @@ def test_a_large_mission_is_granted_in_steps(app, new_client, first, make_staff,
         assert CANNOT_OPEN not in later_browser.get(f"/adviser/o/{ref}", base_url=BASE_URL).data
 
 
-def test_only_a_colleague_with_access_can_grant(app, new_client, mission, first, make_staff):
+def test_who_can_grant_and_what_a_colleague_without_the_files_gives(
+    app, new_client, mission, first, make_staff
+):
     submit_observation(new_client(), what=WHAT)
     later = make_staff(Role.ADVISER, username="later")
-    make_staff(Role.ADVISER, username="also-later")
+    also_later = make_staff(Role.ADVISER, username="also-later")
     with app.app_context():
         accounts.create_mission(db.session, slug="other", name="Other Mission")
     elsewhere = make_staff(Role.ADVISER, missions=["other"])
     later_grant, also_later_grant = grant_ids(app)
 
-    # An adviser still waiting themselves is not offered anyone's grant, not even
-    # their own, and cannot give one by posting.
+    # Nobody grants themselves, and an adviser of another mission grants nothing here.
     waiting = logged_in(new_client, later)
-    assert b"Colleagues waiting for access" not in waiting.get("/adviser/", base_url=BASE_URL).data
-    assert grant(waiting, also_later_grant).status_code == 404
+    first_browser = logged_in(new_client, first)
     assert grant(waiting, later_grant).status_code == 404
-    # Nor can an adviser of another mission.
     assert grant(logged_in(new_client, elsewhere), later_grant).status_code == 404
-    # A grant that does not exist.
-    assert grant(logged_in(new_client, first), 9999).status_code == 404
+    assert grant(first_browser, 9999).status_code == 404
+    # A colleague who is waiting too may go through a grant, but gives nothing their
+    # key does not open: the grant stays for someone who can, and is no longer offered
+    # to them.
+    assert b"Grant access to also-later" in waiting.get("/adviser/", base_url=BASE_URL).data
+    response = grant(waiting, also_later_grant)
+    assert "unopened=1" in response.headers["Location"]
     assert grant_ids(app) == [later_grant, also_later_grant]
-    assert unreadable_by(app, later)
+    assert unreadable_by(app, also_later)
+    assert b"Grant access to also-later" not in waiting.get("/adviser/", base_url=BASE_URL).data
+    assert grant(waiting, also_later_grant).status_code == 404
+    # The colleague with the files finishes both.
+    assert grant(first_browser, later_grant).status_code == 303
+    assert grant(first_browser, also_later_grant).status_code == 303
+    assert unreadable_by(app, later) == [] and unreadable_by(app, also_later) == []
+    assert grant_ids(app) == []
+
+
+def test_a_file_nobody_can_open_does_not_stop_granting_the_rest(app, new_client, first, make_staff):
+    submit_observation(new_client(), what=f"{WHAT} lost")
+    submit_observation(new_client(), what=f"{WHAT} kept")
+    lost, kept = refs(app)
+    with app.app_context():
+        db.session.execute(
+            update(Observation)
+            .where(Observation.ref == lost)
+            .values(content=encrypt(b"{}", recipients=[generate_identity().recipient]))
+        )
+        db.session.commit()
+    later = make_staff(Role.ADVISER, username="later")
+    first_browser = logged_in(new_client, first)
+    (later_grant,) = grant_ids(app)
+
+    assert "unopened=1" in grant(first_browser, later_grant).headers["Location"]
+
+    later_browser = logged_in(new_client, later)
+    assert (
+        f"{WHAT} kept".encode() in later_browser.get(f"/adviser/o/{kept}", base_url=BASE_URL).data
+    )
+    # The first adviser is on the waiting list too now (their key does not open the
+    # lost file) but still grants a newcomer everything else.
+    newcomer = make_staff(Role.ADVISER, username="newcomer")
+    inbox = first_browser.get("/adviser/", base_url=BASE_URL)
+    assert b"Grant access to newcomer" in inbox.data
+    assert b"Grant access to later" not in inbox.data  # gone through already
+    newcomer_grant = max(grant_ids(app))
+    assert grant(first_browser, newcomer_grant).status_code == 303
+    assert (
+        f"{WHAT} kept".encode()
+        in logged_in(new_client, newcomer).get(f"/adviser/o/{kept}", base_url=BASE_URL).data
+    )
 
 
 def test_a_deactivated_adviser_is_not_offered_or_granted(app, new_client, first, make_staff):

@@ -184,8 +184,8 @@ class GrantStep:
     """What one step did, and what is left."""
 
     files: int  # files the newcomer can now open
-    unopened: int  # files the granter's key does not open either (in all steps so far)
-    skipped: int  # files that could not be changed: missing, or of another key kind
+    unopened: int  # files this pass could not give (all its steps so far), skipped ones too
+    skipped: int  # of those in this step: missing, or of another key kind (logged)
     remaining: int  # observations still to do
     finished: bool  # this pass is through; the grant stays if ``unopened``
 

@@ -68,7 +68,7 @@ def grant_access(grant_id: int) -> ResponseReturnValue:
     if not step.finished:
         return redirect(url_for("adviser.inbox_view", access="continue", _anchor="access"), 303)
     return redirect(
-        url_for("adviser.inbox_view", access="done", unopened=step.unopened, skipped=step.skipped),
+        url_for("adviser.inbox_view", access="done", unopened=step.unopened),
         303,
     )
 

@@ -181,13 +181,12 @@ def grants_to_give(session: Session, granter: StaffUser) -> list[AccessGrant]:
 
 @dataclass(frozen=True)
 class GrantStep:
-    """What one step did, and what is left."""
+    """What one step left: files this pass could not give so far (unopened, missing or
+    of another key kind), and whether the pass is through (the grant then stays only if
+    ``unopened``)."""
 
-    files: int  # files the newcomer can now open
-    unopened: int  # files this pass could not give (all its steps so far), skipped ones too
-    skipped: int  # of those in this step: missing, or of another key kind (logged)
-    remaining: int  # observations still to do
-    finished: bool  # this pass is through; the grant stays if ``unopened``
+    unopened: int
+    finished: bool
 
 
 def grant_step(
@@ -237,8 +236,7 @@ def grant_step(
         grant.next_observation_id = observation.id + 1
         if time.monotonic() > deadline:
             break
-    remaining = remaining_observations(session, grant)
-    finished = remaining == 0
+    finished = remaining_observations(session, grant) == 0
     if finished and (names := session.get(MissionNames, mission_id, populate_existing=True)):
         adder.column(names, "body")
     grant.unopened += adder.unopened + adder.skipped
@@ -273,13 +271,7 @@ def grant_step(
             )
         )
     session.commit()
-    return GrantStep(
-        files=adder.added,
-        unopened=unopened,
-        skipped=adder.skipped,
-        remaining=remaining,
-        finished=finished,
-    )
+    return GrantStep(unopened=unopened, finished=finished)
 
 
 def remaining_observations(session: Session, grant: AccessGrant) -> int:
@@ -307,7 +299,6 @@ class _Adder:
         self._ctx = ctx
         self._identities = [identity]
         self._recipients = [newcomer]
-        self.added = 0
         self.unopened = 0
         self.skipped = 0
 
@@ -324,7 +315,6 @@ class _Adder:
             self._skip(f"{type(record).__name__}.{column}", "not of the newcomer's key kind")
             return
         setattr(record, column, extended)
-        self.added += 1
 
     def blob(self, attachment: Attachment) -> None:
         """Rewrite an attachment file with the added stanza: written aside, then renamed
@@ -343,19 +333,19 @@ class _Adder:
                     source, pending.file, identities=self._identities, recipients=self._recipients
                 )
             attachment.stored_size = pending.publish()
-        except (DecryptionError, ValueError) as exc:
+        except DecryptionError:
             pending.discard()
-            if isinstance(exc, DecryptionError):
-                self.unopened += 1
-            else:
-                self._skip(f"attachment file {name}", "not of the newcomer's key kind")
+            self.unopened += 1
+            return
+        except ValueError:
+            pending.discard()
+            self._skip(f"attachment file {name}", "not of the newcomer's key kind")
             return
         except BaseException:
             # Once renamed into place the new file is the blob: never remove it.
             if not pending.published:
                 pending.discard()
             raise
-        self.added += 1
 
     def _skip(self, what: str, why: str) -> None:
         # Names of files and tables only, never content.

@@ -45,6 +45,13 @@ def _spent_enrolments(now: datetime) -> ColumnElement[bool]:
     return or_(Enrolment.used_at.is_not(None), Enrolment.expires_at <= now)
 
 
+def _closed_before(day: date) -> tuple[ColumnElement[bool], ...]:
+    return (Observation.state == State.CLOSED, Observation.closed_on < day)
+
+
+_ESCALATED = exists().where(Escalation.observation_id == Observation.id)
+
+
 def plan_purge(session: Session, *, closed_before: date | None) -> PurgePlan:
     """Return what :func:`purge` would delete: observations closed before
     ``closed_before`` that were never escalated (none if it is None), and enrolment
@@ -52,15 +59,10 @@ def plan_purge(session: Session, *, closed_before: date | None) -> PurgePlan:
     ids: list[int] = []
     kept = 0
     if closed_before is not None:
-        closed = (
-            Observation.state == State.CLOSED,
-            Observation.closed_on.is_not(None),
-            Observation.closed_on < closed_before,
-        )
-        escalated = exists().where(Escalation.observation_id == Observation.id)
-        ids = list(session.scalars(select(Observation.id).where(*closed, ~escalated)))
+        closed = _closed_before(closed_before)
+        ids = list(session.scalars(select(Observation.id).where(*closed, ~_ESCALATED)))
         kept = (
-            session.scalar(select(func.count()).select_from(Observation).where(*closed, escalated))
+            session.scalar(select(func.count()).select_from(Observation).where(*closed, _ESCALATED))
             or 0
         )
     sources = (
@@ -104,9 +106,8 @@ def purge(session: Session, settings: Settings, plan: PurgePlan, *, actor: str =
             lock_mission(session, mission_id)
         still_closed = select(Observation.id).where(
             Observation.id.in_(plan.observation_ids),
-            Observation.state == State.CLOSED,
-            Observation.closed_on < plan.closed_before,
-            ~exists().where(Escalation.observation_id == Observation.id),
+            *_closed_before(plan.closed_before),
+            ~_ESCALATED,
         )
         ids = list(session.scalars(still_closed))
         blobs = list(

@@ -74,15 +74,14 @@ def create_instance(instance: Path) -> None:
     from dissent.app import create_app
     from dissent.crypto import KeyKind
     from dissent.crypto.codename import TEST_KDF_PARAMS
-    from dissent.extensions import db
+    from dissent.extensions import current_context, db
     from dissent.models import Role
     from dissent.services import accounts
-    from dissent.services.context import current_context
     from dissent.services.instance import initialise_instance
 
     initialise_instance(instance, kind=KeyKind.HYBRID, threshold=2, custodians=3)
     app = create_app({"INSTANCE_PATH": str(instance), "KDF_PARAMS": TEST_KDF_PARAMS})
-    with app.app_context():
+    with app.app_context(), db.unit():
         accounts.create_mission(db.session, slug="bench", name="Benchmark mission")
         user, _ = accounts.create_account(
             db.session, username="adviser", role=Role.ADVISER, mission_slugs=["bench"]

@@ -30,11 +30,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from dissent.app import create_app
 from dissent.crypto import KeyKind, generate_identity
 from dissent.crypto.codename import TEST_KDF_PARAMS
-from dissent.extensions import db, make_engine
+from dissent.database import make_engine
+from dissent.extensions import current_context, db
 from dissent.migrate import upgrade
 from dissent.models import Category, Consent, Observation, Role, Source, State, today
 from dissent.services import accounts
-from dissent.services.context import current_context
 
 PASSWORD = "benchmark horse battery staple"
 BASE = "https://localhost"
@@ -54,7 +54,7 @@ def build(directory: Path, count: int):
         }
     )
     logins = {}
-    with app.app_context():
+    with app.app_context(), db.unit():
         session, ctx = db.session, current_context()
         missions = [
             accounts.create_mission(session, slug=slug, name=name)

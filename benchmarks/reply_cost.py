@@ -89,13 +89,12 @@ def run(batches: int, workdir: Path) -> list[Cost]:
     from sqlalchemy import select
 
     from dissent.app import create_app
-    from dissent.extensions import db
+    from dissent.extensions import current_context, db
     from dissent.models import MessageKind, Observation, Sender, today
     from dissent.security.sessions import SOURCE_COOKIE, SplitKnowledgeSessionInterface
     from dissent.services import conversation
     from dissent.services.content import seal_document
-    from dissent.services.context import current_context
-    from dissent.services.keyring import adviser_recipients, content_recipients
+    from dissent.services.keyring import adviser_recipients, conversation_recipients
 
     instance = workdir / "instance"
     submit.create_instance(instance, None)
@@ -171,7 +170,7 @@ def run(batches: int, workdir: Path) -> list[Cost]:
 
             costs.append(measure("query: observation and source key", target, batches))
             costs.append(measure("query: advisers' keys", advisers, batches))
-            recipients = content_recipients(
+            recipients = conversation_recipients(
                 conn, ctx.settings, mission_id=mission_id, source_recipient=source_recipient
             )
             conn.rollback()

@@ -128,9 +128,9 @@ def required_app(instance: Path) -> Flask:
     """
     from dissent.app import create_app
     from dissent.extensions import db
-    from dissent.forms import CSRF_SESSION_KEY
     from dissent.services import conversation
     from dissent.services.context import ServiceContext
+    from dissent.web.forms import CSRF_SESSION_KEY
 
     product = create_app({"INSTANCE_PATH": str(instance)})
     interface = product.session_interface
@@ -615,10 +615,9 @@ def create_instance(instance: Path, database_url: str | None, keys: str = "hybri
     """Initialise an instance with one mission and one enrolled adviser."""
     from dissent.app import create_app
     from dissent.crypto import KeyKind
-    from dissent.extensions import db
+    from dissent.extensions import current_context, db
     from dissent.models import Role
     from dissent.services import accounts
-    from dissent.services.context import current_context
     from dissent.services.instance import initialise_instance
 
     initialise_instance(
@@ -629,7 +628,7 @@ def create_instance(instance: Path, database_url: str | None, keys: str = "hybri
         database_url=database_url,
     )
     app = create_app({"INSTANCE_PATH": str(instance)})
-    with app.app_context():
+    with app.app_context(), db.unit():
         accounts.create_mission(db.session, slug="bench", name="Benchmark mission")
         user, _token = accounts.create_account(
             db.session, username="adviser", role=Role.ADVISER, mission_slugs=["bench"]

@@ -1,4 +1,4 @@
-"""The application factory."""
+"""The application factory: the one place that puts the layers together."""
 
 from __future__ import annotations
 
@@ -6,54 +6,27 @@ import logging
 import os
 from collections.abc import Mapping
 from datetime import timedelta
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
-from flask import Flask, request
-from flask_babel import format_date, format_datetime, format_number, get_locale
+from flask import Flask
 
 from .config import load_settings
 from .crypto.secretbox import derive_key
-from .extensions import babel, db
-from .forms import csrf_token
+from .extensions import babel, db, install_context
+from .locations import static_dir, templates_dir, translations_dir
 from .security.headers import set_security_headers
 from .security.policy import Access, allow, enforce, reject_nul
-from .security.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
+from .security.ratelimit import MemoryRateLimiter, RedisRateLimiter
 from .security.session_store import DatabaseSessionStore, RedisSessionStore, SessionStore
 from .security.sessions import SplitKnowledgeSessionInterface
-from .services.context import install_context
+from .services.context import RateLimiter, service_context
+from .web.errors import register_error_handlers
+from .web.i18n import select_locale
+from .web.templating import install_template_helpers
 
-# Each language with its name in itself, for the visible switch.
-LANGUAGE_NAMES = {"en": "English", "nl": "Nederlands"}
-LANGUAGES = tuple(LANGUAGE_NAMES)
-# Bodies larger than this are refused before any view runs (attachments come later
-# and will raise it for their own route only).
+# Bodies larger than this are refused before any view runs (the upload routes raise it
+# for their own requests only).
 MAX_FORM_BYTES = 256 * 1024
-
-
-def _package_dir(name: str) -> str:
-    """Return the folder of top-level data shipped as ``dissent.<name>``.
-
-    ``templates/`` and ``migrations/`` live at the top of the repository (DESIGN §6)
-    and are installed inside the package; this finds them in both layouts.
-    """
-    try:
-        located = resources.files(f"dissent.{name}")
-        path = Path(str(located))
-        if path.is_dir():
-            return str(path)
-    except ModuleNotFoundError:
-        pass
-    return str(Path(__file__).resolve().parent.parent / name)
-
-
-def select_locale() -> str | None:
-    """Return the language: the visible switch's cookie, else the browser's preference."""
-    chosen = request.cookies.get("lang")
-    if chosen in LANGUAGES:
-        return chosen
-    return request.accept_languages.best_match(LANGUAGES) or "en"
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -61,8 +34,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     settings = load_settings(os.environ, config)
     app = Flask(
         "dissent",
-        template_folder=_package_dir("templates"),
-        static_folder=str(Path(__file__).parent / "static"),
+        template_folder=str(templates_dir()),
+        static_folder=str(static_dir()),
         instance_path=str(settings.instance_path),
     )
     app.config.update(
@@ -70,7 +43,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         TESTING=settings.testing,
         MAX_CONTENT_LENGTH=MAX_FORM_BYTES,
         MAX_FORM_MEMORY_SIZE=MAX_FORM_BYTES,
-        BABEL_TRANSLATION_DIRECTORIES=str(Path(__file__).parent / "translations"),
+        BABEL_TRANSLATION_DIRECTORIES=str(translations_dir()),
         TEMPLATES_AUTO_RELOAD=False,
     )
     app.extensions["dissent.settings"] = settings
@@ -82,19 +55,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         store, limiter = RedisSessionStore(settings.redis_url), RedisRateLimiter(settings.redis_url)
     else:
         store, limiter = DatabaseSessionStore(db.engine(app)), MemoryRateLimiter()
-    app.extensions["dissent.ratelimit"] = limiter
     app.session_interface = SplitKnowledgeSessionInterface(
         store,
         staff_ttl=timedelta(minutes=settings.staff_idle_minutes),
         source_ttl=timedelta(minutes=settings.source_idle_minutes),
     )
+    install_context(app, service_context(settings, limiter))
     babel.init_app(app, locale_selector=select_locale)
-    app.jinja_env.globals.update(get_locale=get_locale, csrf_token=csrf_token)
-    app.jinja_env.filters.update(
-        format_date=format_date, format_datetime=format_datetime, format_number=format_number
-    )
-    app.jinja_env.globals["languages"] = LANGUAGE_NAMES
-    install_context(app, settings, limiter)
+    install_template_helpers(app)
     _allow_static(app)
 
     _quiet_request_logging()
@@ -102,8 +70,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.before_request(enforce)
     app.after_request(set_security_headers)
     _register_blueprints(app)
-    from .errors import register_error_handlers
-
     register_error_handlers(app)
     from .cli.export import export
     from .cli.manage import db_group, mission, user
@@ -126,8 +92,8 @@ def _allow_static(app: Flask) -> None:
 
 def _quiet_request_logging() -> None:
     # Werkzeug's development server logs every request with the client address;
-    # dissent must never log an address (invariant 2). gunicorn is configured to
-    # keep no access log (see dissent/cli/serve.py).
+    # dissent must never log an address. gunicorn is configured to keep no access log
+    # (see dissent/cli/instance.py).
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
 

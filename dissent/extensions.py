@@ -1,49 +1,23 @@
-"""Extensions, created unbound and attached to an application in ``create_app``."""
+"""What ``create_app`` attaches to an application and views reach through it: the
+database session of the request, Babel, and the services' context."""
 
 from __future__ import annotations
 
-import os
-from contextlib import AbstractContextManager
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
 
-from flask import Flask, g
+from flask import Flask, current_app, g
 from flask_babel import Babel
-from sqlalchemy import Connection, Engine, create_engine, event, make_url
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    # WAL: readers do not block the writer. secure_delete: deleted rows (sessions,
-    # purged records) are overwritten rather than left in free pages.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA secure_delete=ON")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.execute("PRAGMA synchronous=FULL")
-    cursor.close()
-
-
-def _create_private(url: str) -> None:
-    """Create a new SQLite file readable by its owner only (SQLite copies the mode to
-    its -wal and -shm files)."""
-    database = make_url(url).database
-    if database and database != ":memory:" and not os.path.exists(database):
-        os.close(os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-
-
-def make_engine(url: str) -> Engine:
-    """Return an engine for ``url``, with SQLite set up for durability and privacy."""
-    if url.startswith("sqlite"):
-        _create_private(url)
-        engine = create_engine(url, connect_args={"check_same_thread": False})
-        event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    return create_engine(url, pool_pre_ping=True)
+from .database import make_engine
+from .services.context import ServiceContext
+from .services.errors import ServiceError
 
 
 class Database:
-    """One engine per application and one session per application context."""
+    """One engine per application and one session, with one transaction, per request."""
 
     def __init__(self) -> None:
         self._factories: dict[int, sessionmaker[Session]] = {}
@@ -60,27 +34,58 @@ class Database:
         engine: Engine = app.extensions["dissent.engine"]
         return engine
 
-    def transaction(self) -> AbstractContextManager[Connection]:
-        """Return a connection in a transaction of its own, committed when the block
-        ends without an exception (plain statements, for the hottest paths)."""
-        from flask import current_app
-
-        return self.engine(current_app._get_current_object()).begin()  # type: ignore[attr-defined]
-
     @property
     def session(self) -> Session:
         """Return the session of the current application context."""
-        from flask import current_app
-
         if "db_session" not in g:
             g.db_session = self._factories[id(current_app._get_current_object())]()  # type: ignore[attr-defined]
         session: Session = g.db_session
         return session
 
+    @contextmanager
+    def unit(self) -> Iterator[Session]:
+        """Run the block as the request's one transaction: committed when it ends,
+        rolled back (and the exception passed on) when it raises.
+
+        Services take the session and never commit; the view (or command) that calls
+        them commits once, here, so a failure half-way leaves nothing half-done and
+        the page that reports it shows nothing the failed action left behind. A
+        refusal that is itself a record (a failed login is audited) says so with
+        ``keep_changes`` and is committed before it passes on.
+        """
+        session = self.session
+        try:
+            yield session
+        except ServiceError as exc:
+            if exc.keep_changes:
+                session.commit()
+            else:
+                session.rollback()
+            raise
+        except BaseException:
+            session.rollback()
+            raise
+        try:
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
     def _teardown(self, _exc: BaseException | None) -> None:
         session = g.pop("db_session", None)
         if session is not None:
             session.close()
+
+
+def install_context(app: Flask, context: ServiceContext) -> None:
+    """Make ``context`` the services' context of ``app``."""
+    app.extensions["dissent.context"] = context
+
+
+def current_context() -> ServiceContext:
+    """Return the services' context of the current application."""
+    ctx: ServiceContext = current_app.extensions["dissent.context"]
+    return ctx
 
 
 db = Database()

@@ -1,4 +1,4 @@
-"""Schema changes, only through Alembic migrations (DESIGN §5)."""
+"""Schema changes, only through Alembic migrations."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
 
-from .app import _package_dir
+from .locations import migrations_dir
 
 
 def alembic_config() -> Config:
     """Return an Alembic configuration pointing at the shipped migrations."""
     config = Config()
-    config.set_main_option("script_location", _package_dir("migrations"))
+    config.set_main_option("script_location", str(migrations_dir()))
     return config
 
 

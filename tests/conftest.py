@@ -25,11 +25,11 @@ from sqlalchemy.engine import make_url
 from dissent.app import create_app
 from dissent.crypto import KeyKind, generate_identity
 from dissent.crypto.codename import TEST_KDF_PARAMS
-from dissent.extensions import db, make_engine
+from dissent.database import make_engine
+from dissent.extensions import current_context, db
 from dissent.migrate import upgrade
 from dissent.models import Role
 from dissent.services import accounts
-from dissent.services.context import current_context
 
 POSTGRES_URL = os.environ.get("DISSENT_TEST_DATABASE_URL", "")
 BASE_URL = "https://localhost"
@@ -139,7 +139,7 @@ class StaffLogin:
 
 @pytest.fixture
 def mission(app):
-    with app.app_context():
+    with app.app_context(), db.unit():
         return accounts.create_mission(db.session, slug="eupol", name="EUPOL Test Mission")
 
 
@@ -152,7 +152,7 @@ def make_staff(app):
     ) -> StaffLogin:
         username = username or f"{role.value}{next(_counter)}"
         missions = [] if role is Role.ADMIN else (missions if missions is not None else ["eupol"])
-        with app.app_context():
+        with app.app_context(), db.unit():
             user, _ = accounts.create_account(
                 db.session, username=username, role=role, mission_slugs=missions
             )

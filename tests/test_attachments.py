@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pikepdf
 import pytest
-from flask import render_template
 from PIL import ExifTags, Image
 from sqlalchemy import select
 from werkzeug import formparser
@@ -338,6 +337,11 @@ def test_a_strippable_file_larger_than_memory_allows_is_streamed_and_flagged(
     assert (meta["stripped"], meta["note"]) == (False, "too_large")
 
 
+def files_macros(app):
+    """Return the shared attachments macros (render inside a request context)."""
+    return app.jinja_env.get_template("shared/attachments.html").module
+
+
 def test_the_list_says_which_files_keep_their_metadata(app, source, recovery_identity):
     source_upload(source, jpeg_with_gps(), "photo.jpg")
     source_upload(source, b"plain words\n" * 10, "notes.txt")
@@ -345,12 +349,7 @@ def test_the_list_says_which_files_keep_their_metadata(app, source, recovery_ide
     with app.test_request_context(base_url=BASE_URL):
         observation = db.session.scalar(select(Observation).where(Observation.ref == source.ref))
         views = attachments.list_attachments(db.session, observation, recovery_identity)
-        listing = render_template(
-            "attachments/_list.html",
-            attachments=views,
-            download_endpoint="attachments.source_download",
-            for_source=True,
-        )
+        listing = str(files_macros(app).file_list(views, True))
 
     assert [(v.filename, v.stripped, v.warning) for v in views] == [
         ("photo.jpg", True, False),
@@ -364,23 +363,16 @@ def test_the_list_says_which_files_keep_their_metadata(app, source, recovery_ide
 
 
 def test_the_upload_form_states_the_limits_and_warns_the_source(app):
-    from dissent.attachments.forms import UploadForm
-
     with app.test_request_context(base_url=BASE_URL):
         pages = {
-            who: render_template(
-                "attachments/_upload.html",
-                upload_form=UploadForm(formdata=None),
-                action_url="/inbox/ABCD-1234/attachments",
-                for_source=who == "source",
-                upload_ref="ABCD-1234",
-            )
+            who: str(files_macros(app).upload_form("ABCD-1234", who == "source"))
             for who in ("source", "adviser")
         }
 
+    assert 'action="/inbox/ABCD-1234/attachments"' in pages["source"]
+    assert 'action="/adviser/o/ABCD-1234/attachments"' in pages["adviser"]
     for page in pages.values():
         assert 'enctype="multipart/form-data"' in page
-        assert 'action="/inbox/ABCD-1234/attachments"' in page
         assert "At most 200 MB per file" in page and "20 files and 500 MB" in page
         assert 'name="csrf_token"' in page
     assert "may carry details that identify you" in pages["source"]
@@ -421,11 +413,7 @@ def test_an_adviser_added_later_sees_the_file_listed_but_cannot_open_it(
 
         observation = db.session.scalar(select(Observation).where(Observation.ref == source.ref))
         [view] = attachments.list_attachments(db.session, observation, generate_identity())
-        listing = render_template(
-            "attachments/_list.html",
-            attachments=[view],
-            download_endpoint="attachments.adviser_download",
-        )
+        listing = str(files_macros(app).file_list([view], False))
     assert view.readable is False
     assert "A file your key cannot open." in listing
     assert "early.txt" not in listing
@@ -433,16 +421,18 @@ def test_an_adviser_added_later_sees_the_file_listed_but_cannot_open_it(
 
 @pytest.mark.parametrize("for_source", [True, False], ids=["source", "adviser"])
 def test_the_files_block_for_each_page(app, source, staff, recovery_identity, for_source):
-    from dissent.attachments.blocks import attachments_block
-
     source_upload(source, b"notes\n" * 5, "notes.txt")
     [row] = rows(app)
 
     with app.test_request_context(base_url=BASE_URL):
         observation = db.session.scalar(select(Observation).where(Observation.ref == source.ref))
-        html = str(attachments_block(observation, recovery_identity, for_source=for_source))
-        observation.state = State.CLOSED
-        closed = str(attachments_block(observation, recovery_identity, for_source=for_source))
+        files = attachments.list_attachments(
+            db.session, observation, recovery_identity, for_staff=not for_source
+        )
+        section = files_macros(app).files_section
+        html = str(section(files, source.ref, for_source, True))
+        # A closed observation takes no files from the source (its page passes False).
+        closed = str(section(files, source.ref, for_source, not for_source))
 
     if for_source:
         assert f'id="attachments-{source.ref}"' in html
@@ -707,7 +697,7 @@ def source_upload_as(browser, ref: str):
 def test_adviser_of_another_mission_gets_404(app, source, new_client, make_staff):
     from dissent.services import accounts
 
-    with app.app_context():
+    with app.app_context(), db.unit():
         accounts.create_mission(db.session, slug="eubam", name="EUBAM Test Mission")
     outsider = make_staff(Role.ADVISER, missions=["eubam"])
     source_upload(source, b"mission eupol only")

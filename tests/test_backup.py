@@ -20,11 +20,10 @@ from dissent.app import create_app
 from dissent.cli import cli
 from dissent.crypto import KeyKind
 from dissent.crypto.codename import TEST_KDF_PARAMS
-from dissent.extensions import db
+from dissent.extensions import current_context, db
 from dissent.models import Role
 from dissent.services import accounts
 from dissent.services.backup import BackupError, create_backup, restore_backup
-from dissent.services.context import current_context
 from dissent.services.instance import initialise_instance
 
 from .conftest import BASE_URL, PASSWORD, csrf_from
@@ -56,7 +55,7 @@ def live(tmp_path):
     path = tmp_path / "live"
     initialise_instance(path, kind=KeyKind.X25519, threshold=2, custodians=3)
     app = serve(path)
-    with app.app_context():
+    with app.app_context(), db.unit():
         accounts.create_mission(db.session, slug="eupol", name="EUPOL")
         user, _ = accounts.create_account(
             db.session, username="adviser", role=Role.ADVISER, mission_slugs=["eupol"]

@@ -244,7 +244,7 @@ def test_user_add_unknown_mission_is_a_one_line_error(instance):
 def test_user_add_taken_username_is_a_one_line_error(instance):
     app = create_app({"INSTANCE_PATH": str(instance)})
     try:
-        with app.app_context():
+        with app.app_context(), db.unit():
             accounts.create_account(
                 db.session, username="anna", role=Role.ADVISER, mission_slugs=["eupol"]
             )

@@ -43,7 +43,8 @@ def ledger(app, mission, make_staff):
     make_staff(Role.LEADERSHIP)
     with app.app_context():
         for n in range(3):
-            audit.record_now(db.session, actor="tester", action=audit.Action.VIEW, subject=f"R{n}")
+            audit.record(db.session, actor="tester", action=audit.Action.VIEW, subject=f"R{n}")
+            db.session.commit()
     return entries(app)
 
 

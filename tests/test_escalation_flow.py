@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from dissent.crypto import unwrap_identity
-from dissent.extensions import db
+from dissent.extensions import current_context, db
 from dissent.models import (
     Escalation,
     EscalationVersion,
@@ -22,8 +22,7 @@ from dissent.models import (
     State,
 )
 from dissent.services import audit, leadership
-from dissent.services.context import current_context
-from dissent.services.escalation import open_versions
+from dissent.services.verification import open_versions
 
 from .conftest import BASE_URL, PASSWORD, csrf_from, login_staff
 from .test_core_loop import submit_observation
@@ -139,7 +138,7 @@ def test_ask_first_full_route(app, new_client, cast):
 
     response = post_summary(staff, ref, SUMMARY, "escalate", [leader.id], checked_hash(first))
     assert response.status_code == 303
-    with app.app_context():
+    with app.app_context(), db.unit():
         escalation = db.session.scalar(select(Escalation))
         assert escalation.label == "EUPOL-0001"
         leader_user = db.session.get(StaffUser, leader.id)

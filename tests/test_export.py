@@ -11,9 +11,8 @@ from sqlalchemy import select
 
 from dissent.cli import cli
 from dissent.crypto import KeyKind, decrypt, encrypt, format_identity_file, generate_identity
-from dissent.extensions import db
+from dissent.extensions import current_context, db
 from dissent.models import AuditEntry, Role
-from dissent.services.context import current_context
 from dissent.services.errors import NotFound
 from dissent.services.export import MANIFEST, README, ExportError, export_observation
 
@@ -57,7 +56,7 @@ def staff(new_client, adviser):
 
 
 def export(app, ref: str, folder):
-    with app.app_context():
+    with app.app_context(), db.unit():
         return export_observation(db.session, current_context().settings, ref=ref, folder=folder)
 
 

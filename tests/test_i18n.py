@@ -11,7 +11,7 @@ from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
 
 import dissent
-from dissent.app import LANGUAGES
+from dissent.web.i18n import LANGUAGES
 from tests.conftest import BASE_URL
 
 TRANSLATIONS = Path(dissent.__file__).parent / "translations"

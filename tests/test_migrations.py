@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from alembic import command
@@ -14,13 +13,13 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
-from dissent.app import _package_dir
-from dissent.extensions import make_engine
+from dissent.database import make_engine
+from dissent.locations import migrations_dir
 from dissent.migrate import alembic_config, upgrade
 from dissent.models import Base
 from tests.conftest import POSTGRES_URL
 
-VERSIONS = Path(_package_dir("migrations")) / "versions"
+VERSIONS = migrations_dir() / "versions"
 
 
 @pytest.fixture

@@ -104,14 +104,14 @@ def test_installed_wheel_finds_templates_and_migrations(wheel, tmp_path):
     zipfile.ZipFile(wheel).extractall(site)
     probe = (
         "import json, sys\n"
-        "from dissent.app import _package_dir\n"
-        "from dissent.extensions import make_engine\n"
+        "from dissent.locations import migrations_dir, templates_dir\n"
+        "from dissent.database import make_engine\n"
         "from dissent.migrate import upgrade\n"
         "from sqlalchemy import inspect\n"
         "engine = make_engine(f'sqlite:///{sys.argv[1]}')\n"
         "upgrade(engine)\n"
-        "print(json.dumps({'templates': _package_dir('templates'),\n"
-        "    'migrations': _package_dir('migrations'),\n"
+        "print(json.dumps({'templates': str(templates_dir()),\n"
+        "    'migrations': str(migrations_dir()),\n"
         "    'tables': inspect(engine).get_table_names()}))\n"
     )
     result = subprocess.run(

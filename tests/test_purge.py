@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from dissent.cli.purge import purge
-from dissent.extensions import db
+from dissent.extensions import current_context, db
 from dissent.models import (
     Attachment,
     AuditEntry,
@@ -23,7 +23,6 @@ from dissent.models import (
     utcnow,
 )
 from dissent.services import accounts
-from dissent.services.context import current_context
 from dissent.services.storage import blob_dir
 
 from .conftest import BASE_URL, csrf_from, login_staff
@@ -177,7 +176,7 @@ def test_a_wrong_day_is_refused_in_one_line(app, filed, day, message):
 
 
 def test_used_and_expired_enrolment_links_are_deleted(app, mission):
-    with app.app_context():
+    with app.app_context(), db.unit():
         accounts.create_account(
             db.session, username="pending", role=Role.ADVISER, mission_slugs=["eupol"]
         )

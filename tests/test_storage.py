@@ -9,10 +9,9 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
-from dissent.extensions import db
+from dissent.extensions import current_context, db
 from dissent.models import Attachment, Role, Sender
 from dissent.services import storage
-from dissent.services.context import current_context
 
 from .security.test_route_policy import (
     file_observation,
@@ -68,7 +67,8 @@ def test_a_committed_blob_has_its_final_name_and_its_row(app, observation_id):
             db.session.add(row)
             return row
 
-        row = storage.commit_with_blob(db.session, blob, record)
+        with db.unit():
+            row = storage.publish_with_record(db.session, blob, record)
 
     assert folder_listing(app) == [blob.name]
     assert row.stored_size == 1000
@@ -79,7 +79,7 @@ def test_a_committed_blob_has_its_final_name_and_its_row(app, observation_id):
     assert mode == 0o700
 
 
-@pytest.mark.parametrize("where", ["making the record", "committing"])
+@pytest.mark.parametrize("where", ["making the record", "committing", "never committed"])
 def test_a_failure_before_the_commit_removes_the_file(app, observation_id, monkeypatch, where):
     with app.app_context():
         blob = storage.new_blob(current_context().settings)
@@ -91,9 +91,22 @@ def test_a_failure_before_the_commit_removes_the_file(app, observation_id, monke
             db.session.add(attachment_row(observation_id, blob, size))
 
         if where == "committing":
-            monkeypatch.setattr(db.session, "commit", lambda: (_ for _ in ()).throw(OSError()))
-        with pytest.raises((RuntimeError, OSError)):
-            storage.commit_with_blob(db.session, blob, record)
+            real = db.session.commit
+
+            def failing_commit():
+                raise OSError("disk full")
+
+            monkeypatch.setattr(db.session, "commit", failing_commit)
+        if where == "never committed":
+            # The request failed after the upload was stored: its session is closed
+            # without a commit.
+            storage.publish_with_record(db.session, blob, record)
+            assert folder_listing(app) == [blob.name]
+        else:
+            with pytest.raises((RuntimeError, OSError)), db.unit():
+                storage.publish_with_record(db.session, blob, record)
+            if where == "committing":
+                monkeypatch.setattr(db.session, "commit", real)
 
     assert folder_listing(app) == []
     assert row_count(app) == 0
@@ -122,17 +135,16 @@ def test_orphans_are_found_for_the_operator(app, observation_id):
         settings = current_context().settings
         folder = storage.blob_dir(settings)
         kept = storage.new_blob(settings)
-        storage.commit_with_blob(
-            db.session,
-            kept,
-            lambda size: db.session.add(attachment_row(observation_id, kept, size)),
-        )
         lost = storage.new_blob(settings)
-        storage.commit_with_blob(
-            db.session,
-            lost,
-            lambda size: db.session.add(attachment_row(observation_id, lost, size)),
-        )
+        with db.unit():
+            for blob in (kept, lost):
+                storage.publish_with_record(
+                    db.session,
+                    blob,
+                    lambda size, blob=blob: db.session.add(
+                        attachment_row(observation_id, blob, size)
+                    ),
+                )
         lost.path.unlink()  # a record without its file
         stray = folder / ("ab" * 16)
         stray.write_bytes(b"a file without a record")

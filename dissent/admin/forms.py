@@ -6,15 +6,9 @@ from flask_babel import lazy_gettext as _l
 from wtforms import SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length
 
-from ..forms import CsrfForm, choices_from
-from ..models import Role
 from ..models.mission import NAME_MAX, SLUG_MAX
-
-ROLE_LABELS = {
-    Role.ADVISER: _l("Adviser (vertrouwenspersoon)"),
-    Role.LEADERSHIP: _l("Leadership"),
-    Role.ADMIN: _l("Operator"),
-}
+from ..web.forms import CsrfForm, choices_from
+from ..web.labels import ROLE_LABELS
 
 
 class MissionForm(CsrfForm):

@@ -4,24 +4,24 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, session, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ..extensions import db
-from ..forms import choices_from
 from ..models import AccessGrant, Mission, Role, StaffUser
+from ..security.identity import current_staff, logged_in_staff_id
 from ..security.policy import Access, allow
 from ..services import accounts
-from ..services.errors import AccountExists, MissionExists, NotFound
+from ..services.errors import AccountExists, InvalidInput, MissionExists, NotFound
 from ..services.keyring import adviser_recipients
-from ..staff.identity import current_staff
-from .forms import ROLE_LABELS, AccountActionForm, AccountForm, MissionForm
+from ..web.forms import choices_from
+from ..web.labels import ROLE_LABELS
+from ..web.messages import show_on
+from .forms import AccountActionForm, AccountForm, MissionForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-
-
-def _actor() -> str:
-    return current_staff().username
+# The enrolment link of an account just made, shown once on the next page (kept in the
+# sealed session, never stored in clear).
+_NEW_LINK = "enrolment_link"
 
 
 def _page(
@@ -34,7 +34,6 @@ def _page(
     users = list(db.session.scalars(select(StaffUser).order_by(StaffUser.username)))
     account_form = account_form or AccountForm()
     account_form.missions.choices = choices_from((m.slug, m.name) for m in missions)
-    enrolment_link = session.pop("enrolment_link", None)
     waiting: dict[int, list[str]] = {}
     for grant in db.session.scalars(select(AccessGrant).order_by(AccessGrant.id)):
         waiting.setdefault(grant.staff_id, []).append(grant.mission.slug)
@@ -48,7 +47,7 @@ def _page(
         account_form=account_form,
         action_form=AccountActionForm(),
         role_labels=ROLE_LABELS,
-        enrolment_link=enrolment_link,
+        enrolment_link=session.pop(_NEW_LINK, None),
     ), status
 
 
@@ -66,41 +65,24 @@ def add_mission() -> ResponseReturnValue:
     form = MissionForm()
     if form.validate():
         try:
-            accounts.create_mission(
-                db.session, slug=form.slug.data or "", name=form.name.data or ""
-            )
-        except MissionExists:
-            form.slug.errors = [_("A mission with this short name exists already.")]
-        except ValueError as exc:
-            if str(exc).startswith("name"):
-                form.name.errors = [_("Give the mission a name of at most 120 characters.")]
-            else:
-                form.slug.errors = [
-                    _(
-                        "Use 1 to 40 lower-case letters, digits and hyphens, "
-                        "starting and ending with a letter or digit."
-                    )
-                ]
+            with db.unit():
+                accounts.create_mission(
+                    db.session,
+                    slug=form.slug.data or "",
+                    name=form.name.data or "",
+                    actor=current_staff().username,
+                )
+        except MissionExists as exc:
+            show_on(form, exc, field="slug")
+        except InvalidInput as exc:
+            show_on(form, exc)
         else:
             return redirect(url_for("admin.index"), code=303)
     return _page(mission_form=form, status=400)
 
 
-def _account_error(form: AccountForm, reason: str) -> None:
-    """Put the service's refusal next to the field it concerns, in the reader's language."""
-    if reason.startswith("username"):
-        form.username.errors = [
-            _("Use 2 to 64 lower-case letters, digits, dots, hyphens or underscores.")
-        ]
-    elif "operator" in reason:
-        form.missions.errors = [_("An operator account belongs to no mission.")]
-    else:
-        form.missions.errors = [_("Advisers and leaders belong to at least one mission.")]
-
-
 def _remember_link(token: str) -> None:
-    # Shown once on the next page, from the sealed session; never stored in clear.
-    session["enrolment_link"] = url_for("staff.enrol", token=token, _external=True)
+    session[_NEW_LINK] = url_for("staff.enrol", token=token, _external=True)
 
 
 @bp.route("/accounts", methods=["POST"])
@@ -113,19 +95,18 @@ def add_account() -> ResponseReturnValue:
     )
     if form.validate():
         try:
-            _user, token = accounts.create_account(
-                db.session,
-                username=form.username.data or "",
-                role=Role(form.role.data),
-                mission_slugs=list(form.missions.data or []),
-                actor=_actor(),
-            )
-        except AccountExists:
-            form.username.errors = [_("This username is taken.")]
-        except NotFound:
-            form.missions.errors = [_("Choose missions from the list.")]
-        except ValueError as exc:
-            _account_error(form, str(exc))
+            with db.unit():
+                _user, token = accounts.create_account(
+                    db.session,
+                    username=form.username.data or "",
+                    role=Role(form.role.data),
+                    mission_slugs=list(form.missions.data or []),
+                    actor=current_staff().username,
+                )
+        except AccountExists as exc:
+            show_on(form, exc, field="username")
+        except InvalidInput as exc:
+            show_on(form, exc)
         else:
             _remember_link(token)
             return redirect(url_for("admin.index"), code=303)
@@ -138,19 +119,21 @@ def account_action(staff_id: int, action: str) -> ResponseReturnValue:
     """Activate, deactivate, or issue a new enrolment link."""
     if not AccountActionForm().validate():
         abort(400)
+    actor = current_staff().username
     try:
-        if action == "deactivate":
-            if staff_id == session.get("staff_id"):
-                abort(400)
-            accounts.set_active(db.session, staff_id=staff_id, active=False, actor=_actor())
-        elif action == "activate":
-            accounts.set_active(db.session, staff_id=staff_id, active=True, actor=_actor())
-        elif action == "enrolment":
-            _remember_link(
-                accounts.reissue_enrolment(db.session, staff_id=staff_id, actor=_actor())
-            )
-        else:
-            abort(404)
+        with db.unit():
+            if action == "deactivate":
+                if staff_id == logged_in_staff_id():
+                    abort(400)
+                accounts.set_active(db.session, staff_id=staff_id, active=False, actor=actor)
+            elif action == "activate":
+                accounts.set_active(db.session, staff_id=staff_id, active=True, actor=actor)
+            elif action == "enrolment":
+                _remember_link(
+                    accounts.reissue_enrolment(db.session, staff_id=staff_id, actor=actor)
+                )
+            else:
+                abort(404)
     except NotFound:
         abort(404)
     return redirect(url_for("admin.index", _anchor="accounts"), code=303)

@@ -6,12 +6,12 @@ from flask_babel import lazy_gettext as _l
 from wtforms import HiddenField, SelectField, SelectMultipleField
 from wtforms.validators import DataRequired
 
-from ..forms import CsrfForm, choices_from, long_text
-from ..models import ProposalStatus, Severity, State
+from ..services.consent import SUMMARY_MAX
 from ..services.conversation import MESSAGE_MAX
-from ..services.escalation import NAMES_MAX, SUMMARY_MAX
+from ..services.names import NAMES_MAX
 from ..services.triage import NOTE_MAX, REASON_MAX
-from ..source.forms import CATEGORY_LABELS
+from ..web.forms import CsrfForm, choices_from, long_text
+from ..web.labels import CATEGORY_LABELS, SEVERITY_LABELS
 
 
 class ReplyForm(CsrfForm):
@@ -28,13 +28,6 @@ class ReplyForm(CsrfForm):
 # keep their ids (and label targets) apart.
 NOTE_PREFIX = "note"
 FEEDBACK_PREFIX = "feedback"
-PROPOSAL_STATUS_LABELS = {
-    ProposalStatus.PENDING: _l("waiting for the source"),
-    ProposalStatus.APPROVED: _l("approved by the source"),
-    ProposalStatus.DECLINED: _l("declined by the source"),
-    ProposalStatus.WITHDRAWN: _l("withdrawn"),
-    ProposalStatus.SENT: _l("approved and escalated"),
-}
 
 
 class AcknowledgeForm(CsrfForm):
@@ -43,24 +36,6 @@ class AcknowledgeForm(CsrfForm):
 
 class GrantForm(CsrfForm):
     """Give a colleague access to the mission's earlier files (one step of it)."""
-
-
-SEVERITY_LABELS = {
-    "": _l("Not set"),
-    Severity.LOW: _l("Low"),
-    Severity.MEDIUM: _l("Medium"),
-    Severity.HIGH: _l("High"),
-    Severity.CRITICAL: _l("Critical"),
-}
-STATE_LABELS = {
-    State.RECEIVED: _l("Received"),
-    State.ACKNOWLEDGED: _l("Acknowledged"),
-    State.IN_REVIEW: _l("In review"),
-    State.ESCALATED: _l("Escalated"),
-    State.FEEDBACK_GIVEN: _l("Feedback given"),
-    State.CLOSED: _l("Closed"),
-    State.ADVICE_ONLY: _l("Advice only (no case)"),
-}
 
 
 class StateForm(CsrfForm):

@@ -2,31 +2,47 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 from flask import abort, render_template
 from flask.typing import ResponseReturnValue
-from flask_babel import lazy_gettext as _l
 
-from ..attachments.blocks import attachments_block
 from ..extensions import db
-from ..forms import choices_from
-from ..leadership.forms import ESCALATION_STATE_LABELS, RESPONSE_KIND_LABELS
 from ..models import Escalation, Observation, ProposalStatus, Role
-from ..services import access, conversation, escalation, inbox, leadership, triage
+from ..models.observation import REF_LENGTH
+from ..security.identity import current_identity, current_staff
+from ..services import (
+    access,
+    attachments,
+    consent,
+    conversation,
+    inbox,
+    leadership,
+    names,
+    triage,
+    verification,
+)
 from ..services.deadlines import ack_due, feedback_due
 from ..services.errors import NotFound
-from ..services.identifiers import FlagKind, flag_identifiers, segments
+from ..services.identifiers import flag_identifiers, segments
 from ..services.workflow import MANUAL_TRANSITIONS
-from ..source.forms import CATEGORY_LABELS, CONSENT_LABELS, CONTRADICTION_LABELS, WHEN_LABELS
-from ..staff.identity import current_identity, current_staff
+from ..web.forms import choices_from
+from ..web.labels import (
+    CATEGORY_LABELS,
+    CONSENT_LABELS,
+    CONTRADICTION_LABELS,
+    ESCALATION_STATE_LABELS,
+    FLAG_LABELS,
+    PROPOSAL_STATUS_LABELS,
+    RESPONSE_KIND_LABELS,
+    SEVERITY_LABELS,
+    SIGNATURE_PROBLEM_LABELS,
+    STATE_LABELS,
+    WHEN_LABELS,
+)
 from .forms import (
     FEEDBACK_PREFIX,
     NOTE_PREFIX,
-    PROPOSAL_STATUS_LABELS,
-    SEVERITY_LABELS,
-    STATE_LABELS,
     AcknowledgeForm,
     FeedbackForm,
     NoteForm,
@@ -36,14 +52,17 @@ from .forms import (
     TriageForm,
 )
 
-REF_LENGTH = 9
-FLAG_LABELS = {
-    FlagKind.NAME: _l("name on the mission list"),
-    FlagKind.RANK: _l("rank"),
-    FlagKind.UNIT: _l("unit"),
-    FlagKind.DATE: _l("date"),
-    FlagKind.PLACE: _l("place"),
-    FlagKind.NUMBER: _l("number"),
+LABELS = {
+    "category": CATEGORY_LABELS,
+    "when": WHEN_LABELS,
+    "contradicts": CONTRADICTION_LABELS,
+    "consent": CONSENT_LABELS,
+    "severity": SEVERITY_LABELS,
+    "state": STATE_LABELS,
+    "proposal": PROPOSAL_STATUS_LABELS,
+    "escalation": ESCALATION_STATE_LABELS,
+    "response": RESPONSE_KIND_LABELS,
+    "signature": SIGNATURE_PROBLEM_LABELS,
 }
 
 
@@ -57,15 +76,10 @@ def find_observation(ref: str) -> Observation:
         abort(404)
 
 
-def text_hash(text: str) -> str:
-    """Return the hash the summary editor uses to know which text was checked."""
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 def prepare_forms(
     observation: Observation,
     forms: dict[str, Any],
-    proposals: list[escalation.OpenProposal] | None = None,
+    proposals: list[consent.OpenProposal] | None = None,
 ) -> dict[str, Any]:
     """Return every form of the page, with choices filled in (``proposals``: the
     observation's decrypted proposals, if the caller has them already)."""
@@ -86,7 +100,7 @@ def prepare_forms(
     if not summary_form.summary.data:
         # Escalating an approved proposal needs its exact text: offer it.
         if proposals is None:
-            proposals = escalation.proposals_for(db.session, observation, current_identity())
+            proposals = consent.proposals_for(db.session, observation, current_identity())
         approved = [p for p in proposals if p.proposal.status is ProposalStatus.APPROVED]
         if approved:
             summary_form.summary.data = approved[0].summary
@@ -116,8 +130,8 @@ def render_observation(
 ) -> ResponseReturnValue:
     """Render the observation page; ``flags_for`` is a summary text to show flagged.
 
-    ``viewing``: a plain GET of the page, the only render that may commit (a form's
-    error page must never commit what a failed action left in the session).
+    ``viewing``: a plain GET of the page, the only render that may write (it asks for
+    access when the adviser's key opens nothing here); its caller commits.
     """
     identity = current_identity()
     view = conversation.view_observation(observation, identity, for_staff=True)
@@ -126,39 +140,29 @@ def render_observation(
         access.note_unreadable(db.session, current_staff(), observation)
     flags = (
         flag_identifiers(
-            flags_for, names=escalation.read_names(db.session, observation.mission_id, identity)
+            flags_for, names=names.read_names(db.session, observation.mission_id, identity)
         )
         if flags_for is not None
         else None
     )
     escalations = [
-        (e, escalation.open_versions(e, identity), leadership.open_responses(e, identity))
-        for e in escalation.escalations_of(db.session, observation)
+        (e, verification.open_versions(e, identity), leadership.open_responses(e, identity))
+        for e in verification.escalations_of(db.session, observation)
     ]
-    proposals = escalation.proposals_for(db.session, observation, identity)
+    proposals = consent.proposals_for(db.session, observation, identity)
     return render_template(
         "adviser/observation.html",
         view=view,
         history=triage.history(db.session, observation, identity),
         proposals=proposals,
         escalations=escalations,
-        attachments_block=attachments_block(observation, identity, for_source=False),
+        files=attachments.list_attachments(db.session, observation, identity, for_staff=True),
         flags=flags,
         revising=revising,
         flag_segments=segments(flags_for, flags) if flags is not None and flags_for else [],
         flag_labels=FLAG_LABELS,
         ack_due=ack_due(observation, observation.mission),
         feedback_due=feedback_due(observation, observation.mission),
-        labels={
-            "category": CATEGORY_LABELS,
-            "when": WHEN_LABELS,
-            "contradicts": CONTRADICTION_LABELS,
-            "consent": CONSENT_LABELS,
-            "severity": SEVERITY_LABELS,
-            "state": STATE_LABELS,
-            "proposal": PROPOSAL_STATUS_LABELS,
-            "escalation": ESCALATION_STATE_LABELS,
-            "response": RESPONSE_KIND_LABELS,
-        },
+        labels=LABELS,
         **prepare_forms(observation, forms, proposals),
     ), status

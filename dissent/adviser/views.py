@@ -1,21 +1,59 @@
-"""The adviser interface: inbox, one observation, replies, acknowledgement."""
+"""The adviser interface: inbox and access grants, one observation and its case work
+(replies, acknowledgement, triage, notes, summaries, escalation, feedback), the list
+of names."""
 
 from __future__ import annotations
 
+from typing import Any, Protocol
+
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from sqlalchemy.orm import Session
 
-from ..extensions import db
+from ..extensions import current_context, db
+from ..models import Category, Consent, Observation, Severity, StaffUser, State
+from ..security.identity import current_identity, current_identity_secret, current_staff
 from ..security.policy import Access, allow
-from ..services import access, audit, conversation, inbox
-from ..services.context import current_context
-from ..services.errors import InvalidState, NotFound
-from ..source.forms import CATEGORY_LABELS
-from ..staff.identity import current_identity, current_staff
-from .forms import AcknowledgeForm, GrantForm, ReplyForm
-from .page import find_observation, render_observation
+from ..services import access, audit, consent, conversation, escalation, inbox, names, triage
+from ..services.context import ServiceContext
+from ..services.errors import (
+    ConsentProblem,
+    ConsentRefused,
+    GranteeUnavailable,
+    InvalidInput,
+    InvalidState,
+    NotFound,
+    ServiceError,
+    SigningKeyMismatch,
+)
+from ..services.verification import escalations_of, summary_hash
+from ..web.labels import CATEGORY_LABELS
+from ..web.messages import show_on
+from .forms import (
+    FEEDBACK_PREFIX,
+    NOTE_PREFIX,
+    AcknowledgeForm,
+    FeedbackForm,
+    GrantForm,
+    NamesForm,
+    NoteForm,
+    ReplyForm,
+    StateForm,
+    SummaryForm,
+    TriageForm,
+)
+from .page import find_observation, prepare_forms, render_observation
 
 bp = Blueprint("adviser", __name__, url_prefix="/adviser")
+# The keyword under which the observation page takes each text form back.
+_FORM_NAMES = {ReplyForm: "reply_form", NoteForm: "note_form", FeedbackForm: "feedback_form"}
+
+
+def _back(ref: str, anchor: str) -> ResponseReturnValue:
+    return redirect(url_for("adviser.observation", ref=ref, _anchor=anchor), code=303)
+
+
+# --- the inbox and access grants ----------------------------------------------------------
 
 
 @bp.route("/")
@@ -54,23 +92,24 @@ def grant_access(grant_id: int) -> ResponseReturnValue:
     if not form.validate():
         return _inbox_page(grant_form=form, status=400)
     try:
-        step = access.grant_step(
-            db.session,
-            current_context(),
-            granter=current_staff(),
-            identity=current_identity(),
-            grant_id=grant_id,
-        )
+        with db.unit():
+            step = access.grant_step(
+                db.session,
+                current_context(),
+                granter=current_staff(),
+                identity=current_identity(),
+                grant_id=grant_id,
+            )
     except NotFound:
         abort(404)
-    except InvalidState:
+    except GranteeUnavailable:
         return _inbox_page(status=409)
     if not step.finished:
         return redirect(url_for("adviser.inbox_view", access="continue", _anchor="access"), 303)
-    return redirect(
-        url_for("adviser.inbox_view", access="done", unopened=step.unopened),
-        303,
-    )
+    return redirect(url_for("adviser.inbox_view", access="done", unopened=step.unopened), 303)
+
+
+# --- one observation ----------------------------------------------------------------------
 
 
 @bp.route("/o/<ref>")
@@ -78,28 +117,51 @@ def grant_access(grant_id: int) -> ResponseReturnValue:
 def observation(ref: str) -> ResponseReturnValue:
     """Decrypt and show one observation with its conversation, history and escalations."""
     found = find_observation(ref)
-    audit.record_now(
-        db.session, actor=current_staff().username, action=audit.Action.VIEW, subject=found.ref
-    )
-    return render_observation(found, viewing=True)
+    with db.unit():
+        audit.record(
+            db.session, actor=current_staff().username, action=audit.Action.VIEW, subject=found.ref
+        )
+        return render_observation(found, viewing=True)
+
+
+class _TextAction(Protocol):
+    def __call__(
+        self,
+        session: Session,
+        ctx: ServiceContext,
+        *,
+        staff: StaffUser,
+        observation: Observation,
+        text: str,
+    ) -> object: ...
+
+
+def _post_text(ref: str, form: Any, action: _TextAction, *, anchor: str) -> ResponseReturnValue:
+    """Run a case action that takes one text (a reply, a note, feedback); on a refusal
+    show the page again with the text kept and the reason next to it."""
+    found = find_observation(ref)
+    if form.validate():
+        try:
+            with db.unit():
+                action(
+                    db.session,
+                    current_context(),
+                    staff=current_staff(),
+                    observation=found,
+                    text=form.text.data or "",
+                )
+        except (InvalidState, InvalidInput) as exc:
+            show_on(form, exc, field="text")
+        else:
+            return _back(found.ref, anchor)
+    return render_observation(found, status=400, **{_FORM_NAMES[type(form)]: form})
 
 
 @bp.route("/o/<ref>/reply", methods=["POST"])
 @allow(Access.ADVISER)
 def reply(ref: str) -> ResponseReturnValue:
     """Send a message to the source."""
-    found = find_observation(ref)
-    form = ReplyForm()
-    if form.validate():
-        conversation.post_adviser_message(
-            db.session,
-            current_context(),
-            staff=current_staff(),
-            observation=found,
-            text=form.text.data or "",
-        )
-        return redirect(url_for("adviser.observation", ref=found.ref, _anchor="thread"), code=303)
-    return render_observation(found, reply_form=form, status=400)
+    return _post_text(ref, ReplyForm(), conversation.post_adviser_message, anchor="thread")
 
 
 @bp.route("/o/<ref>/acknowledge", methods=["POST"])
@@ -111,12 +173,199 @@ def acknowledge(ref: str) -> ResponseReturnValue:
     if not form.validate():
         return render_observation(found, ack_form=form, status=400)
     try:
-        conversation.acknowledge(
-            db.session, current_context(), staff=current_staff(), observation=found
-        )
+        with db.unit():
+            conversation.acknowledge(
+                db.session, current_context(), staff=current_staff(), observation=found
+            )
     except InvalidState:
         return render_observation(found, status=409)
     return redirect(url_for("adviser.observation", ref=found.ref, acknowledged=1), code=303)
 
 
-from . import case_views  # noqa: E402, F401  (registers the triage and escalation routes)
+# --- case work ----------------------------------------------------------------------------
+
+
+@bp.route("/o/<ref>/state", methods=["POST"])
+@allow(Access.ADVISER)
+def change_state(ref: str) -> ResponseReturnValue:
+    """Change the state by hand, with an optional reason."""
+    found = find_observation(ref)
+    form = StateForm()
+    prepare_forms(found, {"state_form": form})
+    if form.validate():
+        try:
+            with db.unit():
+                triage.change_state(
+                    db.session,
+                    current_context(),
+                    staff=current_staff(),
+                    observation=found,
+                    to_state=State(form.to_state.data),
+                    reason=form.reason.data or "",
+                )
+        except InvalidState as exc:
+            show_on(form, exc, field="to_state")
+        except InvalidInput as exc:
+            show_on(form, exc)
+        else:
+            return _back(found.ref, "history")
+    return render_observation(found, state_form=form, status=400)
+
+
+@bp.route("/o/<ref>/triage", methods=["POST"])
+@allow(Access.ADVISER)
+def update_triage(ref: str) -> ResponseReturnValue:
+    """Save assignment, severity and category, together or not at all."""
+    found = find_observation(ref)
+    form = TriageForm()
+    prepare_forms(found, {"triage_form": form})
+    if form.validate():
+        staff = current_staff()
+        assignee = int(form.assignee.data) if form.assignee.data else None
+        severity = Severity(form.severity.data) if form.severity.data else None
+        category = Category(form.category.data)
+        try:
+            with db.unit():
+                if assignee != found.assigned_to_id:
+                    triage.assign(db.session, staff=staff, observation=found, assignee_id=assignee)
+                if severity != found.severity:
+                    triage.set_severity(
+                        db.session, staff=staff, observation=found, severity=severity
+                    )
+                if category != found.category:
+                    triage.correct_category(
+                        db.session, staff=staff, observation=found, category=category
+                    )
+        except InvalidInput as exc:
+            show_on(form, exc)
+        else:
+            return _back(found.ref, "triage")
+    return render_observation(found, triage_form=form, status=400)
+
+
+@bp.route("/o/<ref>/notes", methods=["POST"])
+@allow(Access.ADVISER)
+def add_note(ref: str) -> ResponseReturnValue:
+    """Add an internal note."""
+    return _post_text(ref, NoteForm(prefix=NOTE_PREFIX), triage.add_note, anchor="history")
+
+
+@bp.route("/o/<ref>/summary", methods=["POST"])
+@allow(Access.ADVISER)
+def summary(ref: str) -> ResponseReturnValue:
+    """Check a summary for identifiers, propose it to the source, or escalate it."""
+    found = find_observation(ref)
+    form = SummaryForm()
+    prepare_forms(found, {"summary_form": form})
+    if not form.validate():
+        return render_observation(found, summary_form=form, status=400)
+    text = (form.summary.data or "").strip()
+    action = form.action.data or "check"
+    if found.consent is Consent.NEVER:
+        show_on(form, ConsentRefused(ConsentProblem.NEVER), field="summary")
+        return render_observation(found, summary_form=form, status=400)
+    if action == "check" or form.checked.data != summary_hash(text):
+        # Whatever was asked, a text the adviser has not seen flagged is shown flagged
+        # first: nothing leaves without that look.
+        form.checked.data = summary_hash(text)
+        return render_observation(found, summary_form=form, flags_for=text)
+    if action not in ("propose", "escalate"):
+        abort(400)
+    ctx, staff = current_context(), current_staff()
+    try:
+        with db.unit():
+            if action == "propose":
+                consent.propose(db.session, ctx, staff=staff, observation=found, summary=text)
+            else:
+                escalation.escalate(
+                    db.session,
+                    ctx,
+                    staff=staff,
+                    identity=current_identity(),
+                    identity_secret=current_identity_secret(),
+                    observation=found,
+                    summary=text,
+                    leader_ids=list(form.leaders.data or []),
+                )
+    except (ConsentRefused, InvalidState, SigningKeyMismatch) as exc:
+        show_on(form, exc, field="summary")
+    except InvalidInput as exc:
+        show_on(form, exc)
+    else:
+        return _back(found.ref, "escalation")
+    return render_observation(found, summary_form=form, flags_for=text, status=400)
+
+
+@bp.route("/o/<ref>/escalations/<int:escalation_id>/revise", methods=["POST"])
+@allow(Access.ADVISER)
+def revise(ref: str, escalation_id: int) -> ResponseReturnValue:
+    """Add a corrected version of an escalated summary (shown flagged first, like any)."""
+    found = find_observation(ref)
+    target = next((e for e in escalations_of(db.session, found) if e.id == escalation_id), None)
+    if target is None:
+        return render_observation(found, status=404)
+    form = SummaryForm()
+    prepare_forms(found, {"summary_form": form})
+    form.leaders.data = form.leaders.data or [u.id for u in target.recipients]
+    if not form.validate():
+        return render_observation(found, summary_form=form, revising=target, status=400)
+    text = (form.summary.data or "").strip()
+    if form.checked.data != summary_hash(text):
+        form.checked.data = summary_hash(text)
+        return render_observation(found, summary_form=form, flags_for=text, revising=target)
+    try:
+        with db.unit():
+            escalation.revise(
+                db.session,
+                current_context(),
+                staff=current_staff(),
+                identity=current_identity(),
+                identity_secret=current_identity_secret(),
+                escalation=target,
+                summary=text,
+            )
+    except (ConsentRefused, SigningKeyMismatch, InvalidInput) as exc:
+        show_on(form, exc, field="summary")
+        return render_observation(
+            found, summary_form=form, flags_for=text, revising=target, status=400
+        )
+    return _back(found.ref, "escalation")
+
+
+@bp.route("/o/<ref>/feedback", methods=["POST"])
+@allow(Access.ADVISER)
+def feedback(ref: str) -> ResponseReturnValue:
+    """Tell the source what was done; this meets the feedback deadline."""
+    return _post_text(
+        ref, FeedbackForm(prefix=FEEDBACK_PREFIX), conversation.send_feedback, anchor="thread"
+    )
+
+
+@bp.route("/names/<slug>", methods=["GET", "POST"], endpoint="names")
+@allow(Access.ADVISER)
+def names_list(slug: str) -> ResponseReturnValue:
+    """Edit the mission's list of names that the summary editor flags."""
+    staff = current_staff()
+    mission = next((m for m in staff.missions if m.slug == slug), None)
+    if mission is None:
+        abort(404)
+    form = NamesForm()
+    if form.validate_on_submit():
+        try:
+            with db.unit():
+                names.save_names(
+                    db.session,
+                    current_context(),
+                    staff=staff,
+                    mission_id=mission.id,
+                    text=form.names.data or "",
+                )
+        except ServiceError as exc:
+            show_on(form, exc, field="names")
+        else:
+            return redirect(url_for("adviser.names", slug=slug, saved=1), code=303)
+    if not form.is_submitted():
+        form.names.data = "\n".join(names.read_names(db.session, mission.id, current_identity()))
+    return render_template("adviser/names.html", form=form, mission=mission), (
+        400 if form.errors else 200
+    )

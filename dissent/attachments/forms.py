@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField, FileRequired
 
-from ..forms import CsrfForm
+from ..web.forms import CsrfForm
 
 
 class UploadForm(CsrfForm):

@@ -40,17 +40,16 @@ def backup(output: Path) -> None:
 
     The archive holds the instance secrets: keep it as carefully as the instance folder.
     """
-    from ..extensions import db
+    from ..extensions import current_context, db
     from ..services import audit
     from ..services.backup import BackupError, create_backup
-    from ..services.context import current_context
 
     try:
         made = create_backup(current_context().settings, output)
     except BackupError as exc:
         raise CommandError(str(exc)) from exc
-    audit.record(db.session, actor="cli", action=audit.Action.BACKUP)
-    db.session.commit()
+    with db.unit():
+        audit.record(db.session, actor="cli", action=audit.Action.BACKUP)
     click.echo(f"Backed up {_counts(made)} to {output} (schema {made.revision}).")
 
 

@@ -28,14 +28,16 @@ def export(ref: str, output: Path) -> None:
     Nothing is decrypted: open the files offline with `dissent age decrypt --unpad -i
     IDENTITY_FILE`, with an adviser's exported identity or the recovery key.
     """
-    from ..extensions import db
-    from ..services.context import current_context
+    from ..extensions import current_context, db
     from ..services.errors import NotFound
     from ..services.export import ExportError, export_observation
 
     ref = ref.strip().upper()
     try:
-        files = export_observation(db.session, current_context().settings, ref=ref, folder=output)
+        with db.unit():
+            files = export_observation(
+                db.session, current_context().settings, ref=ref, folder=output
+            )
     except NotFound as exc:
         raise CommandError(f"no observation {ref!r}") from exc
     except ExportError as exc:

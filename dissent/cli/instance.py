@@ -107,14 +107,13 @@ def _demo_password() -> str:
 
 
 def _seed_demo(app: Flask) -> dict[str, dict[str, str]]:
-    from ..extensions import db
+    from ..extensions import current_context, db
     from ..models import Role
     from ..services import accounts
-    from ..services.context import current_context
 
     logins: dict[str, dict[str, str]] = {}
-    with app.app_context():
-        session, ctx = db.session, current_context()
+    with app.app_context(), db.unit() as session:
+        ctx = current_context()
         accounts.create_mission(session, slug="demo", name="Demo mission")
         for role, username in (
             (Role.ADVISER, "adviser"),

@@ -25,13 +25,14 @@ def mission_add(slug: str, name: str) -> None:
     """Create a mission with short name SLUG and full NAME."""
     from ..extensions import db
     from ..services.accounts import create_mission
-    from ..services.errors import MissionExists
+    from ..services.errors import InvalidInput, MissionExists
 
     try:
-        created = create_mission(db.session, slug=slug, name=name)
+        with db.unit():
+            created = create_mission(db.session, slug=slug, name=name)
     except MissionExists as exc:
         raise CommandError(f"mission {slug!r} exists already") from exc
-    except ValueError as exc:
+    except InvalidInput as exc:
         raise CommandError(str(exc)) from exc
     click.echo(f"Mission {created.slug} created.")
 
@@ -45,11 +46,12 @@ def mission_deadlines(slug: str, ack_days: int, feedback_months: int) -> None:
     """Set a mission's deadlines (the law's 7 days and 3 months are the maximum)."""
     from ..extensions import db
     from ..services.accounts import set_deadlines
-    from ..services.errors import NotFound
+    from ..services.errors import InvalidInput, NotFound
 
     try:
-        set_deadlines(db.session, slug=slug, ack_days=ack_days, feedback_months=feedback_months)
-    except (NotFound, ValueError) as exc:
+        with db.unit():
+            set_deadlines(db.session, slug=slug, ack_days=ack_days, feedback_months=feedback_months)
+    except (NotFound, InvalidInput) as exc:
         raise CommandError(str(exc)) from exc
     click.echo(
         f"Mission {slug}: acknowledge within {ack_days} days, feedback within "
@@ -84,15 +86,16 @@ def user_add(username: str, role: str, missions: tuple[str, ...], base_url: str)
     """Create an account and print its one-time enrolment link (valid 72 hours)."""
     from ..extensions import db
     from ..services.accounts import create_account
-    from ..services.errors import AccountExists, NotFound
+    from ..services.errors import AccountExists, InvalidInput
 
     try:
-        created, token = create_account(
-            db.session, username=username, role=Role(role), mission_slugs=list(missions)
-        )
+        with db.unit():
+            created, token = create_account(
+                db.session, username=username, role=Role(role), mission_slugs=list(missions)
+            )
     except AccountExists as exc:
         raise CommandError(f"username {username!r} is taken") from exc
-    except (ValueError, NotFound) as exc:
+    except InvalidInput as exc:
         raise CommandError(str(exc)) from exc
     with current_app.test_request_context(base_url=base_url.rstrip("/")):
         link = url_for("staff.enrol", token=token, _external=True)
@@ -111,8 +114,6 @@ def db_group() -> None:
 @with_appcontext
 def db_upgrade() -> None:
     """Apply all pending migrations."""
-    from flask import current_app
-
     from ..extensions import db
     from ..migrate import upgrade
 

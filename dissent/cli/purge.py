@@ -28,8 +28,7 @@ def purge(closed_before: str | None, dry_run: bool, yes: bool) -> None:
     observations are kept: the escalation ledger must stay without gaps. Run the
     periodic report for a period before purging it; the audit ledger records the purge.
     """
-    from ..extensions import db
-    from ..services.context import current_context
+    from ..extensions import current_context, db
     from ..services.retention import plan_purge
     from ..services.retention import purge as run_purge
 
@@ -62,7 +61,8 @@ def purge(closed_before: str | None, dry_run: bool, yes: bool) -> None:
         return
     if not yes:
         click.confirm(f"Delete {what} for good?", abort=True)
-    deleted = run_purge(db.session, current_context().settings, plan)
+    with db.unit():
+        deleted = run_purge(db.session, current_context().settings, plan)
     click.echo(
         f"Deleted {deleted} observation(s) and the rest listed; recorded in the audit ledger."
     )

@@ -13,7 +13,7 @@ ACTOR = "cli"
 
 
 def _day(option: str, text: str) -> date:
-    from ..leadership.forms import parse_day
+    from ..web.forms import parse_day
 
     day = parse_day(text)
     if day is None:
@@ -47,6 +47,7 @@ def report(start: str, end: str, slug: str | None, as_csv: bool) -> None:
     from ..models import Mission, utcnow
     from ..services import audit
     from ..services.audit import chain_head
+    from ..services.errors import InvalidInput
     from ..services.report import build_report, report_csv, report_rows
 
     first, last = _day("--start", start), _day("--end", end)
@@ -58,15 +59,16 @@ def report(start: str, end: str, slug: str | None, as_csv: bool) -> None:
         raise CommandError(f"no mission {slug!r}")
     try:
         built = build_report(db.session, missions=missions, start=first, end=last)
-    except ValueError as exc:
+    except InvalidInput as exc:
         raise CommandError(str(exc)) from exc
     kind = "csv" if as_csv else "text"
-    audit.record_now(
-        db.session,
-        actor=ACTOR,
-        action=audit.Action.REPORT,
-        subject=f"{kind} {slug or 'all'} {first.isoformat()}/{last.isoformat()}",
-    )
+    with db.unit():
+        audit.record(
+            db.session,
+            actor=ACTOR,
+            action=audit.Action.REPORT,
+            subject=f"{kind} {slug or 'all'} {first.isoformat()}/{last.isoformat()}",
+        )
     # The printed head includes the entry that records this report.
     built.audit_seq, built.audit_hash = chain_head(db.session)
     generated_at = utcnow()

@@ -1,8 +1,7 @@
-"""Forms and labels of the leadership interface."""
+"""Forms of the leadership interface."""
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from typing import Any
 
@@ -11,56 +10,11 @@ from wtforms import Form, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, ValidationError
 from wtforms.widgets import DateInput
 
-from ..forms import CsrfForm, choices_from, normalize_newlines
-from ..models import EscalationState, ResponseKind, State, today
+from ..models import ResponseKind, today
 from ..services.leadership import RESPONSE_MAX
 from ..services.report import MAX_PERIOD_DAYS
-
-ESCALATION_STATE_LABELS = {
-    EscalationState.SENT: _l("Sent, not yet acknowledged"),
-    EscalationState.ACKNOWLEDGED: _l("Acknowledged"),
-    EscalationState.RESPONDED: _l("Responded"),
-}
-RESPONSE_KIND_LABELS = {
-    ResponseKind.ACTION_TAKEN: _l("Action taken"),
-    ResponseKind.ACTION_PLANNED: _l("Action planned"),
-    ResponseKind.DECLINED: _l("Declined"),
-}
-OBSERVATION_STATE_LABELS = {
-    State.RECEIVED: _l("Received"),
-    State.ACKNOWLEDGED: _l("Acknowledged"),
-    State.IN_REVIEW: _l("In review"),
-    State.ESCALATED: _l("Escalated"),
-    State.FEEDBACK_GIVEN: _l("Feedback given"),
-    State.CLOSED: _l("Closed"),
-    State.ADVICE_ONLY: _l("Advice only"),
-}
-# What verify_version() found, in words a leader can act on.
-SIGNATURE_PROBLEMS = {
-    "the text does not match its recorded hash": _l(
-        "the text is not the text the adviser signed: it was changed after signing"
-    ),
-    "the signing key is not the author's": _l(
-        "the signature was made with a key that is not the author's"
-    ),
-    "the signature does not verify": _l("the signature does not match the text"),
-    "your key cannot open this version": _l(
-        "your key cannot open this version, so its signature cannot be checked"
-    ),
-}
-
-ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def parse_day(text: str | None) -> date | None:
-    """Return the date written as YYYY-MM-DD, or None if it is not one."""
-    text = (text or "").strip()
-    if not ISO_DAY.fullmatch(text):
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        return None
+from ..web.forms import CsrfForm, choices_from, normalize_newlines, parse_day
+from ..web.labels import RESPONSE_KIND_LABELS
 
 
 class AcknowledgeForm(CsrfForm):

@@ -1,11 +1,273 @@
-"""The leadership interface: escalations sent to a leader, and the periodic report."""
+"""The leadership interface: escalations sent to a leader (acknowledge, respond), and
+the periodic report as a printable page and as CSV."""
 
 from __future__ import annotations
 
-from .blueprint import bp
+from datetime import datetime
 
-# Importing the route modules registers their views on the blueprint.
-from .escalations import index
-from .reports import report
+from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 
-__all__ = ["bp", "index", "report"]
+from ..extensions import current_context, db
+from ..models import Escalation, EscalationState, Mission, ResponseKind, StaffUser, today, utcnow
+from ..security.identity import current_identity, current_staff
+from ..security.policy import Access, allow
+from ..services import audit, leadership
+from ..services.charts import bar_chart
+from ..services.errors import AlreadyDone, InvalidInput, NotFound
+from ..services.leadership import RESPONSE_MAX
+from ..services.report import (
+    SUPPRESS_BELOW,
+    WITHHELD,
+    Report,
+    build_report,
+    last_full_quarter,
+    report_csv,
+    shown,
+)
+from ..services.verification import open_versions
+from ..web.labels import (
+    CATEGORY_LABELS,
+    ESCALATION_STATE_LABELS,
+    RESPONSE_KIND_LABELS,
+    SIGNATURE_PROBLEM_LABELS,
+    STATE_LABELS,
+)
+from ..web.messages import show_on
+from .forms import AcknowledgeForm, ReportForm, ResponseForm
+
+bp = Blueprint("leadership", __name__, url_prefix="/leadership")
+
+LABELS = {
+    "state": ESCALATION_STATE_LABELS,
+    "kind": RESPONSE_KIND_LABELS,
+    "signature": SIGNATURE_PROBLEM_LABELS,
+}
+
+
+# --- escalations --------------------------------------------------------------------------
+
+
+@bp.route("/")
+@allow(Access.LEADERSHIP)
+def index() -> ResponseReturnValue:
+    """List the escalations sent to this leader."""
+    staff = current_staff()
+    return render_template(
+        "leadership/index.html",
+        staff=staff,
+        lines=leadership.leader_list(db.session, staff, on=today()),
+        labels=LABELS,
+    )
+
+
+def _escalation(slug: str, number: int) -> Escalation:
+    try:
+        return leadership.escalation_for_leader(
+            db.session, current_staff(), mission_slug=slug.lower(), number=number
+        )
+    except NotFound:
+        abort(404)
+
+
+def _page(
+    escalation: Escalation,
+    *,
+    ack_form: AcknowledgeForm | None = None,
+    response_form: ResponseForm | None = None,
+    notice: str = "",
+    status: int = 200,
+) -> ResponseReturnValue:
+    identity = current_identity()
+    versions = open_versions(escalation, identity)
+    return render_template(
+        "leadership/escalation.html",
+        escalation=escalation,
+        versions=versions,
+        tampered=any(not v.verified for v in versions),
+        responses=leadership.open_responses(escalation, identity),
+        ack_form=ack_form or AcknowledgeForm(),
+        response_form=response_form or ResponseForm(),
+        response_max=RESPONSE_MAX,
+        labels=LABELS,
+        notice=notice,
+    ), status
+
+
+@bp.route("/e/<slug>/<int:number>")
+@allow(Access.LEADERSHIP)
+def escalation(slug: str, number: int) -> ResponseReturnValue:
+    """Show one escalation: every signed version with its diff, and the responses."""
+    found = _escalation(slug, number)
+    with db.unit():
+        audit.record(
+            db.session,
+            actor=current_staff().username,
+            action=audit.Action.ESCALATION_VIEW,
+            subject=found.label,
+        )
+    return _page(found)
+
+
+def _back(found: Escalation, notice: str, anchor: str = "") -> ResponseReturnValue:
+    return redirect(
+        url_for(
+            "leadership.escalation",
+            slug=found.mission.slug,
+            number=found.ledger_number,
+            done=notice,
+            _anchor=anchor or None,
+        ),
+        code=303,
+    )
+
+
+@bp.route("/e/<slug>/<int:number>/acknowledge", methods=["POST"])
+@allow(Access.LEADERSHIP)
+def acknowledge(slug: str, number: int) -> ResponseReturnValue:
+    """Confirm receipt of the escalation."""
+    found = _escalation(slug, number)
+    form = AcknowledgeForm()
+    if not form.validate():
+        return _page(found, ack_form=form, status=400)
+    try:
+        with db.unit():
+            leadership.acknowledge_escalation(db.session, staff=current_staff(), escalation=found)
+    except AlreadyDone:
+        return _page(found, notice="already_acknowledged", status=409)
+    return _back(found, "acknowledged")
+
+
+@bp.route("/e/<slug>/<int:number>/respond", methods=["POST"])
+@allow(Access.LEADERSHIP)
+def respond(slug: str, number: int) -> ResponseReturnValue:
+    """Record a response: action taken, action planned (with a date), or declined."""
+    found = _escalation(slug, number)
+    form = ResponseForm()
+    if not form.validate():
+        return _page(found, response_form=form, status=400)
+    try:
+        with db.unit():
+            leadership.respond(
+                db.session,
+                current_context(),
+                staff=current_staff(),
+                escalation=found,
+                kind=ResponseKind(form.kind.data),
+                text=form.text.data or "",
+                planned_for=form.planned_day,
+            )
+    except InvalidInput as exc:
+        # The form checks what the service checks; this is the net under it.
+        show_on(form, exc)
+        return _page(found, response_form=form, status=400)
+    return _back(found, "responded", "responses")
+
+
+# --- the periodic report ------------------------------------------------------------------
+
+
+def _missions_of(staff: StaffUser) -> list[Mission]:
+    return sorted(staff.missions, key=lambda m: m.name)
+
+
+def _form(staff: StaffUser) -> ReportForm:
+    """Return the period form: the query string over the defaults (the last full quarter)."""
+    start, end = last_full_quarter(today())
+    return ReportForm(
+        request.args,
+        data={"start": start.isoformat(), "end": end.isoformat(), "mission": ""},
+        missions=[(m.slug, m.name) for m in _missions_of(staff)],
+    )
+
+
+def _build(staff: StaffUser, form: ReportForm, *, kind: str) -> tuple[Report, datetime]:
+    """Record who produced which report, then build it (its audit head includes this entry)."""
+    start, end = form.period
+    missions = [m for m in _missions_of(staff) if form.mission.data in ("", m.slug)]
+    with db.unit():
+        audit.record(
+            db.session,
+            actor=staff.username,
+            action=audit.Action.REPORT,
+            subject=f"{kind} {form.mission.data or 'all'} {start.isoformat()}/{end.isoformat()}",
+        )
+    return build_report(db.session, missions=missions, start=start, end=end), utcnow()
+
+
+def _cell(value: str) -> str:
+    """Return a displayed count in the reader's language."""
+    return str(_("withheld")) if value == WITHHELD else value
+
+
+def _charts(report: Report) -> dict[str, object]:
+    return {
+        "mission": bar_chart(
+            [
+                (name, report.by_mission[name], _cell(cell))
+                for name, cell in report.mission_cells().items()
+            ],
+            title=_("Observations by mission"),
+        ),
+        "category": bar_chart(
+            [
+                (str(CATEGORY_LABELS[c]), report.by_category[c], _cell(cell))
+                for c, cell in report.category_cells().items()
+            ],
+            title=_("Observations by category"),
+        ),
+        "state": bar_chart(
+            [
+                (str(STATE_LABELS[s]), report.by_state[s], _cell(cell))
+                for s, cell in report.state_cells().items()
+            ],
+            title=_("Observations by state"),
+        ),
+    }
+
+
+@bp.route("/report")
+@allow(Access.LEADERSHIP)
+def report() -> ResponseReturnValue:
+    """Show the periodic report for the chosen period (by default the last full quarter)."""
+    staff = current_staff()
+    form = _form(staff)
+    if not form.validate():
+        return render_template("leadership/report.html", form=form, report=None), 400
+    built, generated_at = _build(staff, form, kind="page")
+    return render_template(
+        "leadership/report.html",
+        form=form,
+        report=built,
+        staff=staff,
+        generated_at=generated_at,
+        charts=_charts(built),
+        shown=shown,
+        cell=_cell,
+        suppress_below=SUPPRESS_BELOW,
+        labels={
+            "category": CATEGORY_LABELS,
+            "state": STATE_LABELS,
+            "escalation": ESCALATION_STATE_LABELS,
+            "kind": RESPONSE_KIND_LABELS,
+        },
+        responded=EscalationState.RESPONDED,
+    )
+
+
+@bp.route("/report.csv")
+@allow(Access.LEADERSHIP)
+def report_csv_download() -> ResponseReturnValue:
+    """Return the same figures as CSV (section, key, value), as a download."""
+    staff = current_staff()
+    form = _form(staff)
+    if not form.validate():
+        return render_template("leadership/report.html", form=form, report=None), 400
+    built, generated_at = _build(staff, form, kind="csv")
+    name = f"dissent-report-{built.start.isoformat()}-{built.end.isoformat()}.csv"
+    return Response(
+        report_csv(built, generated_at=generated_at),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

@@ -7,8 +7,8 @@ from urllib.parse import urlsplit
 from flask import Blueprint, make_response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from ..app import LANGUAGES
 from ..security.policy import Access, allow
+from ..web.i18n import LANGUAGES
 
 bp = Blueprint("public", __name__)
 

@@ -15,7 +15,9 @@ from typing import Any, TypeVar
 from flask import abort, current_app, redirect, request, session, url_for
 from werkzeug.wrappers import Response
 
-from ..models import Role
+from ..extensions import db
+from ..models import Role, StaffUser
+from . import identity
 
 F = TypeVar("F", bound=Callable[..., Any])
 _ATTR = "_dissent_access"
@@ -68,19 +70,15 @@ class Principal:
 
 def current_principal() -> Principal:
     """Return the principal of the current request from its session."""
-    role = session.get("role")
     return Principal(
-        staff_id=session.get("staff_id"),
-        role=Role(role) if role else None,
-        staff_pending_id=session.get("pending_staff_id"),
-        source_id=session.get("source_id"),
+        staff_id=session.get(identity.STAFF_ID),
+        role=identity.logged_in_role(),
+        staff_pending_id=session.get(identity.PENDING_STAFF_ID),
+        source_id=session.get(identity.SOURCE_ID),
     )
 
 
 def _staff_active(staff_id: int) -> bool:
-    from ..extensions import db
-    from ..models import StaffUser
-
     user = db.session.get(StaffUser, staff_id)
     return user is not None and user.active
 

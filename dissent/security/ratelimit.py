@@ -9,14 +9,6 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Protocol
-
-
-class RateLimiter(Protocol):
-    """Counts attempts per key per window."""
-
-    def hit(self, key: str, *, limit: int, window_seconds: int) -> bool:
-        """Record an attempt; return ``False`` if the limit for this window is exceeded."""
 
 
 class MemoryRateLimiter:

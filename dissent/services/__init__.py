@@ -1,2 +1,3 @@
-"""The business logic. Services take the database session explicitly, own the
-transaction, and raise named exceptions (see :mod:`dissent.services.errors`)."""
+"""The business logic. Services take the database session explicitly, raise named
+exceptions (:mod:`dissent.services.errors`) and never commit: the view or command that
+calls them commits once (``dissent.extensions.Database.unit``)."""

@@ -2,28 +2,29 @@
 
 Everything an adviser reads is encrypted to the advisers who were active when it was
 written (``keyring``). One who enrols later, enrols again with new keys, or is
-reactivated cannot open the earlier files. DESIGN §3: granting access re-wraps the file
-key into a new header stanza, the payload unchanged. The server cannot do that alone
-(it holds no key), so a colleague who can open the files does it, in their session,
-with their identity: an explicit act, shown to them with the newcomer's name, and
-audited. The operator who enrols an account therefore gets it new files only; the
-earlier ones need an adviser's consent.
+reactivated cannot open the earlier files. Granting access re-wraps the file key into a
+new header stanza, the payload unchanged. The server cannot do that alone (it holds no
+key), so a colleague who can open the files does it, in their session, with their
+identity: an explicit act, shown to them with the newcomer's name, and audited. The
+operator who enrols an account therefore gets it new files only; the earlier ones need
+an adviser's consent.
 
 Stanzas are added, never replaced (``crypto.add_recipients``): nobody loses access,
-and nothing here needs to know who the other readers are. A grant runs in steps of
-bounded time, each committed, so a mission with thousands of files never holds a
-request (or SQLite's write lock) for long.
+and nothing here needs to know who the other readers are. What is granted is every
+kind of ciphertext ``keyring.CIPHERTEXTS`` names. A grant runs in steps of bounded
+time, each its own request, so a mission with thousands of files never holds a request
+(or SQLite's write lock) for long.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import delete, exists, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete, exists, func, insert, select
 from sqlalchemy.orm import Session
 
 from ..crypto import (
@@ -36,25 +37,18 @@ from ..crypto import (
 )
 from ..models import (
     AccessGrant,
-    Attachment,
-    Escalation,
-    EscalationVersion,
-    Message,
     Mission,
-    MissionNames,
-    Note,
     Observation,
-    Proposal,
-    Response,
     Role,
     StaffUser,
-    StateChange,
     access_grant_pass,
     utcnow,
 )
 from . import audit
 from .context import ServiceContext
-from .errors import InvalidState, NotFound
+from .errors import GranteeUnavailable, NotFound
+from .keyring import Ciphertext, mission_kinds, observation_kinds, records_of
+from .locks import lock_mission
 from .storage import BlobMissing, new_blob, open_blob
 
 log = logging.getLogger(__name__)
@@ -86,8 +80,7 @@ def request_access(
         newest = session.scalar(
             select(func.max(Observation.id)).where(Observation.mission_id == mission.id)
         )
-        has_names = session.get(MissionNames, mission.id) is not None
-        if newest is None and not has_names:
+        if newest is None and not _holds_mission_records(session, mission.id):
             continue
         grant = session.scalar(
             select(AccessGrant).where(
@@ -105,13 +98,22 @@ def request_access(
         grant.unopened = 0
 
 
+def _holds_mission_records(session: Session, mission_id: int) -> bool:
+    return any(
+        session.scalar(select(kind.key).where(kind.key == mission_id).limit(1)) is not None
+        for kind in mission_kinds()
+    )
+
+
 def note_unreadable(session: Session, adviser: StaffUser, observation: Observation) -> None:
     """Ask for access for an adviser whose key turned out not to open an observation.
 
     Enrolment and reactivation ask already; this catches advisers whose keys predate
     grants (enrolled after files existed, before this feature) and anything else that
-    left them without a stanza. Commits if it asks.
+    left them without a stanza. The mission's lock keeps the same page in two tabs from
+    asking twice.
     """
+    lock_mission(session, observation.mission_id)
     waiting = session.scalar(
         select(AccessGrant.id).where(
             AccessGrant.staff_id == adviser.id, AccessGrant.mission_id == observation.mission_id
@@ -119,22 +121,6 @@ def note_unreadable(session: Session, adviser: StaffUser, observation: Observati
     )
     if waiting is None:
         request_access(session, adviser, [observation.mission], restart=False)
-        try:
-            session.commit()
-        except IntegrityError:  # the same page in another tab asked a moment ago
-            session.rollback()
-
-
-def lock_mission(session: Session, mission_id: int) -> None:
-    """Take the mission's write lock for the rest of the transaction.
-
-    A grant step reads ciphertexts and writes them back with a stanza added; anything
-    else that rewrites a mission's ciphertext in place (the list of names) must hold
-    the same lock, or one of the two writes would drop the other. An UPDATE takes it
-    (SQLite: the database's write lock; PostgreSQL: the mission's row); read afresh
-    after it.
-    """
-    session.execute(update(Mission).where(Mission.id == mission_id).values(name=Mission.name))
 
 
 def waiting_for(session: Session, staff_id: int) -> list[AccessGrant]:
@@ -197,10 +183,10 @@ def grant_step(
     identity: KeyPairIdentity,
     grant_id: int,
 ) -> GrantStep:
-    """Add a stanza for the grantee to the next observations' files; commit.
+    """Add a stanza for the grantee to the next observations' ciphertexts.
 
     Raises :class:`NotFound` if the grant does not exist or is not the granter's to
-    give, and :class:`InvalidState` if the grantee can no longer receive it.
+    give, and :class:`GranteeUnavailable` if the grantee can no longer receive it.
     """
     grant = next((g for g in grants_to_give(session, granter) if g.id == grant_id), None)
     if grant is None:
@@ -209,17 +195,15 @@ def grant_step(
     lock_mission(session, mission_id)
     grant = session.get(AccessGrant, grant_id, populate_existing=True)
     if grant is None:  # finished by a colleague a moment ago
-        session.rollback()
         raise NotFound
     grantee = grant.staff
     if not grantee.active or grantee.recipient is None:
-        session.rollback()
-        raise InvalidState("the adviser cannot receive access")
+        raise GranteeUnavailable
     newcomer = parse_recipient(grantee.recipient)
-    adder = _Adder(ctx, identity, newcomer)
+    adder = _Adder(session, ctx, identity, newcomer)
     deadline = time.monotonic() + STEP_SECONDS
     observations = session.scalars(
-        select(Observation)
+        select(Observation.id)
         .where(
             Observation.mission_id == mission_id,
             Observation.id >= grant.next_observation_id,
@@ -228,17 +212,23 @@ def grant_step(
         .order_by(Observation.id)
         .limit(STEP_OBSERVATIONS)
     )
-    for observation in observations:
-        for record, column in _ciphertexts(session, observation):
-            adder.column(record, column)
-        for attachment in _attachments(session, observation.id):
-            adder.blob(attachment)
-        grant.next_observation_id = observation.id + 1
+    for observation_id in list(observations):
+        for kind in observation_kinds():
+            for record in records_of(session, kind, observation_id):
+                adder.add(kind, record)
+        grant.next_observation_id = observation_id + 1
         if time.monotonic() > deadline:
             break
     finished = remaining_observations(session, grant) == 0
-    if finished and (names := session.get(MissionNames, mission_id, populate_existing=True)):
-        adder.column(names, "body")
+    if finished:
+        for kind in mission_kinds():
+            # Read afresh under the lock: the list of names may have been saved meanwhile.
+            for record in session.scalars(
+                select(kind.model)
+                .where(kind.key == mission_id)
+                .execution_options(populate_existing=True)
+            ):
+                adder.add(kind, record)
     grant.unopened += adder.unopened + adder.skipped
     unopened = grant.unopened
     # Every step is recorded: one step already opens up to STEP_OBSERVATIONS files.
@@ -251,27 +241,32 @@ def grant_step(
     if adder.unopened:
         # The granter's own key does not open these: they lack access themselves.
         request_access(session, granter, [grant.mission], restart=False)
-    if finished and grant.unopened:
+    if finished:
+        _end_pass(session, grant, granter=granter)
+    return GrantStep(unopened=unopened, finished=finished)
+
+
+def _end_pass(session: Session, grant: AccessGrant, *, granter: StaffUser) -> None:
+    """Close a pass through all of a mission's files: done, or left for a colleague."""
+    if grant.unopened:
         # A colleague whose key opens what this pass could not may finish it: the grant
         # stays, from the start (files done already get a second stanza for the
         # newcomer), and is no longer offered to this granter.
         session.execute(insert(access_grant_pass).values(grant_id=grant.id, staff_id=granter.id))
         grant.next_observation_id = 0
         grant.unopened = 0
-    elif finished:
-        session.delete(grant)
-        # The newcomer's key now opens more: grants they went through before are
-        # offered to them again.
-        session.execute(
-            delete(access_grant_pass).where(
-                access_grant_pass.c.staff_id == grantee.id,
-                access_grant_pass.c.grant_id.in_(
-                    select(AccessGrant.id).where(AccessGrant.mission_id == mission_id)
-                ),
-            )
+        return
+    session.delete(grant)
+    # The newcomer's key now opens more: grants they went through before are offered to
+    # them again.
+    session.execute(
+        delete(access_grant_pass).where(
+            access_grant_pass.c.staff_id == grant.staff_id,
+            access_grant_pass.c.grant_id.in_(
+                select(AccessGrant.id).where(AccessGrant.mission_id == grant.mission_id)
+            ),
         )
-    session.commit()
-    return GrantStep(unopened=unopened, finished=finished)
+    )
 
 
 def remaining_observations(session: Session, grant: AccessGrant) -> int:
@@ -291,39 +286,52 @@ def remaining_observations(session: Session, grant: AccessGrant) -> int:
 
 
 class _Adder:
-    """Adds the newcomer's stanza to columns and blob files; counts what it could not."""
+    """Adds the newcomer's stanza to ciphertexts; counts what it could not."""
 
     def __init__(
-        self, ctx: ServiceContext, identity: KeyPairIdentity, newcomer: PublicKeyRecipient
+        self,
+        session: Session,
+        ctx: ServiceContext,
+        identity: KeyPairIdentity,
+        newcomer: PublicKeyRecipient,
     ) -> None:
+        self._session = session
         self._ctx = ctx
         self._identities = [identity]
         self._recipients = [newcomer]
         self.unopened = 0
         self.skipped = 0
 
-    def column(self, record: object, column: str) -> None:
-        data: bytes = getattr(record, column)
+    def add(self, kind: Ciphertext, record: Any) -> None:
+        """Add the stanza to ``record``'s ciphertext of ``kind``."""
+        if kind.in_file:
+            self._file(kind, record)
+        else:
+            self._column(kind, record)
+
+    def _column(self, kind: Ciphertext, record: Any) -> None:
+        name = kind.column.key
         try:
             extended = add_recipients(
-                data, identities=self._identities, recipients=self._recipients
+                getattr(record, name), identities=self._identities, recipients=self._recipients
             )
         except DecryptionError:
             self.unopened += 1
             return
         except ValueError:  # a file of another key kind than the newcomer's
-            self._skip(f"{type(record).__name__}.{column}", "not of the newcomer's key kind")
+            self._skip(f"{kind.table}.{name}", "not of the newcomer's key kind")
             return
-        setattr(record, column, extended)
+        setattr(record, name, extended)
 
-    def blob(self, attachment: Attachment) -> None:
-        """Rewrite an attachment file with the added stanza: written aside, then renamed
-        over the old one (readers that opened the old file keep reading it whole)."""
-        name = attachment.blob_name
+    def _file(self, kind: Ciphertext, record: Any) -> None:
+        """Rewrite a file with the added stanza: written aside, then renamed over the old
+        one (readers that opened the old file keep reading it whole). The old stanzas
+        are all kept, so the new file serves whether or not the transaction commits."""
+        name = getattr(record, kind.column.key)
         try:
             source = open_blob(self._ctx.settings, name)
         except BlobMissing:
-            self._skip(f"attachment file {name}", "missing from the blob folder")
+            self._skip(f"{kind.kind} file {name}", "missing from the blob folder")
             return
         pending = new_blob(self._ctx.settings)
         pending.name = name
@@ -332,49 +340,24 @@ class _Adder:
                 add_recipients_stream(
                     source, pending.file, identities=self._identities, recipients=self._recipients
                 )
-            attachment.stored_size = pending.publish()
+            size = pending.publish()
         except DecryptionError:
             pending.discard()
             self.unopened += 1
             return
         except ValueError:
             pending.discard()
-            self._skip(f"attachment file {name}", "not of the newcomer's key kind")
+            self._skip(f"{kind.kind} file {name}", "not of the newcomer's key kind")
             return
         except BaseException:
             # Once renamed into place the new file is the blob: never remove it.
             if not pending.published:
                 pending.discard()
             raise
+        if kind.size is not None:
+            setattr(record, kind.size, size)
 
     def _skip(self, what: str, why: str) -> None:
         # Names of files and tables only, never content.
         log.warning("access grant: %s was left as it is: %s", what, why)
         self.skipped += 1
-
-
-def _ciphertexts(session: Session, observation: Observation) -> Iterator[tuple[object, str]]:
-    """Yield every encrypted column of an observation that its advisers read."""
-    oid = observation.id
-    yield observation, "content"
-    for model in (Message, Note, Proposal):
-        for record in session.scalars(select(model).where(model.observation_id == oid)):
-            yield record, "body"
-    for change in session.scalars(
-        select(StateChange).where(
-            StateChange.observation_id == oid, StateChange.reason.is_not(None)
-        )
-    ):
-        yield change, "reason"
-    for attachment in _attachments(session, oid):
-        yield attachment, "meta"
-    escalations = select(Escalation.id).where(Escalation.observation_id == oid)
-    for kind in (EscalationVersion, Response):
-        for record in session.scalars(select(kind).where(kind.escalation_id.in_(escalations))):
-            yield record, "body"
-
-
-def _attachments(session: Session, observation_id: int) -> list[Attachment]:
-    return list(
-        session.scalars(select(Attachment).where(Attachment.observation_id == observation_id))
-    )

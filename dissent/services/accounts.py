@@ -30,10 +30,14 @@ from . import access, audit
 from .context import ServiceContext
 from .errors import (
     AccountExists,
+    EnrolmentCodeRejected,
     EnrolmentInvalid,
+    InvalidInput,
+    Limit,
     LoginFailed,
     MissionExists,
     NotFound,
+    Problem,
     RateLimited,
     TotpRejected,
 )
@@ -55,18 +59,25 @@ def create_mission(session: Session, *, slug: str, name: str, actor: str = "cli"
     """Create a mission; the slug is its stable short name."""
     slug, name = slug.strip().lower(), name.strip()
     if not SLUG_RE.match(slug) or len(slug) > SLUG_MAX:
-        raise ValueError(
-            f"slug: 1 to {SLUG_MAX} lower-case letters, digits and hyphens, "
-            "starting and ending with a letter or digit"
+        raise InvalidInput(
+            "slug",
+            Problem.MALFORMED,
+            detail=f"slug: 1 to {SLUG_MAX} lower-case letters, digits and hyphens, "
+            "starting and ending with a letter or digit",
         )
     if not name or len(name) > NAME_MAX:
-        raise ValueError(f"name: 1 to {NAME_MAX} characters")
+        raise InvalidInput(
+            "name",
+            Problem.MISSING if not name else Problem.TOO_LONG,
+            limit=NAME_MAX,
+            detail=f"name: 1 to {NAME_MAX} characters",
+        )
     if session.scalar(select(Mission.id).where(Mission.slug == slug)) is not None:
         raise MissionExists(slug)
     mission = Mission(slug=slug, name=name)
     session.add(mission)
     audit.record(session, actor=actor, action=audit.Action.MISSION_CHANGE, subject=f"add:{slug}")
-    session.commit()
+    session.flush()
     return mission
 
 
@@ -82,9 +93,15 @@ def set_deadlines(
     if mission is None:
         raise NotFound(f"no mission {slug!r}")
     if not 1 <= ack_days <= MAX_ACK_DAYS:
-        raise ValueError(f"acknowledgement: 1 to {MAX_ACK_DAYS} days")
+        raise InvalidInput(
+            "ack_days", Problem.OUT_OF_RANGE, detail=f"acknowledgement: 1 to {MAX_ACK_DAYS} days"
+        )
     if not 1 <= feedback_months <= MAX_FEEDBACK_MONTHS:
-        raise ValueError(f"feedback: 1 to {MAX_FEEDBACK_MONTHS} months")
+        raise InvalidInput(
+            "feedback_months",
+            Problem.OUT_OF_RANGE,
+            detail=f"feedback: 1 to {MAX_FEEDBACK_MONTHS} months",
+        )
     mission.ack_days, mission.feedback_months = ack_days, feedback_months
     audit.record(
         session,
@@ -92,7 +109,6 @@ def set_deadlines(
         action=audit.Action.MISSION_CHANGE,
         subject=f"deadlines:{slug}:{ack_days}d:{feedback_months}m",
     )
-    session.commit()
     return mission
 
 
@@ -102,19 +118,27 @@ def create_account(
     """Create an account and return it with a one-time enrolment token (72 hours)."""
     username = username.strip().lower()
     if not USERNAME_RE.match(username) or len(username) > USERNAME_MAX:
-        raise ValueError(
-            "username: 2 to 64 lower-case letters, digits, dots, hyphens or underscores"
+        raise InvalidInput(
+            "username",
+            Problem.MALFORMED,
+            detail="username: 2 to 64 lower-case letters, digits, dots, hyphens or underscores",
         )
     missions = []
     for slug in mission_slugs:
         mission = session.scalar(select(Mission).where(Mission.slug == slug))
         if mission is None:
-            raise NotFound(f"no mission {slug!r}")
+            raise InvalidInput("missions", Problem.UNKNOWN, detail=f"no mission {slug!r}")
         missions.append(mission)
     if role is Role.ADMIN and missions:
-        raise ValueError("an operator account belongs to no mission")
+        raise InvalidInput(
+            "missions", Problem.NOT_ALLOWED, detail="an operator account belongs to no mission"
+        )
     if role is not Role.ADMIN and not missions:
-        raise ValueError("advisers and leaders belong to at least one mission")
+        raise InvalidInput(
+            "missions",
+            Problem.MISSING,
+            detail="advisers and leaders belong to at least one mission",
+        )
     if session.scalar(select(StaffUser.id).where(StaffUser.username == username)) is not None:
         raise AccountExists(username)
     user = StaffUser(username=username, role=role, missions=missions)
@@ -127,8 +151,8 @@ def create_account(
         subject=f"add:{username}:{role.value}",
     )
     try:
-        session.commit()
-    except IntegrityError as exc:
+        session.flush()
+    except IntegrityError as exc:  # the same name, taken a moment ago by another request
         session.rollback()
         raise AccountExists(username) from exc
     return user, token
@@ -161,7 +185,6 @@ def reissue_enrolment(session: Session, *, staff_id: int, actor: str = "cli") ->
         action=audit.Action.ACCOUNT_CHANGE,
         subject=f"enrolment:{user.username}",
     )
-    session.commit()
     return token
 
 
@@ -216,13 +239,12 @@ def complete_enrolment(
     check_password_policy(password, username=user.username)
     step = _matching_step(totp_secret, totp_code, now=time.time())
     if step is None:
-        raise TotpRejected
+        raise EnrolmentCodeRejected
     _install_credentials(session, ctx, user, password=password, totp_secret=totp_secret, step=step)
     enrolment.used_at = utcnow()
     audit.record(
         session, actor=user.username, action=audit.Action.ACCOUNT_CHANGE, subject="enrolled"
     )
-    session.commit()
     return user
 
 
@@ -234,7 +256,6 @@ def enrol_directly(
     _install_credentials(session, ctx, user, password=password, totp_secret=totp_secret, step=0)
     for enrolment in session.scalars(select(Enrolment).where(Enrolment.staff_id == user.id)):
         enrolment.used_at = utcnow()
-    session.commit()
 
 
 def _install_credentials(
@@ -284,14 +305,14 @@ def check_password(
     """Check the first factor and unwrap the identity; raise :class:`LoginFailed`."""
     username = username.strip().lower()[:USERNAME_MAX]
     if not ctx.limiter.hit(
-        f"staff-login:{username}", limit=STAFF_LOGIN_ATTEMPTS, window_seconds=900
+        f"{Limit.STAFF_LOGIN}:{username}", limit=STAFF_LOGIN_ATTEMPTS, window_seconds=900
     ):
-        raise RateLimited
+        raise RateLimited(Limit.STAFF_LOGIN)
     user = session.scalar(select(StaffUser).where(StaffUser.username == username))
     ok = verify_password(user.password_hash if user else None, password)
     if user is None or not ok or not user.active or not user.enrolled or not user.wrapped_identity:
         if user is not None:
-            audit.record_now(session, actor=user.username, action=audit.Action.LOGIN_FAILED)
+            audit.record(session, actor=user.username, action=audit.Action.LOGIN_FAILED)
         raise LoginFailed
     try:
         identity = unwrap_identity(user.wrapped_identity, passphrase=password)
@@ -305,8 +326,10 @@ def check_totp(session: Session, ctx: ServiceContext, *, staff_id: int, code: st
     user = session.get(StaffUser, staff_id)
     if user is None or not user.active or user.totp_secret_sealed is None:
         raise TotpRejected
-    if not ctx.limiter.hit(f"staff-totp:{user.id}", limit=TOTP_ATTEMPTS, window_seconds=300):
-        raise RateLimited
+    if not ctx.limiter.hit(
+        f"{Limit.STAFF_TOTP}:{user.id}", limit=TOTP_ATTEMPTS, window_seconds=300
+    ):
+        raise RateLimited(Limit.STAFF_TOTP)
     secret = open_sealed(
         user.totp_secret_sealed, key=_totp_key(ctx), context=user.username.encode()
     ).decode()
@@ -315,7 +338,6 @@ def check_totp(session: Session, ctx: ServiceContext, *, staff_id: int, code: st
         raise TotpRejected
     user.totp_last_step = step
     audit.record(session, actor=user.username, action=audit.Action.LOGIN)
-    session.commit()
     return user
 
 
@@ -334,7 +356,6 @@ def set_active(session: Session, *, staff_id: int, active: bool, actor: str = "c
         action=audit.Action.ACCOUNT_CHANGE,
         subject=f"{'activate' if active else 'deactivate'}:{user.username}",
     )
-    session.commit()
     return user
 
 

@@ -5,7 +5,7 @@ A file is never on disk in clear: the upload parser writes it into an
 instead of a temporary file. Images and PDFs lose their metadata
 (:mod:`dissent.services.metadata`); other files are stored as they are and flagged. The
 record, with its encrypted description (original name, sniffed type, size, whether
-metadata was removed), is committed only after the blob is complete
+metadata was removed), can be committed only after the blob is complete
 (:mod:`dissent.services.storage`). Downloads are decrypted as they stream.
 """
 
@@ -18,19 +18,20 @@ from dataclasses import dataclass
 from datetime import date
 from typing import IO
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..crypto import DecryptionError, Identity, PublicKeyRecipient, iter_decrypt
+from ..crypto import DecryptionError, Identity, iter_decrypt
 from ..models import Attachment, Observation, Sender, StaffUser, State, today
 from . import audit
 from .content import open_document, seal_document
 from .context import ServiceContext
-from .errors import InvalidState, NotFound, ServiceError
+from .errors import NotFound, ObservationClosed, Refused, ServiceError
 from .inbox import observation_for_adviser
-from .keyring import content_recipients
+from .keyring import observation_recipients
+from .locks import lock_observation
 from .metadata import STRIPPABLE, FileType, StripFailed, sniff, strip_metadata
-from .storage import commit_with_blob, open_blob
+from .storage import open_blob, publish_with_record
 from .uploads import FALLBACK_FILENAME, UploadSink, sanitize_filename
 
 logger = logging.getLogger(__name__)
@@ -125,17 +126,6 @@ class Upload:
         self.sink.discard()
 
 
-def _recipients(
-    session: Session, ctx: ServiceContext, observation: Observation
-) -> list[PublicKeyRecipient]:
-    return content_recipients(
-        session,
-        ctx.settings,
-        mission_id=observation.mission_id,
-        source_recipient=observation.source.recipient,
-    )
-
-
 def start_upload(
     session: Session, ctx: ServiceContext, *, observation: Observation, sender: Sender
 ) -> Upload:
@@ -144,11 +134,11 @@ def start_upload(
     Call before the request body is read: the limits and recipients are known up front.
     """
     if sender is Sender.SOURCE and observation.state is State.CLOSED:
-        raise InvalidState("the observation is closed")
+        raise ObservationClosed(Refused.FILE)
     room = _room_left(session, observation.id)
     sink = UploadSink(
         settings=ctx.settings,
-        recipients=_recipients(session, ctx, observation),
+        recipients=observation_recipients(session, ctx.settings, observation),
         max_bytes=room,
         memory_limit=STRIP_IN_MEMORY_LIMIT,
     )
@@ -208,16 +198,13 @@ def store_upload(
             "warning": not cleaned.stripped,
             "note": str(cleaned.note),
         },
-        recipients=_recipients(session, ctx, observation),
+        recipients=observation_recipients(session, ctx.settings, observation),
     )
-    blob = sink.seal(cleaned.data)  # from here on, commit_with_blob removes it on failure
+    blob = sink.seal(cleaned.data)  # from here on, publish_with_record removes it on failure
 
     def record(stored_size: int) -> Attachment:
-        # Lock the observation row (a no-op update) so that two uploads at once cannot
-        # both pass the limits.
-        session.execute(
-            update(Observation).where(Observation.id == observation.id).values(id=Observation.id)
-        )
+        # Two uploads at once must not both pass the limits.
+        lock_observation(session, observation.id)
         count, total = _usage(session, observation.id)
         if count >= MAX_ATTACHMENTS_PER_OBSERVATION:
             raise TooManyAttachments
@@ -233,7 +220,7 @@ def store_upload(
             meta=meta,
         )
         session.add(attachment)
-        session.flush()
+        session.flush()  # its id, for the audit entry
         if staff is not None:
             audit.record(
                 session,
@@ -243,7 +230,7 @@ def store_upload(
             )
         return attachment
 
-    return commit_with_blob(session, blob, record)
+    return publish_with_record(session, blob, record)
 
 
 # --- finding -----------------------------------------------------------------------------
@@ -403,7 +390,8 @@ def open_download(
     """Open an attachment for streaming to its reader; audit a staff member's download.
 
     The header and first chunk are decrypted here, so a key that cannot open the file
-    gives :class:`AttachmentUnreadable` before any response is sent.
+    gives :class:`AttachmentUnreadable` before any response is sent. The caller commits
+    the audit entry before it sends the file.
     """
     try:
         meta = open_document(attachment.meta, identities=[identity])
@@ -427,11 +415,6 @@ def open_download(
             action=audit.Action.ATTACHMENT_DOWNLOAD,
             subject=f"{observation.ref if observation else '?'}/{attachment.id}",
         )
-        try:
-            session.commit()
-        except BaseException:
-            handle.close()
-            raise
     size = int(meta.get("size", 0))
     return Download(
         filename=str(meta.get("filename") or FALLBACK_FILENAME),

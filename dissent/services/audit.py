@@ -91,12 +91,6 @@ def record(session: Session, *, actor: str, action: str, subject: str = "") -> A
     return entry
 
 
-def record_now(session: Session, *, actor: str, action: str, subject: str = "") -> None:
-    """Append an entry in its own transaction (for actions that write nothing else)."""
-    record(session, actor=actor, action=action, subject=subject)
-    session.commit()
-
-
 @dataclass(frozen=True)
 class Verification:
     """The result of checking the chain."""

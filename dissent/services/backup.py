@@ -36,6 +36,7 @@ from sqlalchemy import make_url
 
 from ..config import INSTANCE_FILE, ConfigError, Settings, load_settings, read_instance_file
 from ..models import today
+from .keyring import file_kinds
 from .storage import BLOB_DIR, fsync_dir
 
 FORMAT = "dissent-backup/1"
@@ -233,11 +234,22 @@ def _snapshot(database: Path, target: Path) -> None:
         source.close()
 
 
+def _file_names(connection: sqlite3.Connection) -> list[str]:
+    """Return the name of every blob file the database refers to (every kind kept as
+    files, from the registry of ciphertexts)."""
+    names: list[str] = []
+    for kind in file_kinds():
+        # Table and column names come from the models, never from input.
+        query = f"SELECT {kind.column.key} FROM {kind.table}"  # noqa: S608
+        names += [row[0] for row in connection.execute(query) if row[0] is not None]
+    return names
+
+
 def _contents(database: Path) -> tuple[list[str], int, str]:
-    """Return the attachment file names, the number of observations and the revision."""
+    """Return the blob file names, the number of observations and the revision."""
     connection = sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True)
     try:
-        names = [row[0] for row in connection.execute("SELECT blob_name FROM attachment")]
+        names = _file_names(connection)
         observations = connection.execute("SELECT count(*) FROM observation").fetchone()[0]
         row = connection.execute("SELECT version_num FROM alembic_version").fetchone()
     finally:
@@ -385,7 +397,7 @@ def _check_database(database: Path, revision: str, blobs: set[str]) -> None:
         dangling = connection.execute("PRAGMA foreign_key_check").fetchall()
         row = connection.execute("SELECT version_num FROM alembic_version").fetchone()
         found = None if row is None else row[0]
-        named = {r[0] for r in connection.execute("SELECT blob_name FROM attachment")}
+        named = set(_file_names(connection))
     except sqlite3.DatabaseError as exc:
         raise BackupError(f"the database in the archive cannot be read: {exc}") from exc
     finally:

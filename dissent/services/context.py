@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
-
-from flask import Flask, current_app
+from typing import Protocol
 
 from ..config import Settings
 from ..crypto.codename import SourceKeys, derive_source_keys
-from ..security.ratelimit import RateLimiter
+
+
+class RateLimiter(Protocol):
+    """Counts attempts per key per window (``dissent.security.ratelimit`` has two)."""
+
+    def hit(self, key: str, *, limit: int, window_seconds: int) -> bool:
+        """Record an attempt; return ``False`` if the limit for this window is exceeded."""
 
 
 @dataclass
@@ -39,14 +44,8 @@ class ServiceContext:
     limiter: RateLimiter
 
 
-def install_context(app: Flask, settings: Settings, limiter: RateLimiter) -> None:
-    """Create the application's service context."""
-    app.extensions["dissent.context"] = ServiceContext(
+def service_context(settings: Settings, limiter: RateLimiter) -> ServiceContext:
+    """Return a new context for ``settings``, with its own KDF gate."""
+    return ServiceContext(
         settings=settings, kdf_gate=KdfGate(settings.max_concurrent_kdf), limiter=limiter
     )
-
-
-def current_context() -> ServiceContext:
-    """Return the service context of the current application."""
-    ctx: ServiceContext = current_app.extensions["dissent.context"]
-    return ctx

@@ -24,10 +24,10 @@ from ..models import (
 from . import audit
 from .content import open_document, seal_document
 from .context import ServiceContext
-from .errors import InvalidState, NotFound, ObservationClosed
-from .keyring import content_recipients
+from .errors import NotFound, ObservationClosed, check_text
+from .keyring import conversation_recipients
 from .triage import record_transition
-from .workflow import action_allowed, action_target
+from .workflow import action_target, check_action
 
 MESSAGE_MAX = 10_000
 # The standard acknowledgement. Stored as a marker and rendered in the reader's
@@ -133,7 +133,7 @@ def _insert_message(
     most frequent write, and nothing else in the request needs the new row. On an
     ORM session, pass ``session.connection()``: the same transaction.
     """
-    recipients = content_recipients(
+    recipients = conversation_recipients(
         connection, ctx.settings, mission_id=mission_id, source_recipient=source_recipient
     )
     connection.execute(
@@ -176,12 +176,7 @@ def _add_message(
 
 
 def _validate_text(text: str) -> str:
-    text = text.strip()
-    if not text:
-        raise ValueError("empty message")
-    if len(text) > MESSAGE_MAX:
-        raise ValueError("message too long")
-    return text
+    return check_text(text, field="text", limit=MESSAGE_MAX)
 
 
 # What a source's message needs, in one query: the observation (only if it is this
@@ -198,17 +193,17 @@ def post_source_message(
 ) -> None:
     """Add a source's message to one of their observations.
 
-    Takes a connection in a transaction (``db.transaction()``), not an ORM session:
-    a follow-up message is the most frequent write a source makes, and three plain
-    statements cost a fraction of the unit of work around them. The caller's
-    transaction commits it.
+    Takes the connection of the request's transaction (``session.connection()``), not
+    the ORM session: a follow-up message is the most frequent write a source makes, and
+    plain statements cost a fraction of the unit of work around them. The caller
+    commits it with the rest of the request.
     """
     found = connection.execute(_SOURCE_TARGET, {"ref": ref, "source_id": source_id}).one_or_none()
     if found is None:
         raise NotFound
     observation_id, mission_id, state, source_recipient = found
     if state is State.CLOSED:
-        raise ObservationClosed("the observation is closed")
+        raise ObservationClosed
     _insert_message(
         connection,
         ctx,
@@ -228,15 +223,13 @@ def post_adviser_message(
         session, ctx, observation, sender=Sender.ADVISER, text=_validate_text(text), staff=staff
     )
     audit.record(session, actor=staff.username, action=audit.Action.REPLY, subject=observation.ref)
-    session.commit()
 
 
 def acknowledge(
     session: Session, ctx: ServiceContext, *, staff: StaffUser, observation: Observation
 ) -> None:
     """Acknowledge receipt: record the date and send the standard acknowledgement."""
-    if not action_allowed("acknowledge", observation.state):
-        raise InvalidState("already acknowledged")
+    check_action("acknowledge", observation.state)
     record_transition(
         session, ctx, staff=staff, observation=observation, to_state=action_target("acknowledge")
     )
@@ -253,15 +246,13 @@ def acknowledge(
     audit.record(
         session, actor=staff.username, action=audit.Action.ACKNOWLEDGE, subject=observation.ref
     )
-    session.commit()
 
 
 def send_feedback(
     session: Session, ctx: ServiceContext, *, staff: StaffUser, observation: Observation, text: str
 ) -> None:
     """Tell the source what was done; this meets the feedback deadline."""
-    if not action_allowed("feedback", observation.state):
-        raise InvalidState("feedback does not fit the current state")
+    check_action("feedback", observation.state)
     text = _validate_text(text)
     if observation.state is not State.FEEDBACK_GIVEN:
         record_transition(
@@ -280,4 +271,3 @@ def send_feedback(
     audit.record(
         session, actor=staff.username, action=audit.Action.FEEDBACK, subject=observation.ref
     )
-    session.commit()

@@ -2,11 +2,12 @@
 
 Everything a source, an adviser or leadership wrote about an observation is stored as an
 age file encrypted to (among others) the instance's recovery key. An export copies those
-files as they are, with a manifest of what each one is, so that they can be opened
-without this server: by an adviser with their exported identity, or by the recovery
-key's custodians after ``dissent recovery combine`` (DESIGN §3: "advisers are never
-locked into this server"). Nothing is decrypted here; the operator who runs the command
-learns nothing the database did not already show in clear.
+files as they are (every kind ``keyring.CIPHERTEXTS`` names), with a manifest of what
+each one is, so that they can be opened without this server: by an adviser with their
+exported identity, or by the recovery key's custodians after ``dissent recovery
+combine``; advisers are never locked into this server. Nothing is decrypted here; the
+operator who runs the command learns nothing the database did not already show in
+clear.
 
 The folder is written under a temporary name next to the target and renamed into place
 at the end, so an interrupted export leaves no half-written folder behind under the
@@ -15,11 +16,12 @@ name asked for. Files are readable by their owner only.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -32,18 +34,21 @@ from sqlalchemy.orm import Session
 from ..config import Settings
 from ..models import (
     Attachment,
-    Escalation,
+    EscalationVersion,
     Message,
     Note,
     Observation,
     Proposal,
+    Response,
     StateChange,
     today,
 )
 from . import audit
 from .errors import NotFound
-from .escalation import SIGNATURE_PURPOSE, signed_message
+from .keyring import Ciphertext, observation_kinds, records_of
 from .storage import BlobMissing, fsync_dir, open_blob
+from .transaction import on_commit, on_rollback
+from .verification import SIGNATURE_PURPOSE, signed_message
 
 MANIFEST = "manifest.json"
 README = "README.txt"
@@ -131,149 +136,152 @@ def export_observation(
 ) -> list[dict[str, Any]]:
     """Write observation ``ref``'s ciphertexts and a manifest into the new ``folder``.
 
-    Returns the manifest's file list. The export is recorded in the audit ledger.
-    Raises NotFound for an unknown reference and ExportError when the folder cannot
-    be written.
+    Returns the manifest's file list. The export is recorded in the audit ledger in the
+    caller's transaction; if that transaction does not commit, the folder is removed
+    again (an export nobody recorded must not exist). Raises NotFound for an unknown
+    reference and ExportError when the folder cannot be written.
     """
     observation = session.scalar(select(Observation).where(Observation.ref == ref))
     if observation is None:
         raise NotFound(f"no observation {ref}")
+    audit.record(session, actor=actor, action=audit.Action.EXPORT, subject=observation.ref)
+    session.flush()  # recorded before the folder appears
     try:
         with _folder_in_place(folder) as temporary:
             files = _write_export(session, settings, observation, temporary)
-            # In the ledger before the folder appears: an export nobody recorded must not
-            # exist. If the commit fails after the rename, the folder is removed again.
-            audit.record(session, actor=actor, action=audit.Action.EXPORT, subject=observation.ref)
-            session.flush()
     except OSError as exc:
-        session.rollback()
         raise ExportError(f"cannot write {folder}: {exc.strerror or exc}") from exc
-    except BaseException:
-        session.rollback()
-        raise
-    try:
-        session.commit()
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-    fsync_dir(folder.parent)
+    on_rollback(session, functools.partial(shutil.rmtree, folder, ignore_errors=True))
+    on_commit(session, functools.partial(fsync_dir, folder.parent))
     return files
+
+
+# How each kind of ciphertext is named and described in the export. A kind without an
+# entry here is still exported, under its registered name (nothing is left out).
+_Describe = Callable[[Any, int, Observation], tuple[str, dict[str, Any]]]
+
+
+def _observation(record: Observation, _n: int, _o: Observation) -> tuple[str, dict[str, Any]]:
+    return "observation.age", {"what": "observation", "date": _day(record.received_on)}
+
+
+def _message(record: Message, n: int, _o: Observation) -> tuple[str, dict[str, Any]]:
+    return f"message-{n:03d}.age", {
+        "what": "message",
+        "sender": record.sender.value,
+        "kind": record.kind.value,
+        "date": _day(record.sent_on),
+    }
+
+
+def _attachment(record: Attachment, n: int, _o: Observation) -> tuple[str, dict[str, Any]]:
+    return f"attachment-{n:02d}.age", {
+        "what": "attachment",
+        "sender": record.sender.value,
+        "date": _day(record.added_on),
+        "meta": f"attachment-{n:02d}-meta.age",
+    }
+
+
+def _attachment_meta(_r: Attachment, n: int, _o: Observation) -> tuple[str, dict[str, Any]]:
+    return f"attachment-{n:02d}-meta.age", {"what": "attachment name and type"}
+
+
+def _note(record: Note, n: int, _o: Observation) -> tuple[str, dict[str, Any]]:
+    return f"note-{n:02d}.age", {"what": "adviser note", "date": _day(record.created_at)}
+
+
+def _reason(record: StateChange, n: int, _o: Observation) -> tuple[str, dict[str, Any]]:
+    return f"state-change-{n:02d}-reason.age", {
+        "what": "reason for a state change",
+        "from_state": record.from_state.value,
+        "to_state": record.to_state.value,
+        "date": _day(record.at),
+    }
+
+
+def _proposal(record: Proposal, n: int, _o: Observation) -> tuple[str, dict[str, Any]]:
+    return f"proposal-{n:02d}.age", {
+        "what": "summary proposed to the source",
+        "status": record.status.value,
+        "date": _day(record.created_at),
+    }
+
+
+def _version(record: EscalationVersion, _n: int, _o: Observation) -> tuple[str, dict[str, Any]]:
+    escalation = record.escalation
+    return f"escalation-{escalation.label}-v{record.version}.age", {
+        "what": "escalated summary",
+        "ledger": escalation.label,
+        "ledger_number": escalation.ledger_number,
+        "version": record.version,
+        "date": _day(record.created_at),
+        "summary_sha256": record.body_sha256,
+        "signed_message": signed_message(
+            mission_slug=escalation.mission.slug,
+            ledger_number=escalation.ledger_number,
+            version=record.version,
+            sha256_hex=record.body_sha256,
+        ).decode("ascii"),
+        "signature_purpose": SIGNATURE_PURPOSE,
+        "signature": record.signature.hex(),
+        "verify_key": record.verify_key,
+    }
+
+
+def _response(record: Response, _n: int, _o: Observation) -> tuple[str, dict[str, Any]]:
+    escalation = record.escalation
+    number = [r.id for r in escalation.responses].index(record.id) + 1
+    return f"escalation-{escalation.label}-response-{number:02d}.age", {
+        "what": "leadership response",
+        "ledger": escalation.label,
+        "kind": record.kind.value,
+        "planned_for": _day(record.planned_for),
+        "date": _day(record.created_at),
+    }
+
+
+DESCRIBE: dict[str, _Describe] = {
+    "observation": _observation,
+    "message": _message,
+    "attachment description": _attachment_meta,
+    "attachment": _attachment,
+    "note": _note,
+    "state change reason": _reason,
+    "proposal": _proposal,
+    "escalation version": _version,
+    "response": _response,
+}
+
+
+def _generic(kind: Ciphertext) -> _Describe:
+    stem = kind.kind.replace(" ", "-")
+
+    def describe(_record: Any, n: int, _o: Observation) -> tuple[str, dict[str, Any]]:
+        return f"{stem}-{n:02d}.age", {"what": kind.kind}
+
+    return describe
 
 
 def _write_export(
     session: Session, settings: Settings, observation: Observation, folder: Path
 ) -> list[dict[str, Any]]:
     out = _Writer(folder)
-    out.add(
-        "observation.age",
-        observation.content,
-        what="observation",
-        date=_day(observation.received_on),
-    )
-    messages = session.scalars(
-        select(Message).where(Message.observation_id == observation.id).order_by(Message.id)
-    )
-    for number, message in enumerate(messages, 1):
-        out.add(
-            f"message-{number:03d}.age",
-            message.body,
-            what="message",
-            sender=message.sender.value,
-            kind=message.kind.value,
-            date=_day(message.sent_on),
-        )
-    attachments = session.scalars(
-        select(Attachment)
-        .where(Attachment.observation_id == observation.id)
-        .order_by(Attachment.id)
-    )
-    for number, attachment in enumerate(attachments, 1):
-        stem = f"attachment-{number:02d}"
-        try:
-            out.add_blob(
-                f"{stem}.age",
-                settings,
-                attachment.blob_name,
-                what="attachment",
-                sender=attachment.sender.value,
-                date=_day(attachment.added_on),
-                meta=f"{stem}-meta.age",
-            )
-        except BlobMissing as exc:
-            raise ExportError(
-                f"attachment {number} ({attachment.blob_name}) is missing from the blob "
-                "folder; restore it from a backup, then export again"
-            ) from exc
-        out.add(f"{stem}-meta.age", attachment.meta, what="attachment name and type")
-    notes = session.scalars(
-        select(Note).where(Note.observation_id == observation.id).order_by(Note.id)
-    )
-    for number, note in enumerate(notes, 1):
-        out.add(
-            f"note-{number:02d}.age", note.body, what="adviser note", date=_day(note.created_at)
-        )
-    changes = session.scalars(
-        select(StateChange)
-        .where(StateChange.observation_id == observation.id, StateChange.reason.is_not(None))
-        .order_by(StateChange.id)
-    )
-    for number, change in enumerate(changes, 1):
-        assert change.reason is not None  # selected for it
-        out.add(
-            f"state-change-{number:02d}-reason.age",
-            change.reason,
-            what="reason for a state change",
-            from_state=change.from_state.value,
-            to_state=change.to_state.value,
-            date=_day(change.at),
-        )
-    proposals = session.scalars(
-        select(Proposal).where(Proposal.observation_id == observation.id).order_by(Proposal.id)
-    )
-    for number, proposal in enumerate(proposals, 1):
-        out.add(
-            f"proposal-{number:02d}.age",
-            proposal.body,
-            what="summary proposed to the source",
-            status=proposal.status.value,
-            date=_day(proposal.created_at),
-        )
-    escalations = session.scalars(
-        select(Escalation)
-        .where(Escalation.observation_id == observation.id)
-        .order_by(Escalation.id)
-    )
-    for escalation in escalations:
-        for version in escalation.versions:
-            out.add(
-                f"escalation-{escalation.label}-v{version.version}.age",
-                version.body,
-                what="escalated summary",
-                ledger=escalation.label,
-                ledger_number=escalation.ledger_number,
-                version=version.version,
-                date=_day(version.created_at),
-                summary_sha256=version.body_sha256,
-                signed_message=signed_message(
-                    mission_slug=escalation.mission.slug,
-                    ledger_number=escalation.ledger_number,
-                    version=version.version,
-                    sha256_hex=version.body_sha256,
-                ).decode("ascii"),
-                signature_purpose=SIGNATURE_PURPOSE,
-                signature=version.signature.hex(),
-                verify_key=version.verify_key,
-            )
-        for number, response in enumerate(escalation.responses, 1):
-            out.add(
-                f"escalation-{escalation.label}-response-{number:02d}.age",
-                response.body,
-                what="leadership response",
-                ledger=escalation.label,
-                kind=response.kind.value,
-                planned_for=_day(response.planned_for),
-                date=_day(response.created_at),
-            )
+    for kind in observation_kinds():
+        describe = DESCRIBE.get(kind.kind) or _generic(kind)
+        for number, record in enumerate(records_of(session, kind, observation.id), 1):
+            name, about = describe(record, number, observation)
+            stored = getattr(record, kind.column.key)
+            if not kind.in_file:
+                out.add(name, stored, **about)
+                continue
+            try:
+                out.add_blob(name, settings, stored, **about)
+            except BlobMissing as exc:
+                raise ExportError(
+                    f"{kind.kind} {number} ({stored}) is missing from the blob folder; "
+                    "restore it from a backup, then export again"
+                ) from exc
     manifest = {
         "format": f"dissent-export/{FORMAT_VERSION}",
         "exported_on": today().isoformat(),

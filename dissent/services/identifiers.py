@@ -230,11 +230,6 @@ def flag_identifiers(text: str, *, names: Iterable[str] = ()) -> list[Flag]:
     return result
 
 
-def parse_names(text: str) -> list[str]:
-    """Return the names of a mission list: one per line, blank lines ignored."""
-    return [line.strip() for line in text.splitlines() if line.strip()]
-
-
 def segments(text: str, flags: list[Flag]) -> list[tuple[str, FlagKind | None]]:
     """Return ``text`` cut into plain and flagged pieces, for highlighting."""
     out: list[tuple[str, FlagKind | None]] = []

@@ -10,7 +10,7 @@ from pathlib import Path
 from ..config import INSTANCE_FILE, ConfigError, write_instance_file
 from ..crypto import KeyKind, PublicKeyRecipient, generate_identity, parse_recipient
 from ..crypto.shamir import format_share, split_secret
-from ..extensions import make_engine
+from ..database import make_engine
 
 DEMO_MARKER = ".demo-instance"
 

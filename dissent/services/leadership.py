@@ -8,7 +8,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..crypto import DecryptionError, Identity, parse_recipient
+from ..crypto import DecryptionError, Identity
 from ..models import (
     Escalation,
     EscalationState,
@@ -21,8 +21,8 @@ from ..models import (
 from . import audit
 from .content import open_document, seal_document
 from .context import ServiceContext
-from .errors import InvalidState, NotFound
-from .triage import staff_recipients
+from .errors import AlreadyDone, InvalidInput, NotFound, Problem, Refused, check_text
+from .keyring import response_recipients
 
 RESPONSE_MAX = 10_000
 
@@ -82,14 +82,13 @@ def escalation_for_leader(
 def acknowledge_escalation(session: Session, *, staff: StaffUser, escalation: Escalation) -> None:
     """Confirm that leadership received the escalation."""
     if escalation.state is not EscalationState.SENT:
-        raise InvalidState("already acknowledged")
+        raise AlreadyDone(Refused.ACKNOWLEDGEMENT)
     escalation.state = EscalationState.ACKNOWLEDGED
     escalation.acknowledged_at = utcnow()
     escalation.acknowledged_by_id = staff.id
     audit.record(
         session, actor=staff.username, action=audit.Action.ESCALATION_ACK, subject=escalation.label
     )
-    session.commit()
 
 
 def respond(
@@ -103,34 +102,28 @@ def respond(
     planned_for: date | None = None,
 ) -> Response:
     """Record leadership's response: action taken, action planned (with a date), declined."""
-    text = text.replace("\r\n", "\n").strip()
-    if not text:
-        raise ValueError("describe the action, or give the reason")
-    if len(text) > RESPONSE_MAX:
-        raise ValueError(f"at most {RESPONSE_MAX} characters")
+    text = check_text(text, field="text", limit=RESPONSE_MAX)
     if kind is ResponseKind.ACTION_PLANNED and planned_for is None:
-        raise ValueError("a planned action needs a date")
+        raise InvalidInput("planned_for", Problem.MISSING, detail="a planned action needs a date")
     if escalation.state is EscalationState.SENT:
         escalation.state = EscalationState.ACKNOWLEDGED
         escalation.acknowledged_at = utcnow()
         escalation.acknowledged_by_id = staff.id
-    recipients = [
-        *[parse_recipient(u.recipient) for u in escalation.recipients if u.recipient],
-        *staff_recipients(session, ctx.settings, escalation.mission_id),
-    ]
+    recipients = response_recipients(
+        session, ctx.settings, mission_id=escalation.mission_id, leaders=escalation.recipients
+    )
     response = Response(
         escalation=escalation,
         responder_id=staff.id,
         kind=kind,
         planned_for=planned_for if kind is ResponseKind.ACTION_PLANNED else None,
-        body=seal_document({"text": text}, recipients=list(dict.fromkeys(recipients))),
+        body=seal_document({"text": text}, recipients=recipients),
     )
     session.add(response)
     escalation.state = EscalationState.RESPONDED
     audit.record(
         session, actor=staff.username, action=audit.Action.RESPOND, subject=escalation.label
     )
-    session.commit()
     return response
 
 

@@ -1,4 +1,4 @@
-"""The periodic report (DESIGN §4): what came in, how fast it was handled, what was done.
+"""The periodic report: what came in, how fast it was handled, what was done.
 
 Small counts are suppressed: a cell of 1 to 4 is shown as "< 5", because in a small
 unit a count that low can point at a person. Every escalation of the period is listed
@@ -32,6 +32,7 @@ from ..models import (
 )
 from .audit import Action, chain_head
 from .deadlines import ack_due, feedback_due
+from .errors import InvalidInput, Problem
 from .workflow import AWAITING_FEEDBACK
 
 SUPPRESS_BELOW = 5
@@ -144,9 +145,14 @@ class Report:
 def build_report(session: Session, *, missions: list[Mission], start: date, end: date) -> Report:
     """Return the report for observations received, and escalations sent, in [start, end]."""
     if end < start:
-        raise ValueError("the period ends before it starts")
+        raise InvalidInput("end", Problem.OUT_OF_RANGE, detail="the period ends before it starts")
     if (end - start).days > MAX_PERIOD_DAYS:
-        raise ValueError(f"a period is at most {MAX_PERIOD_DAYS} days")
+        raise InvalidInput(
+            "end",
+            Problem.TOO_LONG,
+            limit=MAX_PERIOD_DAYS,
+            detail=f"a period is at most {MAX_PERIOD_DAYS} days",
+        )
     report = Report(start=start, end=end, missions=missions)
     by_id = {m.id: m for m in missions}
     if not by_id:

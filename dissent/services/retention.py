@@ -18,10 +18,11 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from ..config import Settings
-from ..models import Attachment, Enrolment, Escalation, Observation, Source, State, utcnow
+from ..models import Enrolment, Escalation, Observation, Source, State, utcnow
 from . import audit
-from .access import lock_mission
-from .storage import remove_blob
+from .keyring import file_names_of
+from .locks import lock_mission
+from .storage import remove_after_commit
 
 
 @dataclass(frozen=True)
@@ -72,13 +73,7 @@ def plan_purge(session: Session, *, closed_before: date | None) -> PurgePlan:
         if ids
         else []
     )
-    blobs = (
-        list(
-            session.scalars(select(Attachment.blob_name).where(Attachment.observation_id.in_(ids)))
-        )
-        if ids
-        else []
-    )
+    blobs = file_names_of(session, ids) if ids else []
     spent = (
         session.scalar(
             select(func.count()).select_from(Enrolment).where(_spent_enrolments(utcnow()))
@@ -89,7 +84,7 @@ def plan_purge(session: Session, *, closed_before: date | None) -> PurgePlan:
 
 
 def purge(session: Session, settings: Settings, plan: PurgePlan, *, actor: str = "cli") -> int:
-    """Delete what ``plan`` names, in one transaction, then the attachment files.
+    """Delete what ``plan`` names; their files go once the deletion commits.
 
     Returns the number of observations deleted. Observations that changed since the
     plan (reopened, say) are left alone: the deletion re-checks the rule.
@@ -110,11 +105,9 @@ def purge(session: Session, settings: Settings, plan: PurgePlan, *, actor: str =
             ~_ESCALATED,
         )
         ids = list(session.scalars(still_closed))
-        blobs = list(
-            session.scalars(select(Attachment.blob_name).where(Attachment.observation_id.in_(ids)))
-        )
-        # Children go with the observation (ON DELETE CASCADE): messages, attachments,
-        # notes, state changes, proposals.
+        blobs = file_names_of(session, ids)
+        # Everything an observation holds goes with it (ON DELETE CASCADE): messages,
+        # attachments, notes, state changes, proposals.
         session.execute(delete(Observation).where(Observation.id.in_(ids)))
         deleted = len(ids)
         session.execute(
@@ -141,9 +134,5 @@ def purge(session: Session, settings: Settings, plan: PurgePlan, *, actor: str =
             f"{spent} enrolment links"
         ),
     )
-    session.commit()
-    # Files only once their records are gone for good (a crash in between leaves
-    # files without records, which `find_orphans` reports; never the other way round).
-    for name in blobs:
-        remove_blob(settings, name)
+    remove_after_commit(session, settings, blobs)
     return deleted

@@ -16,7 +16,7 @@ from ..crypto.codename import (
 )
 from ..models import Source
 from .context import ServiceContext
-from .errors import CodenameNotFound, RateLimited
+from .errors import CodenameNotFound, Limit, RateLimited
 
 # Every login costs a memory-hard derivation, which already makes guessing useless
 # against 90-bit codenames, and the KDF gate queues derivations so a burst cannot
@@ -43,8 +43,8 @@ def authenticate_source(
     never repeats the input) and an unknown one :class:`CodenameNotFound`; both only
     after the same derivation, so timing tells nothing about existence.
     """
-    if not ctx.limiter.hit("source-login", limit=SOURCE_LOGINS_PER_MINUTE, window_seconds=60):
-        raise RateLimited
+    if not ctx.limiter.hit(Limit.SOURCE_LOGIN, limit=SOURCE_LOGINS_PER_MINUTE, window_seconds=60):
+        raise RateLimited(Limit.SOURCE_LOGIN)
     try:
         normalized = normalize_codename(codename)
     except InvalidCodename:

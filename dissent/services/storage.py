@@ -3,31 +3,32 @@
 Files live in ``<instance>/blobs/`` (mode 0700) under random names. A blob is written
 to a temporary ``.part`` file in that folder, flushed to disk, and renamed to its final
 name only when complete; the database row that names it is committed after the rename,
-and any failure on the way removes the file. So a crash leaves at worst a file without a
-record (found by :func:`find_orphans`), never a record without its ciphertext
-(DESIGN §5, invariant 4). Only ciphertext is ever written here.
+and if the transaction does not commit the file is removed. So a crash leaves at worst a
+file without a record (found by :func:`find_orphans`), never a record without its
+ciphertext. Only ciphertext is ever written here.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import secrets
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, TypeVar
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..config import Settings
-from ..models import Attachment
 from .errors import NotFound
+from .keyring import all_file_names
+from .transaction import on_commit, on_rollback
 
 BLOB_DIR = "blobs"
 PART_SUFFIX = ".part"
@@ -120,21 +121,21 @@ def new_blob(settings: Settings) -> PendingBlob:
     return PendingBlob(folder=folder, file=os.fdopen(fd, "wb"), temp_path=Path(temp_name))
 
 
-def commit_with_blob(session: Session, blob: PendingBlob, make_record: Callable[[int], T]) -> T:
-    """Publish ``blob``, then commit the record ``make_record(size)`` adds to ``session``.
+def publish_with_record(session: Session, blob: PendingBlob, make_record: Callable[[int], T]) -> T:
+    """Publish ``blob``, then add the record ``make_record(size)`` that names it.
 
-    The record is committed only after the file is complete under its final name; if
-    publishing, ``make_record`` or the commit fails, the transaction is rolled back and
-    the file removed, so neither exists without the other.
+    The file is complete under its final name before its record can be committed; if
+    publishing or ``make_record`` fails, or the transaction later ends without
+    committing, the file is removed, so neither exists without the other.
     """
     try:
         size = blob.publish()
         record = make_record(size)
-        session.commit()
+        session.flush()
     except BaseException:
-        session.rollback()
         blob.discard()
         raise
+    on_rollback(session, blob.discard)
     return record
 
 
@@ -147,9 +148,19 @@ def open_blob(settings: Settings, name: str) -> BinaryIO:
 
 
 def remove_blob(settings: Settings, name: str) -> None:
-    """Delete a blob file after its record was deleted and committed (no error if gone)."""
+    """Delete a blob file whose record is gone (no error if the file is gone too)."""
     with contextlib.suppress(FileNotFoundError):
         _blob_path(settings, name).unlink()
+
+
+def remove_after_commit(session: Session, settings: Settings, names: Iterable[str]) -> None:
+    """Delete these blob files once the transaction that deletes their records commits.
+
+    Files go only once their records are gone for good: a crash in between leaves files
+    without records, which :func:`find_orphans` reports, never the other way round.
+    """
+    for name in list(names):
+        on_commit(session, functools.partial(remove_blob, settings, name))
 
 
 @dataclass(frozen=True)
@@ -157,7 +168,7 @@ class Orphans:
     """Blob files and records that lost each other, for an operator to look into."""
 
     files_without_record: list[str]
-    records_without_file: list[int]  # attachment ids
+    records_without_file: list[int]  # ids of the records (attachments) that name them
     partial_files: list[str]  # uploads interrupted by a crash
 
     @property
@@ -187,11 +198,9 @@ def find_orphans(
             partial.append(entry.name)
         else:
             files.add(entry.name)
-    records = {
-        name: id_ for name, id_ in session.execute(select(Attachment.blob_name, Attachment.id))
-    }
+    records = all_file_names(session)
     missing = [
-        attachment_id for name, attachment_id in records.items() if not (folder / name).is_file()
+        record_id for name, (_, record_id) in records.items() if not (folder / name).is_file()
     ]
     return Orphans(
         files_without_record=sorted(files - set(records)),

@@ -15,7 +15,7 @@ from ..models import Category, Consent, Mission, Observation, Source, State
 from .content import seal_document
 from .context import ServiceContext
 from .errors import MissionUnavailable, NotFound, SubmissionReplayed
-from .keyring import adviser_recipients, content_recipients
+from .keyring import adviser_recipients, conversation_recipients
 
 # Limits, stated on the form next to each field.
 WHAT_MAX = 20_000
@@ -104,13 +104,13 @@ def submit_observation(
     submit_token: str,
     codename: str,
 ) -> NewSubmission:
-    """Create a source and their observation in one transaction.
+    """Add a source and their observation to the request's transaction.
 
     ``codename`` was generated when the form was shown and is kept with its one-time
-    token in the source's sealed session, so a replayed submit can show it again.
-    The record is committed before this returns, so a source who is then shown the
-    codename always has a decryptable record (invariant 4). Raises
-    :class:`SubmissionReplayed` if this form was already submitted.
+    token in the source's sealed session, so a replayed submit can show it again. The
+    caller commits before it shows the codename, so a source who sees one always has a
+    decryptable record. Raises :class:`SubmissionReplayed` if this form was already
+    submitted (the twin's transaction is then rolled back).
     """
     if was_submitted(session, submit_token):
         raise SubmissionReplayed
@@ -120,7 +120,7 @@ def submit_observation(
     keys = ctx.kdf_gate.derive(codename, ctx.settings)
     identity = identity_from_secret(keys.identity_seed, kind=ctx.settings.key_kind)
     source_recipient = identity.recipient.encode()
-    recipients = content_recipients(
+    recipients = conversation_recipients(
         session, ctx.settings, mission_id=mission.id, source_recipient=source_recipient
     )
     document = {
@@ -143,8 +143,10 @@ def submit_observation(
     )
     session.add_all([source, observation])
     try:
-        session.commit()
+        session.flush()
     except IntegrityError as exc:
+        # A twin of this form (a double click) was stored a moment ago. The failed
+        # transaction must be rolled back before anything can be read to tell.
         session.rollback()
         if was_submitted(session, submit_token):
             raise SubmissionReplayed from exc

@@ -8,8 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..config import Settings
-from ..crypto import DecryptionError, Identity, PublicKeyRecipient
+from ..crypto import DecryptionError, Identity
 from ..models import (
     Category,
     Note,
@@ -25,26 +24,12 @@ from ..models import (
 from . import audit
 from .content import open_document, seal_document
 from .context import ServiceContext
-from .errors import InvalidState, NotFound
-from .keyring import adviser_recipients
+from .errors import InvalidInput, Problem, TransitionRefused, check_text
+from .keyring import adviser_only_recipients
 from .workflow import can_change
 
 NOTE_MAX = 10_000
 REASON_MAX = 2_000
-
-
-def staff_recipients(
-    session: Session, settings: Settings, mission_id: int
-) -> list[PublicKeyRecipient]:
-    """Return who may read advisers-only text: the mission's advisers and recovery."""
-    return [*adviser_recipients(session, mission_id), settings.recovery_recipient]
-
-
-def _check_text(text: str, *, limit: int, what: str) -> str:
-    text = text.strip()
-    if len(text) > limit:
-        raise ValueError(f"{what} is longer than {limit} characters")
-    return text
 
 
 def record_transition(
@@ -57,11 +42,13 @@ def record_transition(
     reason: str = "",
 ) -> None:
     """Move the observation and keep the change (and its encrypted reason) in its history."""
-    reason = _check_text(reason, limit=REASON_MAX, what="the reason")
+    reason = check_text(reason, field="reason", limit=REASON_MAX, required=False)
     sealed = (
         seal_document(
             {"text": reason},
-            recipients=staff_recipients(session, ctx.settings, observation.mission_id),
+            recipients=adviser_only_recipients(
+                session, ctx.settings, mission_id=observation.mission_id
+            ),
         )
         if reason
         else None
@@ -97,11 +84,10 @@ def change_state(
 ) -> None:
     """Make a manual state change (see :data:`workflow.MANUAL_TRANSITIONS`)."""
     if not can_change(observation.state, to_state):
-        raise InvalidState(f"{observation.state.value} cannot become {to_state.value} by hand")
+        raise TransitionRefused(f"{observation.state.value} cannot become {to_state.value}")
     record_transition(
         session, ctx, staff=staff, observation=observation, to_state=to_state, reason=reason
     )
-    session.commit()
 
 
 def mission_staff(session: Session, mission_id: int, role: Role) -> list[StaffUser]:
@@ -128,10 +114,9 @@ def assign(
     if assignee_id is not None and assignee_id not in {
         a.id for a in mission_staff(session, observation.mission_id, Role.ADVISER)
     }:
-        raise NotFound("not an adviser of this mission")
+        raise InvalidInput("assignee", Problem.NOT_ALLOWED, detail="not an adviser of this mission")
     observation.assigned_to_id = assignee_id
     audit.record(session, actor=staff.username, action=audit.Action.ASSIGN, subject=observation.ref)
-    session.commit()
 
 
 def set_severity(
@@ -142,7 +127,6 @@ def set_severity(
     audit.record(
         session, actor=staff.username, action=audit.Action.SEVERITY, subject=observation.ref
     )
-    session.commit()
 
 
 def correct_category(
@@ -153,28 +137,26 @@ def correct_category(
     audit.record(
         session, actor=staff.username, action=audit.Action.CATEGORY, subject=observation.ref
     )
-    session.commit()
 
 
 def add_note(
     session: Session, ctx: ServiceContext, *, staff: StaffUser, observation: Observation, text: str
 ) -> None:
     """Add an internal note, encrypted to the mission's advisers and recovery only."""
-    text = _check_text(text, limit=NOTE_MAX, what="the note")
-    if not text:
-        raise ValueError("the note is empty")
+    text = check_text(text, field="text", limit=NOTE_MAX)
     session.add(
         Note(
             observation_id=observation.id,
             author_id=staff.id,
             body=seal_document(
                 {"text": text},
-                recipients=staff_recipients(session, ctx.settings, observation.mission_id),
+                recipients=adviser_only_recipients(
+                    session, ctx.settings, mission_id=observation.mission_id
+                ),
             ),
         )
     )
     audit.record(session, actor=staff.username, action=audit.Action.NOTE, subject=observation.ref)
-    session.commit()
 
 
 @dataclass(frozen=True)

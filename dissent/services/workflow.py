@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..models import State
+from .errors import AlreadyDone, InvalidState, NotAcknowledged, ObservationClosed, Refused
 
 # Transitions an adviser makes with the "change state" form. The others happen as
 # the result of an action and only through it: acknowledging (received →
@@ -17,6 +18,12 @@ MANUAL_TRANSITIONS: dict[State, tuple[State, ...]] = {
     State.CLOSED: (State.IN_REVIEW,),
 }
 
+# What each action adds, for the reason an action that does not fit gives.
+_ACTION_ADDS = {
+    "acknowledge": Refused.ACKNOWLEDGEMENT,
+    "escalate": Refused.ESCALATION,
+    "feedback": Refused.FEEDBACK,
+}
 ACTION_TRANSITIONS: dict[str, tuple[tuple[State, ...], State]] = {
     "acknowledge": ((State.RECEIVED,), State.ACKNOWLEDGED),
     "escalate": (
@@ -53,3 +60,17 @@ def action_allowed(action: str, current: State) -> bool:
 def action_target(action: str) -> State:
     """Return the state an action leads to."""
     return ACTION_TRANSITIONS[action][1]
+
+
+def check_action(action: str, current: State) -> None:
+    """Raise the reason ``action`` may not be taken in state ``current``, if it may not."""
+    if action_allowed(action, current):
+        return
+    adds = _ACTION_ADDS[action]
+    if current is State.CLOSED:
+        raise ObservationClosed(adds)
+    if action == "acknowledge":
+        raise AlreadyDone(adds)
+    if current is State.RECEIVED:
+        raise NotAcknowledged(adds)
+    raise InvalidState(f"{action} does not fit an observation that is {current.value}")

@@ -7,8 +7,7 @@ from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringFi
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from ..crypto.codename import CODENAME_WORDS
-from ..forms import ChoiceField, CsrfForm, choices_from, long_text
-from ..models import Category, Consent
+from ..models import Consent
 from ..services.conversation import MESSAGE_MAX
 from ..services.submission import (
     OFFICIAL_REPORT_MAX,
@@ -17,37 +16,8 @@ from ..services.submission import (
     Contradiction,
     WhenPeriod,
 )
-
-CATEGORY_LABELS = {
-    Category.REPORTING_ACCURACY: _l("Reporting accuracy and pressure to misreport"),
-    Category.SAFETY_SECURITY: _l("Safety and security"),
-    Category.CONDUCT_INTEGRITY: _l("Conduct and integrity"),
-    Category.LOCAL_POPULATION: _l("Treatment of the local population"),
-    Category.RESOURCES_FEASIBILITY: _l("Resources and feasibility"),
-    Category.GENDER_INCLUSION: _l("Gender and inclusion"),
-    Category.OTHER: _l("Other"),
-}
-WHEN_LABELS = {
-    WhenPeriod.THIS_WEEK: _l("This week"),
-    WhenPeriod.LAST_WEEK: _l("Last week"),
-    WhenPeriod.THIS_MONTH: _l("Earlier this month"),
-    WhenPeriod.LAST_MONTH: _l("Last month"),
-    WhenPeriod.LAST_3_MONTHS: _l("In the last three months"),
-    WhenPeriod.EARLIER: _l("Longer ago"),
-    WhenPeriod.NOT_SAID: _l("I would rather not say"),
-}
-CONTRADICTION_LABELS = {
-    Contradiction.YES: _l("Yes"),
-    Contradiction.NO: _l("No"),
-    Contradiction.UNSURE: _l("I am not sure"),
-}
-CONSENT_LABELS = {
-    Consent.ASK_FIRST: _l("Ask me first: show me the proposed summary to approve"),
-    Consent.SUMMARY_ALLOWED: _l(
-        "The adviser may escalate a summary with everything that could identify me removed"
-    ),
-    Consent.NEVER: _l("Never: I only want to talk with an adviser"),
-}
+from ..web.forms import ChoiceField, CsrfForm, choices_from, long_text
+from ..web.labels import CATEGORY_LABELS, CONSENT_LABELS, CONTRADICTION_LABELS, WHEN_LABELS
 
 
 class SubmitForm(CsrfForm):

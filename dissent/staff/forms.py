@@ -6,8 +6,8 @@ from flask_babel import lazy_gettext as _l
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from ..forms import CsrfForm
 from ..services.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+from ..web.forms import CsrfForm
 
 
 class LoginForm(CsrfForm):

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select, update
 
 from dissent.crypto import unwrap_identity
-from dissent.extensions import db
+from dissent.extensions import current_context, db
 from dissent.models import (
     AuditEntry,
     Escalation,
@@ -24,7 +24,6 @@ from dissent.models import (
     today,
 )
 from dissent.services import audit, conversation, escalation, leadership
-from dissent.services.context import current_context
 
 from ..conftest import BASE_URL, PASSWORD, StaffLogin, csrf_from, login_staff
 from ..source.test_submit import field_errors, input_value, textarea_value
@@ -68,7 +67,7 @@ def file_and_escalate(
 ) -> Sent:
     """File an observation (consent: summary allowed), acknowledge it and escalate it."""
     submit_observation(new_client(), what=what, consent="summary_allowed", category=category)
-    with app.app_context():
+    with app.app_context(), db.unit():
         observation = db.session.scalar(select(Observation).order_by(Observation.id.desc()))
         user, identity = adviser_keys(adviser)
         ctx = current_context()
@@ -95,7 +94,7 @@ def find(sent: Sent) -> Escalation:
 
 def revise(app, adviser: StaffLogin, sent: Sent, summary: str) -> None:
     """Send a corrected version of an escalation's summary."""
-    with app.app_context():
+    with app.app_context(), db.unit():
         user, identity = adviser_keys(adviser)
         escalation.revise(
             db.session,

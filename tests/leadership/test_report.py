@@ -13,11 +13,10 @@ import pytest
 from sqlalchemy import delete, func, select, update
 
 import dissent
-from dissent.extensions import db
+from dissent.extensions import current_context, db
 from dissent.models import AuditEntry, Escalation, Observation, ResponseKind, Role, StaffUser, today
 from dissent.services import accounts, audit, conversation, leadership
 from dissent.services.charts import STUB_WIDTH, bar_chart
-from dissent.services.context import current_context
 from dissent.services.report import MAX_PERIOD_DAYS, last_full_quarter, shown, suppress_group
 
 from ..conftest import BASE_URL, login_staff
@@ -121,7 +120,7 @@ def test_secondary_suppression_withholds_the_smallest_other_cell():
 
 def test_durations_need_five_cases_and_overdue_is_counted(app, new_client, adviser, browser):
     file(new_client, "other", 6)
-    with app.app_context():
+    with app.app_context(), db.unit():
         observations = db.session.scalars(select(Observation).order_by(Observation.id)).all()
         staff = db.session.get(StaffUser, adviser.id)
         for observation, days in zip(observations, (2, 2, 4, 6, 10, 10), strict=True):
@@ -208,7 +207,7 @@ def test_escalations_are_listed_by_label_and_the_ledger_is_checked(
 ):
     first = file_and_escalate(app, new_client, adviser=adviser, leaders=[leader])
     second = file_and_escalate(app, new_client, adviser=adviser, leaders=[leader])
-    with app.app_context():
+    with app.app_context(), db.unit():
         staff = db.session.get(StaffUser, leader.id)
         leadership.respond(
             db.session,
@@ -386,7 +385,7 @@ def count_reports(app) -> int:
 
 
 def test_a_leader_sees_only_their_own_missions(app, new_client, make_staff, mission, browser):
-    with app.app_context():
+    with app.app_context(), db.unit():
         other = accounts.create_mission(db.session, slug="eubam", name="EUBAM Test Mission")
     make_staff(Role.ADVISER, missions=["eupol", "eubam"])
     file_observation(new_client(), what="At the border post.", mission_id=other.id)

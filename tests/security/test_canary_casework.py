@@ -13,12 +13,11 @@ import pytest
 from sqlalchemy import select
 
 from dissent.crypto import DecryptionError, unwrap_identity
-from dissent.extensions import db
+from dissent.extensions import current_context, db
 from dissent.models import Escalation, Note, Response, ResponseKind, Role, StaffUser, StateChange
 from dissent.services import leadership
 from dissent.services.content import open_document
-from dissent.services.context import current_context
-from dissent.services.escalation import open_versions
+from dissent.services.verification import open_versions
 
 from ..conftest import BASE_URL, PASSWORD, csrf_from, login_staff
 from ..test_escalation_flow import checked_hash, file_and_acknowledge, post_summary
@@ -54,7 +53,7 @@ def test_case_work_canaries_are_stored_encrypted_only(
         staff, ref, canaries["summary"], "escalate", [leader.id], checked_hash(checked)
     )
     assert sent.status_code == 303
-    with app.app_context():
+    with app.app_context(), db.unit():
         escalation = db.session.scalar(select(Escalation))
         chief = db.session.get(StaffUser, leader.id)
         leadership.respond(

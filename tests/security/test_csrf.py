@@ -20,11 +20,11 @@ import pytest
 from flask import Flask
 from sqlalchemy import delete, select
 
-from dissent.adviser.page import text_hash
 from dissent.extensions import db
 from dissent.models import AccessGrant, Base, Role
 from dissent.security.sessions import SOURCE_COOKIE
 from dissent.services import accounts
+from dissent.services.verification import summary_hash as text_hash
 
 from ..conftest import BASE_URL, csrf_from, login_staff, next_totp
 from ..leadership.test_leadership import file_and_escalate, find
@@ -225,7 +225,7 @@ def case_logout(env: Env) -> None:
 
 
 def case_enrol(env: Env) -> None:
-    with env.app.app_context():
+    with env.app.app_context(), db.unit():
         _, token = accounts.create_account(
             db.session, username="newcomer", role=Role.ADVISER, mission_slugs=["eupol"]
         )

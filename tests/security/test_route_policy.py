@@ -238,7 +238,7 @@ def build_world(app, new_client, make_staff, *, mission_id: int) -> World:
     for role in STAFF_ROLES:
         login_staff(clients[role], logins[role])
     log_in_password_only(clients["pending"], make_staff(Role.ADVISER))
-    with app.app_context():
+    with app.app_context(), db.unit():
         newcomer, token = accounts.create_account(
             db.session, username="newcomer", role=Role.ADVISER, mission_slugs=["eupol"]
         )
@@ -395,7 +395,7 @@ def count(app, model) -> int:
 
 
 def test_adviser_of_another_mission_gets_404(app, new_client, mission, make_staff):
-    with app.app_context():
+    with app.app_context(), db.unit():
         other = accounts.create_mission(db.session, slug="eubam", name="EUBAM Test Mission")
     adviser_a = make_staff(Role.ADVISER, missions=["eupol"])
     adviser_b = make_staff(Role.ADVISER, missions=["eubam"])

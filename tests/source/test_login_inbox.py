@@ -248,7 +248,7 @@ def test_a_deactivated_adviser_is_not_a_recipient_of_the_next_message(
     submit_observation(client, what="Fuel logs were rewritten.")
     ref = inbox_ref(client.get("/inbox", base_url=BASE_URL))
     assert source_reply(client, ref, "While both advisers serve.").status_code == 303
-    with app.app_context():
+    with app.app_context(), db.unit():
         accounts.set_active(db.session, staff_id=leaving.id, active=False)
     assert source_reply(client, ref, "After one adviser left.").status_code == 303
 

@@ -271,7 +271,7 @@ def test_one_mission_is_not_offered_as_a_choice(client, adviser):
 
 def test_two_missions_are_offered_as_a_choice(app, client, make_staff, mission):
     make_staff(Role.ADVISER)
-    with app.app_context():
+    with app.app_context(), db.unit():
         accounts.create_mission(db.session, slug="eutm", name="EUTM Training Mission")
     make_staff(Role.ADVISER, missions=["eutm"])
 
@@ -285,7 +285,7 @@ def test_two_missions_are_offered_as_a_choice(app, client, make_staff, mission):
 
 def test_a_mission_without_an_enrolled_adviser_is_not_offered(app, client, make_staff, mission):
     make_staff(Role.ADVISER)
-    with app.app_context():
+    with app.app_context(), db.unit():
         other = accounts.create_mission(db.session, slug="eutm", name="EUTM Training Mission")
         # An adviser who has not enrolled has no key: nobody could read the observation.
         accounts.create_account(
@@ -315,7 +315,7 @@ def test_without_any_open_mission_the_page_says_so(app, client, mission):
 
 
 def test_a_mission_whose_only_adviser_left_is_not_offered(app, client, adviser):
-    with app.app_context():
+    with app.app_context(), db.unit():
         accounts.set_active(db.session, staff_id=adviser.id, active=False)
 
     page = client.get("/submit", base_url=BASE_URL)

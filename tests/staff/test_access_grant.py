@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import LargeBinary, delete, select, update
 
 from dissent.crypto import DecryptionError, decrypt, encrypt, generate_identity
-from dissent.extensions import db
+from dissent.extensions import current_context, db
 from dissent.models import (
     AccessGrant,
     Attachment,
@@ -20,7 +20,6 @@ from dissent.models import (
     StaffUser,
 )
 from dissent.services import access, accounts, leadership
-from dissent.services.context import current_context
 from dissent.services.storage import blob_dir
 
 from ..conftest import BASE_URL, csrf_from, login_staff
@@ -133,7 +132,7 @@ def test_a_later_adviser_reads_everything_once_a_colleague_grants_it(
     assert names.status_code == 303
     leader = make_staff(Role.LEADERSHIP)
     sent = file_and_escalate(app, new_client, adviser=first, leaders=[leader])
-    with app.app_context():
+    with app.app_context(), db.unit():
         leadership.respond(
             db.session,
             current_context(),
@@ -223,7 +222,7 @@ def test_who_can_grant_and_what_a_colleague_without_the_files_gives(
     submit_observation(new_client(), what=WHAT)
     later = make_staff(Role.ADVISER, username="later")
     also_later = make_staff(Role.ADVISER, username="also-later")
-    with app.app_context():
+    with app.app_context(), db.unit():
         accounts.create_mission(db.session, slug="other", name="Other Mission")
     elsewhere = make_staff(Role.ADVISER, missions=["other"])
     later_grant, also_later_grant = grant_ids(app)
@@ -290,7 +289,7 @@ def test_a_deactivated_adviser_is_not_offered_or_granted(app, new_client, first,
     submit_observation(new_client(), what=WHAT)
     later = make_staff(Role.ADVISER, username="later")
     (grant_id,) = grant_ids(app)
-    with app.app_context():
+    with app.app_context(), db.unit():
         accounts.set_active(db.session, staff_id=later.id, active=False)
     first_browser = logged_in(new_client, first)
 
@@ -303,11 +302,11 @@ def test_an_adviser_reactivated_waits_for_what_was_written_meanwhile(
     app, new_client, first, make_staff
 ):
     colleague = make_staff(Role.ADVISER, username="colleague")
-    with app.app_context():
+    with app.app_context(), db.unit():
         accounts.set_active(db.session, staff_id=colleague.id, active=False)
     submit_observation(new_client(), what=WHAT)
     assert grant_ids(app) == []
-    with app.app_context():
+    with app.app_context(), db.unit():
         accounts.set_active(db.session, staff_id=colleague.id, active=True)
     (grant_id,) = grant_ids(app)
     assert unreadable_by(app, colleague)

@@ -195,7 +195,7 @@ def test_the_operator_cannot_deactivate_themselves(app, admin):
 
 
 def test_a_new_link_can_be_issued_for_an_account_not_yet_enrolled(app, admin, new_client):
-    with app.app_context():
+    with app.app_context(), db.unit():
         user, _ = accounts.create_account(
             db.session, username="late", role=Role.LEADERSHIP, mission_slugs=["eupol"]
         )
@@ -209,7 +209,7 @@ def test_a_new_link_can_be_issued_for_an_account_not_yet_enrolled(app, admin, ne
 
 
 def test_a_new_link_replaces_the_old_one(app, admin, new_client):
-    with app.app_context():
+    with app.app_context(), db.unit():
         user, token = accounts.create_account(
             db.session, username="late", role=Role.ADVISER, mission_slugs=["eupol"]
         )

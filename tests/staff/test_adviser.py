@@ -72,7 +72,7 @@ def messages(app, **where) -> int:
 def test_the_inbox_lists_only_the_advisers_own_missions(
     app, new_client, mission, adviser, make_staff
 ):
-    with app.app_context():
+    with app.app_context(), db.unit():
         other_id = accounts.create_mission(db.session, slug="eutm", name="EUTM Mission").id
     other_adviser = make_staff(Role.ADVISER, missions=["eutm"])
     file_to_mission(new_client(), mission.id, what="For the EUPOL adviser.")

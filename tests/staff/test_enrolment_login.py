@@ -37,7 +37,7 @@ LINK_INVALID = b"This link cannot be used"
 
 def invite(app, *, role: Role = Role.ADVISER, username: str = "newadviser") -> tuple[int, str]:
     """Create an account waiting for enrolment; return its id and enrolment path."""
-    with app.app_context():
+    with app.app_context(), db.unit():
         user, token = accounts.create_account(
             db.session,
             username=username,
@@ -314,7 +314,7 @@ def test_logout_ends_the_session_and_deletes_its_record(app, client, adviser):
 
 
 def test_a_deactivated_account_cannot_log_in(app, client, adviser):
-    with app.app_context():
+    with app.app_context(), db.unit():
         accounts.set_active(db.session, staff_id=adviser.id, active=False)
 
     response = password_step(client, adviser.username, adviser.password)
@@ -326,7 +326,7 @@ def test_a_deactivated_account_cannot_log_in(app, client, adviser):
 
 def test_a_deactivated_account_loses_its_open_session(app, client, adviser):
     login_staff(client, adviser)
-    with app.app_context():
+    with app.app_context(), db.unit():
         accounts.set_active(db.session, staff_id=adviser.id, active=False)
 
     response = client.get("/adviser/", base_url=BASE_URL)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 from collections.abc import Iterable, Mapping
+from datetime import date
 from typing import Any
 
 from flask import request, session
@@ -25,7 +27,7 @@ def csrf_token() -> str:
     """Return the current session's CSRF token, creating it on first use.
 
     A synchronizer token: one random value per session, kept in the session and put in
-    every form. The session lives on the server, sealed (DESIGN §3), so the token needs
+    every form. The session lives on the server, sealed (docs/architecture.md), so the token needs
     no signature of its own (Flask-WTF signs it because Flask's default session is a
     cookie). It lives and dies with the session: the idle timeout is its time limit.
     """
@@ -140,3 +142,17 @@ def long_text(label: Any, *, limit: int, required: Any = None) -> TextAreaField:
         Length(max=limit, message=_l("At most %(max)d characters.", max=limit)),
     ]
     return TextAreaField(label, filters=[normalize_newlines], validators=validators)
+
+
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def parse_day(text: str | None) -> date | None:
+    """Return the date written as YYYY-MM-DD, or None if it is not one."""
+    text = (text or "").strip()
+    if not ISO_DAY.fullmatch(text):
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None

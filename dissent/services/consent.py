@@ -1,0 +1,143 @@
+"""The source's consent: what may be escalated, and proposals for those who ask first.
+
+With consent "ask me first" the adviser proposes a de-identified summary; it appears
+in the source's inbox to approve or decline, and only the exact text approved may be
+escalated. "Never" means no summary goes, whatever the text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..crypto import DecryptionError, Identity
+from ..models import (
+    Consent,
+    Observation,
+    Proposal,
+    ProposalStatus,
+    StaffUser,
+    State,
+    today,
+)
+from . import audit
+from .content import open_document, seal_document
+from .context import ServiceContext
+from .errors import (
+    AlreadyDone,
+    ConsentProblem,
+    ConsentRefused,
+    NotFound,
+    ObservationClosed,
+    Refused,
+    check_text,
+)
+from .keyring import observation_recipients
+
+SUMMARY_MAX = 10_000
+
+
+def check_summary(text: str) -> str:
+    """Return the summary as it will be signed, or raise :class:`InvalidInput`."""
+    return check_text(text, field="summary", limit=SUMMARY_MAX)
+
+
+def propose(
+    session: Session,
+    ctx: ServiceContext,
+    *,
+    staff: StaffUser,
+    observation: Observation,
+    summary: str,
+) -> Proposal:
+    """Put a proposed summary in the source's inbox for approval (withdrawing any other
+    still waiting)."""
+    if observation.consent is not Consent.ASK_FIRST:
+        raise ConsentRefused(ConsentProblem.NOT_ASKED_FIRST)
+    summary = check_summary(summary)
+    for pending in session.scalars(
+        select(Proposal).where(
+            Proposal.observation_id == observation.id, Proposal.status == ProposalStatus.PENDING
+        )
+    ):
+        pending.status = ProposalStatus.WITHDRAWN
+    proposal = Proposal(
+        observation_id=observation.id,
+        adviser_id=staff.id,
+        body=seal_document(
+            {"summary": summary},
+            recipients=observation_recipients(session, ctx.settings, observation),
+        ),
+    )
+    session.add(proposal)
+    audit.record(
+        session, actor=staff.username, action=audit.Action.PROPOSE, subject=observation.ref
+    )
+    return proposal
+
+
+def source_decides(
+    session: Session,
+    *,
+    source_id: int,
+    proposal_id: int,
+    approve: bool,
+) -> Proposal:
+    """Record the source's approval or refusal of a pending proposal."""
+    proposal = session.get(Proposal, proposal_id)
+    if proposal is None or proposal.observation.source_id != source_id:
+        raise NotFound
+    if proposal.observation.state is State.CLOSED:
+        raise ObservationClosed(Refused.DECISION)
+    if proposal.status is not ProposalStatus.PENDING:
+        raise AlreadyDone(Refused.DECISION)
+    proposal.status = ProposalStatus.APPROVED if approve else ProposalStatus.DECLINED
+    proposal.decided_on = today()
+    return proposal
+
+
+@dataclass(frozen=True)
+class OpenProposal:
+    """A proposal with its decrypted text."""
+
+    proposal: Proposal
+    summary: str
+    readable: bool = True
+
+
+def proposals_for(
+    session: Session, observation: Observation, identity: Identity
+) -> list[OpenProposal]:
+    """Return the observation's proposals, newest first, decrypted where possible."""
+    out = []
+    for proposal in session.scalars(
+        select(Proposal)
+        .where(Proposal.observation_id == observation.id)
+        .order_by(Proposal.id.desc())
+    ):
+        try:
+            text = str(open_document(proposal.body, identities=[identity]).get("summary", ""))
+            out.append(OpenProposal(proposal, text))
+        except DecryptionError:
+            out.append(OpenProposal(proposal, "", readable=False))
+    return out
+
+
+def check_consent(
+    session: Session, observation: Observation, identity: Identity, summary: str
+) -> Proposal | None:
+    """Return the proposal that approved ``summary`` if the source asked to be asked;
+    raise :class:`ConsentRefused` if the summary may not go."""
+    if observation.consent is Consent.NEVER:
+        raise ConsentRefused(ConsentProblem.NEVER)
+    if observation.consent is Consent.ASK_FIRST:
+        for open_proposal in proposals_for(session, observation, identity):
+            if (
+                open_proposal.proposal.status is ProposalStatus.APPROVED
+                and open_proposal.summary == summary
+            ):
+                return open_proposal.proposal
+        raise ConsentRefused(ConsentProblem.NOT_APPROVED)
+    return None

@@ -1,0 +1,50 @@
+"""What every template may use: dates and numbers in the reader's language, file sizes,
+the upload limits, the CSRF token and the language switch."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_babel import format_date, format_datetime, format_decimal, format_number, get_locale
+from flask_babel import gettext as _
+
+from ..services import attachments
+from .forms import csrf_token
+from .i18n import LANGUAGE_NAMES
+
+MIB = 1024 * 1024
+
+
+def filesize(size: int) -> str:
+    """Return a size for people: bytes, KB or MB (powers of 1024, as most systems show)."""
+    if size < 1024:
+        text = _("%(n)s bytes", n=format_decimal(size))
+    elif size < MIB:
+        text = _("%(n)s KB", n=format_decimal(round(size / 1024, 1)))
+    else:
+        text = _("%(n)s MB", n=format_decimal(round(size / MIB, 1)))
+    return str(text)
+
+
+def attachment_limits() -> dict[str, int]:
+    """Return the limits, for the upload form's text (one source of truth)."""
+    return {
+        "file": attachments.MAX_ATTACHMENT_BYTES,
+        "count": attachments.MAX_ATTACHMENTS_PER_OBSERVATION,
+        "total": attachments.MAX_TOTAL_BYTES_PER_OBSERVATION,
+    }
+
+
+def install_template_helpers(app: Flask) -> None:
+    """Make the helpers above available in every template of ``app``."""
+    app.jinja_env.globals.update(
+        get_locale=get_locale,
+        csrf_token=csrf_token,
+        languages=LANGUAGE_NAMES,
+        attachment_limits=attachment_limits,
+    )
+    app.jinja_env.filters.update(
+        format_date=format_date,
+        format_datetime=format_datetime,
+        format_number=format_number,
+        filesize=filesize,
+    )

@@ -27,6 +27,10 @@ MIN_SECRET_KEY_BYTES = 32
 # many run at once per process, so a burst of logins queues instead of exhausting memory.
 # (dissent.crypto.codename serialises them in any case; see _ARGON2_LOCK there.)
 DEFAULT_MAX_CONCURRENT_KDF = 1
+# Argon2id for checking staff passwords at login: argon2-cffi's defaults (RFC 9106's
+# "low memory" profile), about half a second on the development machine. A hash records
+# its own parameters, so changing these affects new passwords only.
+DEFAULT_PASSWORD_PARAMS = KdfParams(memory_cost_kib=64 * 1024, iterations=3, lanes=4)
 STAFF_IDLE_MINUTES = 15
 SOURCE_IDLE_MINUTES = 30
 
@@ -47,6 +51,7 @@ class Settings:
     database_url: str
     redis_url: str | None = None
     kdf_params: KdfParams = DEFAULT_KDF_PARAMS
+    password_params: KdfParams = DEFAULT_PASSWORD_PARAMS
     staff_wrap_work_factor: int = 16
     max_concurrent_kdf: int = DEFAULT_MAX_CONCURRENT_KDF
     staff_idle_minutes: int = STAFF_IDLE_MINUTES
@@ -138,6 +143,7 @@ def load_settings(
         database_url=database_url,
         redis_url=values.get("redis_url") or None,
         kdf_params=values.get("kdf_params", DEFAULT_KDF_PARAMS),
+        password_params=values.get("password_params", DEFAULT_PASSWORD_PARAMS),
         staff_wrap_work_factor=int(values.get("staff_wrap_work_factor", 16)),
         max_concurrent_kdf=int(values.get("max_concurrent_kdf", DEFAULT_MAX_CONCURRENT_KDF)),
         staff_idle_minutes=int(values.get("staff_idle_minutes", STAFF_IDLE_MINUTES)),

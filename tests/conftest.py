@@ -103,6 +103,9 @@ def config(tmp_path, database_url, recovery_identity) -> dict[str, Any]:
         "RECOVERY_RECIPIENT": recovery_identity.recipient.encode(),
         "DATABASE_URL": database_url,
         "KDF_PARAMS": TEST_KDF_PARAMS,
+        # Staff passwords are hashed at the lowest cost too (at the production cost a
+        # login takes half a second, and the suite logs in thousands of times).
+        "PASSWORD_PARAMS": TEST_KDF_PARAMS,
         "STAFF_WRAP_WORK_FACTOR": 10,
         "TESTING": True,
     }

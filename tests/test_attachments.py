@@ -34,17 +34,10 @@ from .conftest import BASE_URL, csrf_from, login_staff
 from .security.test_route_policy import (
     file_observation,
     observation_ref,
-    use_cheap_password_hashing,
 )
 
 MIB = 1024 * 1024
 AGE_MAGIC = b"age-encryption.org/v1\n"
-
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch):
-    """Several tests log advisers in."""
-    use_cheap_password_hashing(monkeypatch)
 
 
 @pytest.fixture

@@ -16,13 +16,7 @@ from dissent.services import storage
 from .security.test_route_policy import (
     file_observation,
     observation_ref,
-    use_cheap_password_hashing,
 )
-
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch):
-    use_cheap_password_hashing(monkeypatch)
 
 
 @pytest.fixture

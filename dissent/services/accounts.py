@@ -41,7 +41,7 @@ from .errors import (
     RateLimited,
     TotpRejected,
 )
-from .passwords import check_password_policy, hash_password, verify_password
+from .passwords import check_password_policy
 
 ENROLMENT_VALID_FOR = timedelta(hours=72)
 SLUG_RE = re.compile(r"\A[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?\Z")
@@ -273,7 +273,7 @@ def _install_credentials(
     grant them the earlier files (``access``).
     """
     identity = generate_identity(ctx.settings.key_kind)
-    user.password_hash = hash_password(password)
+    user.password_hash = ctx.passwords.hash(password)
     user.totp_secret_sealed = seal(
         totp_secret.encode(), key=_totp_key(ctx), context=user.username.encode()
     )
@@ -309,7 +309,7 @@ def check_password(
     ):
         raise RateLimited(Limit.STAFF_LOGIN)
     user = session.scalar(select(StaffUser).where(StaffUser.username == username))
-    ok = verify_password(user.password_hash if user else None, password)
+    ok = ctx.passwords.verify(user.password_hash if user else None, password)
     if user is None or not ok or not user.active or not user.enrolled or not user.wrapped_identity:
         if user is not None:
             audit.record(session, actor=user.username, action=audit.Action.LOGIN_FAILED)

@@ -8,6 +8,7 @@ from typing import Protocol
 
 from ..config import Settings
 from ..crypto.codename import SourceKeys, derive_source_keys
+from .passwords import PasswordHashing
 
 
 class RateLimiter(Protocol):
@@ -37,15 +38,19 @@ class KdfGate:
 
 @dataclass(frozen=True)
 class ServiceContext:
-    """Settings, the KDF gate and the rate limiter of one application."""
+    """Settings, the KDF gate, password hashing and the rate limiter of one application."""
 
     settings: Settings
     kdf_gate: KdfGate
     limiter: RateLimiter
+    passwords: PasswordHashing
 
 
 def service_context(settings: Settings, limiter: RateLimiter) -> ServiceContext:
     """Return a new context for ``settings``, with its own KDF gate."""
     return ServiceContext(
-        settings=settings, kdf_gate=KdfGate(settings.max_concurrent_kdf), limiter=limiter
+        settings=settings,
+        kdf_gate=KdfGate(settings.max_concurrent_kdf),
+        limiter=limiter,
+        passwords=PasswordHashing(settings.password_params),
     )

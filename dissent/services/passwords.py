@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+from functools import cached_property
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from zxcvbn import zxcvbn
 
+from ..crypto.codename import KdfParams
 from .errors import WeakPassword
 
 MIN_PASSWORD_LENGTH = 12
@@ -15,9 +17,6 @@ MAX_PASSWORD_LENGTH = 256
 # zxcvbn's score 3 means "safely unguessable: moderate protection from offline
 # slow-hash scenario"; its dictionaries include the passwords most common in breaches.
 MIN_STRENGTH_SCORE = 3
-
-_hasher = PasswordHasher()  # argon2-cffi's RFC 9106 "low memory" profile defaults
-
 
 def check_password_policy(password: str, *, username: str) -> None:
     """Raise :class:`WeakPassword` with the reason if ``password`` is refused."""
@@ -31,21 +30,32 @@ def check_password_policy(password: str, *, username: str) -> None:
         raise WeakPassword(WeakPassword.TOO_GUESSABLE)
 
 
-def hash_password(password: str) -> str:
-    """Return the Argon2id hash of ``password``."""
-    return _hasher.hash(password)
+class PasswordHashing:
+    """Argon2id hashes of staff passwords, at the instance's cost (tests make it cheap)."""
 
+    def __init__(self, params: KdfParams) -> None:
+        self._hasher = PasswordHasher(
+            time_cost=params.iterations,
+            memory_cost=params.memory_cost_kib,
+            parallelism=params.lanes,
+        )
 
-def verify_password(password_hash: str | None, password: str) -> bool:
-    """Return whether ``password`` matches; with no hash, spend the same time and fail."""
-    if password_hash is None:
-        with contextlib.suppress(VerificationError):
-            _hasher.verify(_DUMMY_HASH, password)
-        return False
-    try:
-        return _hasher.verify(password_hash, password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        return False
+    @cached_property
+    def _dummy_hash(self) -> str:
+        # Checked against when the account does not exist, so that a miss costs the same.
+        return self._hasher.hash("dissent dummy password for constant-time misses")
 
+    def hash(self, password: str) -> str:
+        """Return the Argon2id hash of ``password``."""
+        return self._hasher.hash(password)
 
-_DUMMY_HASH = _hasher.hash("dissent dummy password for constant-time misses")
+    def verify(self, password_hash: str | None, password: str) -> bool:
+        """Return whether ``password`` matches; with no hash, spend the same time and fail."""
+        if password_hash is None:
+            with contextlib.suppress(VerificationError):
+                self._hasher.verify(self._dummy_hash, password)
+            return False
+        try:
+            return self._hasher.verify(password_hash, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return False

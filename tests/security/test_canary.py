@@ -31,17 +31,11 @@ from dissent.services.storage import BLOB_DIR
 
 from ..conftest import BASE_URL, POSTGRES_URL, csrf_from, login_staff
 from ..test_core_loop import submit_observation
-from .test_route_policy import observation_ref, use_cheap_password_hashing
+from .test_route_policy import observation_ref
 
 FIELDS = ("what", "where", "official_report", "source_reply", "adviser_reply")
 # Attachments: the file's bytes and its original name, from each side.
 FILE_FIELDS = ("source_file_bytes", "source_file_name", "adviser_file_bytes", "adviser_file_name")
-
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch):
-    """The flow logs an adviser in."""
-    use_cheap_password_hashing(monkeypatch)
 
 
 def encodings(text: str) -> dict[str, bytes]:

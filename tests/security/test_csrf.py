@@ -35,18 +35,11 @@ from .test_route_policy import (
     log_in_password_only,
     methods_of,
     observation_ref,
-    use_cheap_password_hashing,
 )
 
 EXPIRED = b"This form has expired"
 # Session records and rate-limit counters change with any request; everything else is data.
 BOOKKEEPING = {"stored_session", "rate_limit_counter"}
-
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch):
-    """These tests log in many staff members."""
-    use_cheap_password_hashing(monkeypatch)
 
 
 def snapshot(app: Flask) -> dict[str, list[tuple]]:

@@ -23,7 +23,6 @@ from .test_route_policy import (
     methods_of,
     sample_url,
     url_rules,
-    use_cheap_password_hashing,
 )
 
 # A tag that loads something (script, style, image, frame, media) from another origin.
@@ -34,12 +33,6 @@ EXTERNAL_RESOURCE = re.compile(
 )
 # A stylesheet that pulls something from another origin.
 EXTERNAL_IN_CSS = re.compile(rb"(?:@import|url\()\s*[\"']?\s*(?:https?:)?//", re.IGNORECASE)
-
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch):
-    """These tests log in several staff members."""
-    use_cheap_password_hashing(monkeypatch)
 
 
 def csp_directives(policy: str) -> dict[str, list[str]]:

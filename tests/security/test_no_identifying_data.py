@@ -21,17 +21,11 @@ from dissent.models import Base, Message, Observation, Role, Sender, Source
 from ..conftest import BASE_URL, csrf_from, login_staff
 from ..test_core_loop import submit_observation
 from .test_canary import capture_all_logging, instance_files, leaks
-from .test_route_policy import observation_ref, use_cheap_password_hashing
+from .test_route_policy import observation_ref
 
 ADDRESS = "203.0.113.77"
 FORWARDED_FOR = "198.51.100.23"
 DAY = re.compile(r"\A\d{4}-\d{2}-\d{2}\Z")
-
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch):
-    """The flow logs an adviser in."""
-    use_cheap_password_hashing(monkeypatch)
 
 
 @pytest.fixture

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import pytest
-from argon2 import PasswordHasher
 from flask import Flask
 from sqlalchemy import func, select
 from werkzeug.routing import Rule
@@ -34,7 +33,7 @@ from dissent.models import (
 )
 from dissent.security.policy import Access, rule_for
 from dissent.security.sessions import SOURCE_COOKIE
-from dissent.services import accounts, passwords
+from dissent.services import accounts
 
 from ..conftest import BASE_URL, csrf_from, login_staff
 from ..test_core_loop import hidden
@@ -57,19 +56,6 @@ AUDIENCE: dict[Access, frozenset[str]] = {
     Access.LEADERSHIP: frozenset({"leadership"}),
     Access.ADMIN: frozenset({"admin"}),
 }
-
-
-def use_cheap_password_hashing(monkeypatch) -> None:
-    """Make Argon2 cheap: at production cost it takes half a second per login."""
-    monkeypatch.setattr(
-        passwords, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    )
-
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashing(monkeypatch):
-    """These tests log in many times."""
-    use_cheap_password_hashing(monkeypatch)
 
 
 def contracted_rules(path: str) -> set[Access]:

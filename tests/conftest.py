@@ -19,8 +19,10 @@ from typing import Any
 
 import pyotp
 import pytest
-from sqlalchemy import create_engine, text
+from flask import g, has_request_context, request
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from dissent.app import create_app
 from dissent.crypto import KeyKind, generate_identity
@@ -111,9 +113,36 @@ def config(tmp_path, database_url, recovery_identity) -> dict[str, Any]:
     }
 
 
+# Every request is one transaction: a view commits at most once (the services it calls
+# never do). Checked on every request of every test, not by a test of its own.
+_REQUESTS_COMMITTING_TWICE: list[str] = []
+
+
+@event.listens_for(Session, "after_commit")
+def _count_commits_of_the_request(_session: Session) -> None:
+    if has_request_context() and g.get("dissent_test_dispatching"):
+        g.dissent_test_commits = g.get("dissent_test_commits", 0) + 1
+        if g.dissent_test_commits == 2:
+            _REQUESTS_COMMITTING_TWICE.append(f"{request.method} {request.path}")
+
+
+@pytest.fixture(autouse=True)
+def one_transaction_per_request():
+    """Fail a test in which any request committed more than once."""
+    _REQUESTS_COMMITTING_TWICE.clear()
+    yield
+    assert _REQUESTS_COMMITTING_TWICE == [], "these requests committed more than once"
+
+
 @pytest.fixture
 def app(config):
     app = create_app(config)
+
+    @app.before_request
+    def dispatching() -> None:
+        # A request the app dispatches (not a test's own request context).
+        g.dissent_test_dispatching = True
+
     yield app
     db.engine(app).dispose()
 

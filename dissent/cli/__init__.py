@@ -77,7 +77,7 @@ for command in (
     purge,
 ):
     cli.add_command(command)
-# DESIGN's contract names it `dissent decrypt`; it is also `dissent age decrypt`, next to
+# The documented name is `dissent decrypt`; it is also `dissent age decrypt`, next to
 # the other age commands.
 cli.add_command(decrypt, name="decrypt")
 

@@ -16,7 +16,7 @@ REF_LENGTH = 9  # "XXXX-XXXX"
 
 
 class State(enum.StrEnum):
-    """Where an observation stands (DESIGN §4)."""
+    """Where an observation stands (its transitions: ``services/workflow.py``)."""
 
     RECEIVED = "received"
     ACKNOWLEDGED = "acknowledged"

@@ -81,8 +81,8 @@ class AccessGrant(Base):
 
     Content is encrypted to the advisers active when it was written; one who enrols
     later (or again, with new keys, or is reactivated) cannot open the earlier files
-    until a colleague who can adds a stanza for them (DESIGN §3: granting access
-    re-wraps the file key). The server cannot do this on its own: it holds no key.
+    until a colleague who can adds a stanza for them (granting access re-wraps
+    the file key). The server cannot do this on its own: it holds no key.
     The row exists while the grant is pending and is deleted when it is complete; the
     audit ledger keeps who granted it.
     """

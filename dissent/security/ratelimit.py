@@ -1,8 +1,8 @@
 """Fixed-window rate limits keyed by purpose and account, never by IP address.
 
 Sources reach us through Tor, where every visitor has the same address, and keeping
-addresses would break invariant 2. Limits therefore name what is attempted
-("staff-login:alice", "source-login") rather than who attempts it.
+addresses would break invariant 2 (docs/architecture.md). Limits therefore name what is
+attempted ("staff-login:alice", "source-login") rather than who attempts it.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Split-knowledge server-side sessions (DESIGN §3).
+"""Split-knowledge server-side sessions (docs/decisions.md, 9).
 
 The browser's cookie holds a random session id and a random 32-byte key. The server
 stores, under a hash of the id, the session data sealed with that key. A dump of the
@@ -44,7 +44,8 @@ def day_expiry(ttl: timedelta) -> datetime:
     """Return the first midnight (UTC) at least ``ttl`` from now.
 
     Source sessions are stored with this coarse expiry, so the store never holds a
-    source's time of day (invariant 2); the exact idle deadline is sealed inside.
+    source's time of day (invariant 2 in docs/architecture.md); the exact idle deadline is
+    sealed inside.
     """
     end = utcnow() + ttl
     midnight = end.replace(hour=0, minute=0, second=0, microsecond=0)

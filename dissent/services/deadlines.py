@@ -1,4 +1,5 @@
-"""The deadline rules (DESIGN §4): the one place that computes them."""
+"""The deadline rules (EU Directive 2019/1937 art. 9, the Dutch Wbk): the one place that
+computes them."""
 
 from __future__ import annotations
 

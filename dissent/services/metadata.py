@@ -2,8 +2,8 @@
 
 A photo's EXIF block can hold the GPS position, the camera's serial number and the
 time to the second; a PDF's document information the author's login name. In a small
-deployed unit either can name a source (DESIGN §2, invariant 2). Types are recognised
-by their first bytes, never by the name or the browser's word.
+deployed unit either can name a source (invariant 2 in docs/architecture.md). Types are
+recognised by their first bytes, never by the name or the browser's word.
 
 * JPEG and PNG are decoded and re-encoded from their pixels alone (orientation
   applied first), which drops EXIF, GPS, XMP, ICC profiles, comments, text chunks and

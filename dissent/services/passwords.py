@@ -18,6 +18,7 @@ MAX_PASSWORD_LENGTH = 256
 # slow-hash scenario"; its dictionaries include the passwords most common in breaches.
 MIN_STRENGTH_SCORE = 3
 
+
 def check_password_policy(password: str, *, username: str) -> None:
     """Raise :class:`WeakPassword` with the reason if ``password`` is refused."""
     if len(password) < MIN_PASSWORD_LENGTH:

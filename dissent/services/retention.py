@@ -5,7 +5,7 @@ the instance's retention rule; dissent does not guess one. A purged observation 
 with everything it holds (thread, notes, reasons, proposals, attachment records and
 files) and its source's lookup record when nothing else of theirs is left, so the
 codename opens nothing any more. Escalated observations are kept whole: the escalation
-ledger must stay without gaps (decision 12), and leadership's responses belong to it.
+ledger must stay without gaps (docs/decisions.md, 12), and leadership's responses belong to it.
 """
 
 from __future__ import annotations

@@ -93,7 +93,8 @@ class PendingBlob:
         size = os.fstat(self.file.fileno()).st_size
         self.file.close()
         # A file's modification time would say to the second when a source uploaded it
-        # (invariant 2: source actions are kept to the day); date it to midnight UTC.
+        # (invariant 2 in docs/architecture.md: a source's actions are kept to the day);
+        # date it to midnight UTC.
         midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
         os.utime(self.temp_path, (midnight.timestamp(), midnight.timestamp()))
         os.replace(self.temp_path, self.path)

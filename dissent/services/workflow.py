@@ -1,4 +1,4 @@
-"""The observation state machine (DESIGN §4): the one place that says what may follow what."""
+"""The observation state machine: the one place that says what may follow what."""
 
 from __future__ import annotations
 

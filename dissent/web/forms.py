@@ -27,8 +27,8 @@ def csrf_token() -> str:
     """Return the current session's CSRF token, creating it on first use.
 
     A synchronizer token: one random value per session, kept in the session and put in
-    every form. The session lives on the server, sealed (docs/architecture.md), so the token needs
-    no signature of its own (Flask-WTF signs it because Flask's default session is a
+    every form. The session lives on the server, sealed (docs/decisions.md, 9), so the token
+    needs no signature of its own (Flask-WTF signs it because Flask's default session is a
     cookie). It lives and dies with the session: the idle timeout is its time limit.
     """
     token = session.get(CSRF_SESSION_KEY)

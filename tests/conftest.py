@@ -11,13 +11,10 @@ import base64
 import itertools
 import os
 import shutil
-import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
-import pyotp
 import pytest
 from flask import g, has_request_context, request
 from sqlalchemy import create_engine, event, text
@@ -32,10 +29,8 @@ from dissent.extensions import current_context, db
 from dissent.migrate import upgrade
 from dissent.models import Role
 from dissent.services import accounts
-
-POSTGRES_URL = os.environ.get("DISSENT_TEST_DATABASE_URL", "")
-BASE_URL = "https://localhost"
-PASSWORD = "correct horse battery staple 42"
+from tests.helpers.staff import PASSWORD, StaffLogin
+from tests.helpers.stores import POSTGRES_URL
 
 
 def pytest_report_header() -> str:
@@ -158,17 +153,6 @@ def new_client(app):
     return app.test_client
 
 
-@dataclass
-class StaffLogin:
-    """A staff account the tests can log in with."""
-
-    id: int
-    username: str
-    role: Role
-    password: str
-    totp_secret: str
-
-
 @pytest.fixture
 def mission(app):
     with app.app_context(), db.unit():
@@ -197,46 +181,3 @@ def make_staff(app):
             )
 
     return make
-
-
-def next_totp(secret: str, *, offset_steps: int = 1) -> str:
-    """A code the server has not seen yet: the next time step (within the drift window)."""
-    totp = pyotp.TOTP(secret)
-    return totp.at(time.time() + offset_steps * totp.interval)
-
-
-def csrf_from(response) -> str:
-    """Return the CSRF token in a rendered form."""
-    import re
-
-    match = re.search(
-        rb'name="csrf_token" type="hidden" value="([^"]+)"', response.data
-    ) or re.search(rb'name="csrf_token" value="([^"]+)"', response.data)
-    assert match, "no CSRF token in the page"
-    return match.group(1).decode()
-
-
-def login_staff(client, login: StaffLogin, *, offset_steps: int = 1):
-    """Log a staff member in with password and TOTP; return the landing response."""
-    page = client.get("/staff/login", base_url=BASE_URL)
-    response = client.post(
-        "/staff/login",
-        data={
-            "username": login.username,
-            "password": login.password,
-            "csrf_token": csrf_from(page),
-        },
-        base_url=BASE_URL,
-    )
-    assert response.status_code == 303, response.data[:500]
-    page = client.get("/staff/2fa", base_url=BASE_URL)
-    response = client.post(
-        "/staff/2fa",
-        data={
-            "code": next_totp(login.totp_secret, offset_steps=offset_steps),
-            "csrf_token": csrf_from(page),
-        },
-        base_url=BASE_URL,
-    )
-    assert response.status_code == 303, response.data[:500]
-    return client.get(response.headers["Location"], base_url=BASE_URL)

@@ -25,11 +25,11 @@ from dissent.models import Role
 from dissent.services import accounts
 from dissent.services.backup import BackupError, create_backup, restore_backup
 from dissent.services.instance import initialise_instance
-
-from .conftest import BASE_URL, PASSWORD, csrf_from
-from .test_attachments import random_bytes, upload
-from .test_cli import CLEAN_ENV, assert_one_line_error
-from .test_core_loop import submit_observation
+from tests.helpers.cli import CLEAN_ENV, assert_one_line_error
+from tests.helpers.files import random_bytes, upload
+from tests.helpers.pages import BASE_URL, csrf_from
+from tests.helpers.source import submit_observation
+from tests.helpers.staff import PASSWORD
 
 # Backups copy SQLite files; a PostgreSQL instance is refused (tested below by settings).
 pytestmark = pytest.mark.sqlite_only

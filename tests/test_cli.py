@@ -20,27 +20,14 @@ from dissent.crypto.shamir import combine_shares, parse_share
 from dissent.extensions import db
 from dissent.models import Role
 from dissent.services import accounts
-
-from .conftest import BASE_URL, StaffLogin, login_staff
+from tests.helpers.cli import CLEAN_ENV, assert_one_line_error
+from tests.helpers.pages import BASE_URL
+from tests.helpers.staff import StaffLogin, login_staff
 
 # These commands make their own SQLite instances whatever the test database is, so the
 # PostgreSQL run would only repeat them.
 pytestmark = pytest.mark.sqlite_only
 
-# The environment of a machine with nothing configured: only what each test sets counts.
-CLEAN_ENV = {
-    name: None
-    for name in (
-        "DISSENT_INSTANCE",
-        "DISSENT_SECRET_KEY",
-        "DISSENT_SOURCE_SALT",
-        "DISSENT_KEY_KIND",
-        "DISSENT_RECOVERY_RECIPIENT",
-        "DISSENT_PUBLIC_URL",
-        "DATABASE_URL",
-        "REDIS_URL",
-    )
-}
 SHARE = re.compile(r"^\s*share (\d+): (DISSENT-SHARE1 [A-Z0-9 ]+)$", re.M)
 
 
@@ -50,16 +37,6 @@ def run(*args: str, instance=None) -> Result:
     if instance is not None:
         env["DISSENT_INSTANCE"] = str(instance)
     return CliRunner().invoke(cli, list(args), env=env)
-
-
-def assert_one_line_error(result: Result) -> str:
-    """Check the command failed with one ``error:`` line and no traceback; return it."""
-    assert result.exit_code != 0
-    assert isinstance(result.exception, SystemExit), repr(result.exception)
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("error: ")
-    return lines[0]
 
 
 def recovery_recipient(result: Result) -> str:

@@ -15,8 +15,7 @@ from click.testing import CliRunner, Result
 
 from dissent.cli import cli
 from dissent.crypto import parse_identity_file
-
-from .crypto.testkit_loader import Vector, load_vectors
+from tests.helpers.testkit import Vector, load_vectors
 
 CHUNK = 64 * 1024
 PASSPHRASE = "correct horse battery staple"

@@ -14,8 +14,7 @@ from dissent.cli import cli
 from dissent.extensions import db
 from dissent.models import AuditEntry, Role, today
 from dissent.services import audit
-
-from .leadership.test_leadership import file_and_escalate
+from tests.helpers.casework import file_and_escalate
 
 
 def run(app, *args: str):

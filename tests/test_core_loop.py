@@ -5,43 +5,9 @@ from __future__ import annotations
 import re
 
 from dissent.models import Role
-
-from .conftest import BASE_URL, csrf_from, login_staff
-
-
-def hidden(response, name: str) -> str:
-    match = re.search(rf'name="{name}" type="hidden" value="([^"]*)"'.encode(), response.data)
-    assert match, f"no hidden field {name}"
-    return match.group(1).decode()
-
-
-def submit_observation(client, *, what: str, **extra) -> str:
-    """File an observation through the form; return the codename shown."""
-    page = client.get("/submit", base_url=BASE_URL)
-    data = {
-        "csrf_token": csrf_from(page),
-        "submit_token": hidden(page, "submit_token"),
-        "mission": re.search(rb'name="mission" value="(\d+)"', page.data).group(1).decode(),
-        "category": "reporting_accuracy",
-        "what": what,
-        "when": "last_month",
-        "where": "",
-        "contradicts": "yes",
-        "official_report": "Q3 progress report",
-        "consent": "ask_first",
-        **extra,
-    }
-    response = client.post("/submit", data=data, base_url=BASE_URL)
-    assert response.status_code == 303, response.data.decode()[:2000]
-    page = client.get(response.headers["Location"], base_url=BASE_URL)
-    codename = (
-        re.search(rb'<p class="codename" id="codename">([a-z -]+)</p>', page.data).group(1).decode()
-    )
-    response = client.post(
-        "/submit/codename", data={"csrf_token": csrf_from(page), "saved": "y"}, base_url=BASE_URL
-    )
-    assert response.status_code == 303
-    return codename
+from tests.helpers.pages import BASE_URL, csrf_from
+from tests.helpers.source import submit_observation
+from tests.helpers.staff import login_staff
 
 
 def test_source_adviser_source(app, new_client, mission, make_staff):

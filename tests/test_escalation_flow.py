@@ -23,9 +23,9 @@ from dissent.models import (
 )
 from dissent.services import audit, leadership
 from dissent.services.verification import open_versions
-
-from .conftest import BASE_URL, PASSWORD, csrf_from, login_staff
-from .test_core_loop import submit_observation
+from tests.helpers.casework import checked_hash, file_and_acknowledge, post_summary
+from tests.helpers.pages import BASE_URL, csrf_from
+from tests.helpers.staff import PASSWORD, login_staff
 
 SUMMARY = "Literacy completion figures in the Q3 report count attendance, not completion."
 
@@ -38,39 +38,6 @@ def cast(app, new_client, mission, make_staff):
     staff = new_client()
     login_staff(staff, adviser)
     return adviser, leader, staff
-
-
-def file_and_acknowledge(new_client, staff, *, consent: str):
-    source = new_client()
-    submit_observation(
-        source, what="Sgt. Jansen said the figures were rounded up.", consent=consent
-    )
-    inbox = staff.get("/adviser/", base_url=BASE_URL)
-    ref = re.search(rb"/adviser/o/([A-Z0-9-]{9})", inbox.data).group(1).decode()
-    page = staff.get(f"/adviser/o/{ref}", base_url=BASE_URL)
-    response = staff.post(
-        f"/adviser/o/{ref}/acknowledge", data={"csrf_token": csrf_from(page)}, base_url=BASE_URL
-    )
-    assert response.status_code == 303
-    return source, ref
-
-
-def post_summary(staff, ref, text, action, leader_ids=(), checked=None):
-    page = staff.get(f"/adviser/o/{ref}", base_url=BASE_URL)
-    data = {"csrf_token": csrf_from(page), "summary": text, "action": action}
-    if checked is not None:
-        data["checked"] = checked
-    if leader_ids:
-        data["leaders"] = [str(i) for i in leader_ids]
-    return staff.post(f"/adviser/o/{ref}/summary", data=data, base_url=BASE_URL)
-
-
-def checked_hash(response) -> str:
-    return (
-        re.search(rb'name="checked" type="hidden" value="([0-9a-f]{64})"', response.data)
-        .group(1)
-        .decode()
-    )
 
 
 def test_flags_are_shown_before_anything_is_sent(app, new_client, cast):

@@ -15,11 +15,13 @@ from dissent.extensions import current_context, db
 from dissent.models import AuditEntry, Role
 from dissent.services.errors import NotFound
 from dissent.services.export import MANIFEST, README, ExportError, export_observation
-
-from .conftest import BASE_URL, csrf_from, login_staff
-from .security.test_route_policy import file_observation, observation_ref
-from .source.test_login_inbox import source_reply
-from .test_attachments import random_bytes, source_upload
+from tests.helpers.casework import (
+    observation_ref,
+)
+from tests.helpers.files import random_bytes, source_upload
+from tests.helpers.pages import BASE_URL, csrf_from
+from tests.helpers.source import file_observation, source_reply
+from tests.helpers.staff import login_staff
 
 WHAT = "The convoy log was rewritten after the inspection."
 

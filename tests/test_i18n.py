@@ -12,7 +12,7 @@ from babel.messages.pofile import read_po
 
 import dissent
 from dissent.web.i18n import LANGUAGES
-from tests.conftest import BASE_URL
+from tests.helpers.pages import BASE_URL
 
 TRANSLATIONS = Path(dissent.__file__).parent / "translations"
 DUTCH_PO = TRANSLATIONS / "nl" / "LC_MESSAGES" / "messages.po"

@@ -17,7 +17,7 @@ from dissent.database import make_engine
 from dissent.locations import migrations_dir
 from dissent.migrate import alembic_config, upgrade
 from dissent.models import Base
-from tests.conftest import POSTGRES_URL
+from tests.helpers.stores import POSTGRES_URL
 
 VERSIONS = migrations_dir() / "versions"
 

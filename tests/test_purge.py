@@ -24,12 +24,11 @@ from dissent.models import (
 )
 from dissent.services import accounts
 from dissent.services.storage import blob_dir
-
-from .conftest import BASE_URL, csrf_from, login_staff
-from .leadership.test_leadership import file_and_escalate
-from .source.test_login_inbox import source_login, source_reply
-from .test_attachments import random_bytes, source_upload
-from .test_core_loop import submit_observation
+from tests.helpers.casework import file_and_escalate
+from tests.helpers.files import random_bytes, source_upload
+from tests.helpers.pages import BASE_URL, csrf_from
+from tests.helpers.source import source_login, source_reply, submit_observation
+from tests.helpers.staff import login_staff
 
 LONG_AGO = date.today() - timedelta(days=400)
 

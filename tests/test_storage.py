@@ -12,11 +12,8 @@ from sqlalchemy import func, select
 from dissent.extensions import current_context, db
 from dissent.models import Attachment, Role, Sender
 from dissent.services import storage
-
-from .security.test_route_policy import (
-    file_observation,
-    observation_ref,
-)
+from tests.helpers.casework import observation_ref
+from tests.helpers.source import file_observation
 
 
 @pytest.fixture

@@ -10,8 +10,7 @@ import pytest
 from dissent.crypto import errors
 from dissent.crypto.age import iter_decrypt
 from dissent.crypto.keys import Identity, ScryptIdentity, parse_identity
-
-from .testkit_loader import load_vectors
+from tests.helpers.testkit import load_vectors
 
 VECTORS = load_vectors()
 

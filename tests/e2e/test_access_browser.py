@@ -10,16 +10,10 @@ from __future__ import annotations
 from playwright.sync_api import expect
 
 from dissent.models import Role
+from tests.helpers.browser import BROWSER_MARKS, staff_login
+from tests.helpers.source import submit_observation
 
-from ..test_core_loop import submit_observation
-from . import test_browser as core
-from .test_escalation_browser import staff_login
-
-browser = core.browser
-fresh_context = core.fresh_context
-live_server = core.live_server
-shot = core.shot
-pytestmark = core.pytestmark
+pytestmark = BROWSER_MARKS
 
 OBSERVATION = "The water-point audit in the north was postponed twice without a reason."
 

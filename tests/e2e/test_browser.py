@@ -9,141 +9,20 @@ a full-page screenshot under ``test-artifacts/e2e/<test name>/`` for a human to 
 from __future__ import annotations
 
 import re
-import shutil
-import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
 
-import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
-from werkzeug.serving import make_server
+from playwright.sync_api import expect
 
-from dissent.models import Role
+from tests.helpers.browser import (
+    BROWSER_MARKS,
+    SOURCE_COOKIE,
+    STAFF_COOKIE,
+    confirm_codename,
+    cookie_names,
+    open_submit_form,
+)
+from tests.helpers.staff import next_totp
 
-from ..conftest import StaffLogin, next_totp
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "e2e"
-SOURCE_COOKIE = "__Host-dissent-source"
-STAFF_COOKIE = "__Host-dissent-staff"
-# Generous for a slow CI machine, short enough that a broken flow fails in seconds.
-TIMEOUT_MS = 10_000
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(),
-        reason="needs Debian's chromium at /usr/bin/chromium (make system-deps installs it)",
-    ),
-]
-
-
-@dataclass
-class LiveServer:
-    """Where the app runs and who can log in to it."""
-
-    base_url: str
-    adviser: StaffLogin
-
-
-@pytest.fixture
-def live_server(app, mission, make_staff) -> Iterator[LiveServer]:
-    """Serve the test app (one mission, one enrolled adviser) on a free loopback port."""
-    adviser = make_staff(Role.ADVISER)
-    # Port 0: the kernel picks a free port, so there is no race with other processes.
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="e2e-server", daemon=True)
-    thread.start()
-    yield LiveServer(base_url=f"http://127.0.0.1:{server.server_port}", adviser=adviser)
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """Headless Chromium, shared by the tests of this module."""
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def fresh_context(browser, live_server) -> Iterator[Callable[[], BrowserContext]]:
-    """Return a factory of new browser contexts (no shared cookies), JavaScript off."""
-    contexts: list[BrowserContext] = []
-
-    def make() -> BrowserContext:
-        context = browser.new_context(base_url=live_server.base_url, java_script_enabled=False)
-        context.set_default_timeout(TIMEOUT_MS)
-        contexts.append(context)
-        return context
-
-    yield make
-    for context in contexts:
-        context.close()
-
-
-@dataclass
-class Screenshots:
-    """Numbered full-page screenshots of one test."""
-
-    folder: Path
-    taken: list[Path] = field(default_factory=list)
-
-    def __call__(self, page: Page, name: str) -> None:
-        path = self.folder / f"{len(self.taken) + 1:02d}-{name}.png"
-        page.screenshot(path=str(path), full_page=True)
-        self.taken.append(path)
-
-
-@pytest.fixture
-def shot(request) -> Screenshots:
-    """Save screenshots under test-artifacts/e2e/<test name>/ (emptied first)."""
-    folder = ARTIFACTS / request.node.name
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    return Screenshots(folder)
-
-
-def cookie_names(context: BrowserContext) -> set[str]:
-    """Return the names of the cookies the browser holds."""
-    return {cookie["name"] for cookie in context.cookies()}
-
-
-def open_submit_form(page: Page, shot: Screenshots) -> None:
-    """Go from the landing page to the observation form, as a source would."""
-    page.goto("/")
-    expect(page.get_by_role("heading", level=1)).to_have_text(
-        "Report what official reporting leaves out"
-    )
-    shot(page, "landing")
-    page.locator("main").get_by_role("link", name="File an observation").click()
-    page.wait_for_url("**/submit")
-    expect(page.get_by_role("heading", level=1)).to_have_text("File an observation")
-
-
-def confirm_codename(page: Page, shot: Screenshots) -> str:
-    """Read the codename shown after submitting, confirm it was saved, reach the inbox."""
-    page.wait_for_url("**/submit/codename")
-    codename = page.locator("#codename").inner_text().strip()
-    assert re.fullmatch(r"[a-z]+(?:-[a-z]+)*(?: [a-z]+(?:-[a-z]+)*){6}", codename), codename
-    shot(page, "codename")
-    page.get_by_label("I have written down my codename").check()
-    page.get_by_role("button", name="Continue to my inbox").click()
-    page.wait_for_url("**/inbox")
-    return codename
+pytestmark = BROWSER_MARKS
 
 
 def test_chromium_keeps_host_cookies_on_loopback(fresh_context):

@@ -19,16 +19,10 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from dissent.models import Role
+from tests.helpers.browser import BROWSER_MARKS, confirm_codename, open_submit_form, staff_login
+from tests.helpers.staff import StaffLogin
 
-from ..conftest import StaffLogin, next_totp
-from . import test_browser as core
-
-# The fixtures of the core browser test, shared rather than copied.
-browser = core.browser
-fresh_context = core.fresh_context
-live_server = core.live_server
-shot = core.shot
-pytestmark = core.pytestmark
+pytestmark = BROWSER_MARKS
 
 OBSERVATION = (
     "My section head told us to count attendance as completion in the literacy figures, "
@@ -53,19 +47,6 @@ def leader(live_server, make_staff) -> StaffLogin:
     return make_staff(Role.LEADERSHIP)
 
 
-def staff_login(page: Page, login: StaffLogin, shot: core.Screenshots, *, home: str) -> None:
-    """Log in with password and a TOTP code of the next time step; land on ``home``."""
-    page.goto("/staff/login")
-    page.get_by_label("Username").fill(login.username)
-    page.get_by_label("Password").fill(login.password)
-    page.get_by_role("button", name="Continue").click()
-    page.wait_for_url("**/staff/2fa")
-    page.get_by_label("Six-digit code").fill(next_totp(login.totp_secret))
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_url(f"**{home}")
-    shot(page, f"{login.role.value}-home")
-
-
 def source_login(page: Page, codename: str) -> None:
     """Come back with the codename and reach the inbox."""
     page.goto("/login")
@@ -80,7 +61,7 @@ def test_escalation_route(live_server, leader, fresh_context, shot):
 
     # 1. A source files an observation and keeps the default consent, "Ask me first".
     source = fresh_context().new_page()
-    core.open_submit_form(source, shot)
+    open_submit_form(source, shot)
     source.get_by_label("Reporting accuracy and pressure to misreport").check()
     source.get_by_label("What happened?").fill(OBSERVATION)
     source.get_by_label("When did it happen?").select_option(label="Last month")
@@ -89,7 +70,7 @@ def test_escalation_route(live_server, leader, fresh_context, shot):
     ).to_be_checked()
     shot(source, "submit-filled")
     source.get_by_role("button", name="Send observation").click()
-    codename = core.confirm_codename(source, shot)
+    codename = confirm_codename(source, shot)
 
     # 2. The adviser logs in once, opens the observation and acknowledges it.
     staff = fresh_context().new_page()

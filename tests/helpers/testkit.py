@@ -6,7 +6,7 @@ import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-TESTKIT = Path(__file__).parent / "testkit"
+TESTKIT = Path(__file__).resolve().parents[1] / "crypto" / "testkit"
 KNOWN_KEYS = {
     "expect",
     "payload",

@@ -4,92 +4,36 @@ from __future__ import annotations
 
 import html
 import re
-from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, update
 
-from dissent.crypto import unwrap_identity
 from dissent.extensions import current_context, db
 from dissent.models import (
     AuditEntry,
-    Escalation,
     EscalationState,
     EscalationVersion,
-    Observation,
     ResponseKind,
     Role,
-    StaffUser,
     today,
 )
-from dissent.services import audit, conversation, escalation, leadership
+from dissent.services import audit, escalation, leadership
+from tests.helpers.casework import SUMMARY, Sent, file_and_escalate, find
+from tests.helpers.pages import (
+    BASE_URL,
+    csrf_from,
+    field_errors,
+    input_value,
+    text_of,
+    textarea_value,
+)
+from tests.helpers.staff import StaffLogin, adviser_keys, login_staff
 
-from ..conftest import BASE_URL, PASSWORD, StaffLogin, csrf_from, login_staff
-from ..source.test_submit import field_errors, input_value, textarea_value
-from ..test_core_loop import submit_observation
-
-SUMMARY = "The literacy course was completed by all 40 recruits of the second intake."
 REVISED = "The literacy course was attended by all 40 recruits; 12 completed it."
 
 
 # --- helpers (shared with the report and CLI tests) -------------------------------------------
-
-
-@dataclass
-class Sent:
-    """An escalation made for a test."""
-
-    label: str
-    slug: str
-    number: int
-
-    @property
-    def url(self) -> str:
-        return f"/leadership/e/{self.slug}/{self.number}"
-
-
-def adviser_keys(adviser: StaffLogin):
-    """Return the adviser's account and identity (unwrapped with the known password)."""
-    user = db.session.get(StaffUser, adviser.id)
-    return user, unwrap_identity(user.wrapped_identity, passphrase=PASSWORD)
-
-
-def file_and_escalate(
-    app,
-    new_client,
-    *,
-    adviser: StaffLogin,
-    leaders: list[StaffLogin],
-    summary: str = SUMMARY,
-    category: str = "reporting_accuracy",
-    what: str = "The literacy figures in the final evaluation were rounded up.",
-) -> Sent:
-    """File an observation (consent: summary allowed), acknowledge it and escalate it."""
-    submit_observation(new_client(), what=what, consent="summary_allowed", category=category)
-    with app.app_context(), db.unit():
-        observation = db.session.scalar(select(Observation).order_by(Observation.id.desc()))
-        user, identity = adviser_keys(adviser)
-        ctx = current_context()
-        conversation.acknowledge(db.session, ctx, staff=user, observation=observation)
-        sent = escalation.escalate(
-            db.session,
-            ctx,
-            staff=user,
-            identity=identity,
-            identity_secret=identity.secret_bytes(),
-            observation=observation,
-            summary=summary,
-            leader_ids=[leader.id for leader in leaders],
-        )
-        return Sent(sent.label, sent.mission.slug, sent.ledger_number)
-
-
-def find(sent: Sent) -> Escalation:
-    """Return the escalation row (inside an app context)."""
-    return db.session.scalar(
-        select(Escalation).where(Escalation.ledger_number == sent.number).join(Escalation.mission)
-    )
 
 
 def revise(app, adviser: StaffLogin, sent: Sent, summary: str) -> None:
@@ -105,12 +49,6 @@ def revise(app, adviser: StaffLogin, sent: Sent, summary: str) -> None:
             escalation=find(sent),
             summary=summary,
         )
-
-
-def text_of(response) -> str:
-    """Return the page as text with the markup removed and whitespace collapsed."""
-    plain = re.sub(r"<[^>]+>", " ", response.get_data(as_text=True))
-    return " ".join(html.unescape(plain).split())
 
 
 def respond_form(browser, sent: Sent, **data):

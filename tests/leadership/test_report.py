@@ -18,12 +18,10 @@ from dissent.models import AuditEntry, Escalation, Observation, ResponseKind, Ro
 from dissent.services import accounts, audit, conversation, leadership
 from dissent.services.charts import STUB_WIDTH, bar_chart
 from dissent.services.report import MAX_PERIOD_DAYS, last_full_quarter, shown, suppress_group
-
-from ..conftest import BASE_URL, login_staff
-from ..security.test_route_policy import file_observation
-from ..source.test_submit import field_errors, input_value
-from ..test_core_loop import submit_observation
-from .test_leadership import file_and_escalate, find, text_of
+from tests.helpers.casework import file_and_escalate, find
+from tests.helpers.pages import BASE_URL, field_errors, input_value, text_of
+from tests.helpers.source import file_observation, submit_observation
+from tests.helpers.staff import login_staff
 
 REPORT = "/leadership/report"
 ACCURACY = "Reporting accuracy and pressure to misreport"

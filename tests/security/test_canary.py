@@ -10,9 +10,7 @@ stored record and finds the canary, so it was stored, encrypted.
 
 from __future__ import annotations
 
-import base64
 import io
-import logging
 import shutil
 import subprocess
 import uuid
@@ -28,52 +26,16 @@ from dissent.extensions import db
 from dissent.models import Attachment, Observation, Role, Sender
 from dissent.services.content import open_document
 from dissent.services.storage import BLOB_DIR
-
-from ..conftest import BASE_URL, POSTGRES_URL, csrf_from, login_staff
-from ..test_core_loop import submit_observation
-from .test_route_policy import observation_ref
+from tests.helpers.casework import observation_ref
+from tests.helpers.leaks import capture_all_logging, instance_files, leaks
+from tests.helpers.pages import BASE_URL, csrf_from
+from tests.helpers.source import submit_observation
+from tests.helpers.staff import login_staff
+from tests.helpers.stores import POSTGRES_URL
 
 FIELDS = ("what", "where", "official_report", "source_reply", "adviser_reply")
 # Attachments: the file's bytes and its original name, from each side.
 FILE_FIELDS = ("source_file_bytes", "source_file_name", "adviser_file_bytes", "adviser_file_name")
-
-
-def encodings(text: str) -> dict[str, bytes]:
-    """Return ``text`` as it could appear in a file: UTF-8, UTF-16, hex, base64.
-
-    Base64 depends on where the text starts within its 3-byte group, so each of the
-    three alignments is given, without the edge characters that neighbours change.
-    """
-    raw = text.encode()
-    found = {
-        "utf-8": raw,
-        "utf-16-le": text.encode("utf-16-le"),
-        "utf-16-be": text.encode("utf-16-be"),
-        "hex": raw.hex().encode(),
-        "HEX": raw.hex().upper().encode(),
-    }
-    for shift in range(3):
-        for name, encode in (("base64", base64.b64encode), ("base64url", base64.urlsafe_b64encode)):
-            encoded = encode(b"\0" * shift + raw)
-            found[f"{name}+{shift}"] = encoded[4 if shift else 0 : -4]
-    return found
-
-
-def leaks(haystack: bytes, secrets: dict[str, str]) -> list[str]:
-    """Return which secret, in which encoding, ``haystack`` contains."""
-    return [
-        f"{label} as {form}"
-        for label, text in secrets.items()
-        for form, needle in encodings(text).items()
-        if needle in haystack
-    ]
-
-
-def capture_all_logging(caplog) -> None:
-    """Let every logger, including quiet ones, reach caplog at DEBUG."""
-    caplog.set_level(logging.DEBUG)
-    for name in list(logging.root.manager.loggerDict):
-        caplog.set_level(logging.DEBUG, logger=name)
 
 
 @dataclass
@@ -205,14 +167,6 @@ def assert_recovery_key_reads_the_files(app, flow: Flow, recovery_identity) -> N
             (blobs / attachment.blob_name).read_bytes(), identities=[recovery_identity], padded=True
         )
         assert data.startswith(flow.canaries[f"{side}_file_bytes"].encode())
-
-
-def instance_files(app) -> dict[str, bytes]:
-    """Return the bytes of every file in the instance folder."""
-    root = Path(app.instance_path)
-    return {
-        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
-    }
 
 
 def assert_logs_clean(flow: Flow, caplog, capsys) -> None:

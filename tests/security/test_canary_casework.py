@@ -18,10 +18,10 @@ from dissent.models import Escalation, Note, Response, ResponseKind, Role, Staff
 from dissent.services import leadership
 from dissent.services.content import open_document
 from dissent.services.verification import open_versions
-
-from ..conftest import BASE_URL, PASSWORD, csrf_from, login_staff
-from ..test_escalation_flow import checked_hash, file_and_acknowledge, post_summary
-from .test_canary import capture_all_logging, instance_files, leaks
+from tests.helpers.casework import checked_hash, file_and_acknowledge, post_summary
+from tests.helpers.leaks import capture_all_logging, instance_files, leaks
+from tests.helpers.pages import BASE_URL, csrf_from
+from tests.helpers.staff import PASSWORD, login_staff
 
 
 @pytest.mark.sqlite_only

@@ -25,17 +25,18 @@ from dissent.models import AccessGrant, Base, Role
 from dissent.security.sessions import SOURCE_COOKIE
 from dissent.services import accounts
 from dissent.services.verification import summary_hash as text_hash
-
-from ..conftest import BASE_URL, csrf_from, login_staff, next_totp
-from ..leadership.test_leadership import file_and_escalate, find
-from ..test_core_loop import hidden
-from ..test_escalation_flow import checked_hash, file_and_acknowledge, post_summary
-from .test_route_policy import (
-    file_observation,
-    log_in_password_only,
-    methods_of,
+from tests.helpers.casework import (
+    checked_hash,
+    file_and_acknowledge,
+    file_and_escalate,
+    find,
     observation_ref,
+    post_summary,
 )
+from tests.helpers.pages import BASE_URL, csrf_from, hidden
+from tests.helpers.routes import log_in_password_only, methods_of
+from tests.helpers.source import file_observation
+from tests.helpers.staff import login_staff, next_totp
 
 EXPIRED = b"This form has expired"
 # Session records and rate-limit counters change with any request; everything else is data.

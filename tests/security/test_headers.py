@@ -14,16 +14,10 @@ from dissent.models import Role
 from dissent.security.headers import CONTENT_SECURITY_POLICY
 from dissent.security.policy import Access, allow
 from dissent.security.sessions import SOURCE_COOKIE, STAFF_COOKIE
-
-from ..conftest import BASE_URL, csrf_from, login_staff, next_totp
-from .test_route_policy import (
-    PRINCIPALS,
-    build_world,
-    file_observation,
-    methods_of,
-    sample_url,
-    url_rules,
-)
+from tests.helpers.pages import BASE_URL, csrf_from
+from tests.helpers.routes import PRINCIPALS, build_world, methods_of, sample_url, url_rules
+from tests.helpers.source import file_observation
+from tests.helpers.staff import login_staff, next_totp
 
 # A tag that loads something (script, style, image, frame, media) from another origin.
 EXTERNAL_RESOURCE = re.compile(

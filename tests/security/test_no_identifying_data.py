@@ -17,11 +17,11 @@ from sqlalchemy import DateTime, select, text
 
 from dissent.extensions import db
 from dissent.models import Base, Message, Observation, Role, Sender, Source
-
-from ..conftest import BASE_URL, csrf_from, login_staff
-from ..test_core_loop import submit_observation
-from .test_canary import capture_all_logging, instance_files, leaks
-from .test_route_policy import observation_ref
+from tests.helpers.casework import observation_ref
+from tests.helpers.leaks import capture_all_logging, instance_files, leaks
+from tests.helpers.pages import BASE_URL, csrf_from
+from tests.helpers.source import submit_observation
+from tests.helpers.staff import login_staff
 
 ADDRESS = "203.0.113.77"
 FORWARDED_FOR = "198.51.100.23"

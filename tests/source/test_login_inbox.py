@@ -15,38 +15,17 @@ from dissent.models import Message, Observation, Role, Sender, State, utcnow
 from dissent.services import context as service_context
 from dissent.services.conversation import MESSAGE_MAX
 from dissent.services.sources import SOURCE_LOGINS_PER_MINUTE
-
-from ..conftest import BASE_URL, csrf_from, login_staff
-from ..test_core_loop import submit_observation
-from .test_submit import field_errors, input_value, textarea_value
+from tests.helpers.pages import BASE_URL, csrf_from, field_errors, input_value, textarea_value
+from tests.helpers.source import ACK_TEXT, source_login, source_reply, submit_observation
+from tests.helpers.staff import login_staff
 
 NOT_FOUND = b"No observation was found for this codename. Check each word."
 TOO_MANY = b"Too many attempts right now. Wait a minute and try again."
-ACK_TEXT = (
-    b"Your observation has been received and read by a confidential adviser. You will hear "
-    b"from us here; within three months you will hear what has been done with it."
-)
-
-
-def source_login(client, codename: str):
-    """Send the codename login form; return the response."""
-    page = client.get("/login", base_url=BASE_URL)
-    return client.post(
-        "/login", data={"csrf_token": csrf_from(page), "codename": codename}, base_url=BASE_URL
-    )
 
 
 def inbox_ref(inbox) -> str:
     """Return the reference of the (first) observation in an inbox page."""
     return re.search(rb'id="thread-([A-Z0-9]{4}-[A-Z0-9]{4})"', inbox.data).group(1).decode()
-
-
-def source_reply(client, ref: str, text: str):
-    """Send a message from the inbox; return the response."""
-    page = client.get("/inbox", base_url=BASE_URL)
-    return client.post(
-        f"/inbox/{ref}/reply", data={"csrf_token": csrf_from(page), "text": text}, base_url=BASE_URL
-    )
 
 
 def message_count(app) -> int:

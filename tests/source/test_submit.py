@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import html
 import re
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from dissent.crypto import DecryptionError, generate_identity, identity_from_secret, unwrap_identity
 from dissent.crypto.codename import CODENAME_WORDS, codename_wordlist, derive_source_keys
@@ -16,9 +15,22 @@ from dissent.security.sessions import SOURCE_COOKIE
 from dissent.services import accounts
 from dissent.services.content import open_document
 from dissent.services.submission import WHAT_MAX, WHERE_MAX
-
-from ..conftest import BASE_URL, PASSWORD, csrf_from
-from ..test_core_loop import hidden, submit_observation
+from tests.helpers.pages import (
+    BASE_URL,
+    count,
+    csrf_from,
+    field_errors,
+    input_value,
+    textarea_value,
+)
+from tests.helpers.source import (
+    form_data,
+    mission_choices,
+    post_submission,
+    shown_codename,
+    submit_observation,
+)
+from tests.helpers.staff import PASSWORD
 
 NO_MISSION = b"No mission can take observations yet"
 EXPIRED = b"This form has expired"
@@ -26,93 +38,6 @@ EXPLAINED = b"This observation was already received"
 
 
 # --- helpers shared with the staff tests ------------------------------------------------------
-
-
-def count(app, model) -> int:
-    """Return the number of rows of ``model``."""
-    with app.app_context():
-        return db.session.scalar(select(func.count()).select_from(model))
-
-
-def mission_choices(page) -> list[str]:
-    """Return the mission ids the form offers (hidden input or select options)."""
-    hidden_input = re.search(rb'<input type="hidden" name="mission" value="(\d+)">', page.data)
-    if hidden_input:
-        return [hidden_input.group(1).decode()]
-    select_html = re.search(rb'<select[^>]*name="mission"[^>]*>(.*?)</select>', page.data, re.S)
-    assert select_html, "the form offers no mission"
-    return [v.decode() for v in re.findall(rb'<option[^>]*value="(\d+)"', select_html.group(1))]
-
-
-def form_data(page, **overrides) -> dict[str, str]:
-    """Return a complete, valid submission for the form in ``page``."""
-    data = {
-        "csrf_token": csrf_from(page),
-        "submit_token": hidden(page, "submit_token"),
-        "mission": mission_choices(page)[0],
-        "category": "reporting_accuracy",
-        "what": "The training attendance figures were inflated.",
-        "when": "last_month",
-        "where": "",
-        "contradicts": "yes",
-        "official_report": "Q3 progress report",
-        "consent": "ask_first",
-    }
-    data.update(overrides)
-    return data
-
-
-def post_submission(client, **overrides):
-    """Open the form in ``client`` and send it with ``overrides``; return the response."""
-    page = client.get("/submit", base_url=BASE_URL)
-    return client.post("/submit", data=form_data(page, **overrides), base_url=BASE_URL)
-
-
-def file_to_mission(client, mission_id: int, *, what: str) -> str:
-    """File an observation to one mission (the form may show a selector); return the codename."""
-    response = post_submission(client, mission=str(mission_id), what=what)
-    assert response.status_code == 303, response.data.decode()[:2000]
-    page = client.get("/submit/codename", base_url=BASE_URL)
-    codename = shown_codename(page)
-    response = client.post(
-        "/submit/codename", data={"csrf_token": csrf_from(page), "saved": "y"}, base_url=BASE_URL
-    )
-    assert response.status_code == 303
-    return codename
-
-
-def shown_codename(page) -> str:
-    """Return the codename on the codename page."""
-    match = re.search(rb'id="codename"[^>]*>([^<]*)<', page.data)
-    assert match, "no codename on the page"
-    return match.group(1).decode()
-
-
-def field_errors(response, field_id: str) -> list[str]:
-    """Return the error messages shown next to a field."""
-    match = re.search(
-        rf'<ul[^>]*id="{field_id}-errors"[^>]*>(.*?)</ul>'.encode(), response.data, re.S
-    )
-    if not match:
-        return []
-    return [html.unescape(m.decode()) for m in re.findall(rb"<li>(.*?)</li>", match.group(1))]
-
-
-def textarea_value(response, name: str) -> str:
-    """Return the text inside a textarea."""
-    match = re.search(
-        rf'<textarea[^>]*name="{name}"[^>]*>(.*?)</textarea>'.encode(), response.data, re.S
-    )
-    assert match, f"no textarea {name}"
-    return html.unescape(match.group(1).decode()).lstrip("\r\n")
-
-
-def input_value(response, name: str) -> str:
-    """Return the value of a text input."""
-    tag = re.search(rf'<input[^>]*name="{name}"[^>]*>'.encode(), response.data)
-    assert tag, f"no input {name}"
-    value = re.search(rb'value="([^"]*)"', tag.group(0))
-    return html.unescape(value.group(1).decode()) if value else ""
 
 
 def checked_value(response, name: str) -> str | None:

@@ -21,14 +21,11 @@ from dissent.models import (
 )
 from dissent.services import access, accounts, leadership
 from dissent.services.storage import blob_dir
-
-from ..conftest import BASE_URL, csrf_from, login_staff
-from ..leadership.test_leadership import adviser_keys, file_and_escalate, find
-from ..source.test_login_inbox import source_login, source_reply
-from ..test_attachments import adviser_upload, random_bytes
-from ..test_core_loop import submit_observation
-from ..test_escalation_flow import checked_hash, post_summary
-from .test_adviser import refs
+from tests.helpers.casework import checked_hash, file_and_escalate, find, post_summary, refs
+from tests.helpers.files import adviser_upload, random_bytes
+from tests.helpers.pages import BASE_URL, csrf_from
+from tests.helpers.source import source_login, source_reply, submit_observation
+from tests.helpers.staff import adviser_keys, login_staff
 
 AGE_MAGIC = b"age-encryption.org/v1\n"
 WHAT = "canary-7301 the water audit was postponed twice"

@@ -11,11 +11,9 @@ from sqlalchemy import select
 from dissent.extensions import db
 from dissent.models import Mission, Observation, Role, StaffUser
 from dissent.services import accounts
-
-from ..conftest import BASE_URL, login_staff
-from ..source.test_submit import field_errors, input_value
-from ..test_core_loop import submit_observation
-from .test_enrolment_login import WRONG_LOGIN, password_step
+from tests.helpers.pages import BASE_URL, field_errors, input_value
+from tests.helpers.source import submit_observation
+from tests.helpers.staff import WRONG_LOGIN, login_staff, password_step
 
 LINK = re.compile(rb"https://localhost(/staff/enrol/[A-Za-z0-9_-]+)")
 

@@ -12,11 +12,10 @@ from dissent.extensions import db
 from dissent.models import Message, MessageKind, Observation, Role, State, today
 from dissent.services import accounts
 from dissent.services.conversation import MESSAGE_MAX
-
-from ..conftest import BASE_URL, csrf_from, login_staff
-from ..source.test_login_inbox import ACK_TEXT, source_login
-from ..source.test_submit import field_errors, file_to_mission, textarea_value
-from ..test_core_loop import submit_observation
+from tests.helpers.casework import refs
+from tests.helpers.pages import BASE_URL, csrf_from, field_errors, textarea_value
+from tests.helpers.source import ACK_TEXT, file_to_mission, source_login, submit_observation
+from tests.helpers.staff import login_staff
 
 
 @pytest.fixture
@@ -30,12 +29,6 @@ def staff(new_client, adviser):
     browser = new_client()
     login_staff(browser, adviser)
     return browser
-
-
-def refs(app) -> list[str]:
-    """Return the references of all observations, oldest first."""
-    with app.app_context():
-        return list(db.session.scalars(select(Observation.ref).order_by(Observation.id)))
 
 
 def inbox_refs(page) -> list[str]:

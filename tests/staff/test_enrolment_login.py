@@ -19,18 +19,17 @@ from dissent.extensions import db
 from dissent.models import Role, StaffUser, utcnow
 from dissent.security.sessions import STAFF_COOKIE, _id_hash
 from dissent.services import accounts
-
-from ..conftest import (
-    BASE_URL,
+from tests.helpers.pages import BASE_URL, csrf_from
+from tests.helpers.staff import (
     PASSWORD,
+    WRONG_LOGIN,
     StaffLogin,
-    csrf_from,
     login_staff,
     next_totp,
+    password_step,
 )
 
 NEW_PASSWORD = "velvet tractor orbit lantern 77"
-WRONG_LOGIN = b"Wrong username or password."
 TOTP_REFUSED = b"That code is wrong, expired or already used. Wait for the next one."
 LINK_INVALID = b"This link cannot be used"
 
@@ -80,15 +79,6 @@ def field_error_text(response, field_id: str) -> str:
         rf'<ul[^>]*id="{field_id}-errors"[^>]*>(.*?)</ul>'.encode(), response.data, re.S
     )
     return match.group(1).decode() if match else ""
-
-
-def password_step(client, username: str, password: str):
-    page = client.get("/staff/login", base_url=BASE_URL)
-    return client.post(
-        "/staff/login",
-        data={"csrf_token": csrf_from(page), "username": username, "password": password},
-        base_url=BASE_URL,
-    )
 
 
 def code_step(client, code: str):

@@ -41,7 +41,7 @@ test: install system-deps
 	$(BIN)/pytest -q
 	@if [ -n "$(DISSENT_TEST_DATABASE_URL)" ]; then \
 	  echo "== again on PostgreSQL =="; \
-	  DISSENT_TEST_DATABASE_URL="$(DISSENT_TEST_DATABASE_URL)" $(BIN)/pytest -q -m "not sqlite_only" --ignore=tests/crypto --ignore=tests/test_cli_age.py; \
+	  DISSENT_TEST_DATABASE_URL="$(DISSENT_TEST_DATABASE_URL)" $(BIN)/pytest -q -m "not sqlite_only" --ignore=tests/crypto --ignore=tests/cli/test_age.py; \
 	fi
 
 lint: install

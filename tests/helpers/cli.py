@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from click.testing import Result
+from click.testing import CliRunner, Result
+
+from dissent.cli import cli
 
 # The environment of a machine with nothing configured: only what each test sets counts.
 CLEAN_ENV = {
@@ -28,3 +30,11 @@ def assert_one_line_error(result: Result) -> str:
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("error: ")
     return lines[0]
+
+
+def run(*args: str, instance=None) -> Result:
+    """Run ``dissent ARGS`` in-process, with DISSENT_INSTANCE set if ``instance`` is given."""
+    env = dict(CLEAN_ENV)
+    if instance is not None:
+        env["DISSENT_INSTANCE"] = str(instance)
+    return CliRunner().invoke(cli, list(args), env=env)

@@ -66,3 +66,11 @@ def text_of(response) -> str:
     """Return the page as text with the markup removed and whitespace collapsed."""
     plain = re.sub(r"<[^>]+>", " ", response.get_data(as_text=True))
     return " ".join(html.unescape(plain).split())
+
+
+def bar_width(svg: str, label: str) -> int:
+    """Return the width of the bar drawn for ``label`` (0 if none is drawn)."""
+    group = re.search(rf"<g><title>{re.escape(html.escape(label))}: [^<]*</title>(.*?)</g>", svg)
+    assert group, label
+    rect = re.search(r"<rect [^>]*?\swidth=\"(\d+)\"", group.group(1))
+    return int(rect.group(1)) if rect else 0

@@ -20,7 +20,7 @@ from dissent.crypto.shamir import combine_shares, parse_share
 from dissent.extensions import db
 from dissent.models import Role
 from dissent.services import accounts
-from tests.helpers.cli import CLEAN_ENV, assert_one_line_error
+from tests.helpers.cli import CLEAN_ENV, assert_one_line_error, run
 from tests.helpers.pages import BASE_URL
 from tests.helpers.staff import StaffLogin, login_staff
 
@@ -29,14 +29,6 @@ from tests.helpers.staff import StaffLogin, login_staff
 pytestmark = pytest.mark.sqlite_only
 
 SHARE = re.compile(r"^\s*share (\d+): (DISSENT-SHARE1 [A-Z0-9 ]+)$", re.M)
-
-
-def run(*args: str, instance=None) -> Result:
-    """Run ``dissent ARGS`` in-process, with DISSENT_INSTANCE set if ``instance`` is given."""
-    env = dict(CLEAN_ENV)
-    if instance is not None:
-        env["DISSENT_INSTANCE"] = str(instance)
-    return CliRunner().invoke(cli, list(args), env=env)
 
 
 def recovery_recipient(result: Result) -> str:
@@ -314,9 +306,6 @@ def test_demo_refuses_to_wipe_a_real_instance(tmp_path):
 
 
 def test_mission_deadlines_are_set_within_the_law(tmp_path, monkeypatch):
-    from click.testing import CliRunner
-
-    from dissent.cli import cli
 
     monkeypatch.setenv("DISSENT_INSTANCE", str(tmp_path / "inst"))
     runner = CliRunner()

@@ -16,10 +16,10 @@ import dissent
 from dissent.extensions import current_context, db
 from dissent.models import AuditEntry, Escalation, Observation, ResponseKind, Role, StaffUser, today
 from dissent.services import accounts, audit, conversation, leadership
-from dissent.services.charts import STUB_WIDTH, bar_chart
-from dissent.services.report import MAX_PERIOD_DAYS, last_full_quarter, shown, suppress_group
+from dissent.services.charts import STUB_WIDTH
+from dissent.services.report import MAX_PERIOD_DAYS, last_full_quarter, suppress_group
 from tests.helpers.casework import file_and_escalate, find
-from tests.helpers.pages import BASE_URL, field_errors, input_value, text_of
+from tests.helpers.pages import BASE_URL, bar_width, field_errors, input_value, text_of
 from tests.helpers.source import file_observation, submit_observation
 from tests.helpers.staff import login_staff
 
@@ -47,14 +47,6 @@ def table_counts(page, caption: str) -> dict[str, str]:
     assert figure, caption
     rows = re.findall(r'<tr><td>(.*?)</td><td class="num">(.*?)</td></tr>', figure.group(1))
     return {html.unescape(k): html.unescape(v) for k, v in rows}
-
-
-def bar_width(svg: str, label: str) -> int:
-    """Return the width of the bar drawn for ``label`` (0 if none is drawn)."""
-    group = re.search(rf"<g><title>{re.escape(html.escape(label))}: [^<]*</title>(.*?)</g>", svg)
-    assert group, label
-    rect = re.search(r"<rect [^>]*?\swidth=\"(\d+)\"", group.group(1))
-    return int(rect.group(1)) if rect else 0
 
 
 def svg_of(page, caption: str) -> str:
@@ -135,42 +127,6 @@ def test_durations_need_five_cases_and_overdue_is_counted(app, new_client, advis
     assert "Days from receipt to acknowledgement 4 8.4 5" in handling
     assert "Days from receipt to feedback too few to show 0" in handling
     assert "Overdue for acknowledgement < 5" in handling
-
-
-def test_the_chart_never_draws_a_suppressed_count_to_scale():
-    drawn = {
-        bar_chart([("hidden", n, shown(n)), ("shown", 12, "12")], title="By category")
-        for n in (1, 2, 3, 4)
-    }
-
-    assert len(drawn) == 1  # one picture, whatever the hidden count is
-    svg = drawn.pop()
-    assert bar_width(svg, "hidden") == STUB_WIDTH
-    assert bar_width(svg, "shown") == 400
-    assert "hidden: &lt; 5" in svg
-
-
-def test_the_scale_comes_from_the_shown_counts_only():
-    svg = bar_chart([("a", 5, "5"), ("b", 10, "10"), ("c", 0, "0"), ("d", 4, "< 5")], title="t")
-
-    assert [bar_width(svg, name) for name in "abcd"] == [200, 400, 0, STUB_WIDTH]
-
-
-def test_the_chart_is_accessible_and_needs_no_style():
-    svg = str(
-        bar_chart([("<b>tricky & label</b>", 7, "7"), ("x", 3, "< 5")], title="Observations & more")
-    )
-
-    assert svg.startswith("<svg ")
-    assert 'role="img"' in svg
-    assert (
-        'aria-label="Observations &amp; more. &lt;b&gt;tricky &amp; label&lt;/b&gt;: 7; x: &lt; 5"'
-        in svg
-    )
-    assert "<title>Observations &amp; more</title>" in svg
-    assert "<b>" not in svg
-    assert "style" not in svg
-    assert "<script" not in svg
 
 
 def test_the_report_page_has_no_style_attributes_or_scripts(app, new_client, adviser, browser):

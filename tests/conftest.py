@@ -181,3 +181,15 @@ def make_staff(app):
             )
 
     return make
+
+
+@pytest.fixture
+def adviser(mission, make_staff) -> StaffLogin:
+    """An enrolled adviser of the test mission."""
+    return make_staff(Role.ADVISER)
+
+
+@pytest.fixture
+def leader(mission, make_staff) -> StaffLogin:
+    """An enrolled leader of the test mission."""
+    return make_staff(Role.LEADERSHIP)

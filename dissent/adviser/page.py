@@ -126,6 +126,7 @@ def render_observation(
     flags_for: str | None = None,
     revising: Escalation | None = None,
     viewing: bool = False,
+    notice: str | None = None,
     **forms: Any,
 ) -> ResponseReturnValue:
     """Render the observation page; ``flags_for`` is a summary text to show flagged.
@@ -159,6 +160,7 @@ def render_observation(
         files=attachments.list_attachments(db.session, observation, identity, for_staff=True),
         flags=flags,
         revising=revising,
+        notice=notice,
         flag_segments=segments(flags_for, flags) if flags is not None and flags_for else [],
         flag_labels=FLAG_LABELS,
         ack_due=ack_due(observation, observation.mission),

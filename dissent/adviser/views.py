@@ -17,6 +17,7 @@ from ..security.policy import Access, allow
 from ..services import access, audit, consent, conversation, escalation, inbox, names, triage
 from ..services.context import ServiceContext
 from ..services.errors import (
+    ChangedMeanwhile,
     ConsentProblem,
     ConsentRefused,
     GranteeUnavailable,
@@ -27,8 +28,9 @@ from ..services.errors import (
     SigningKeyMismatch,
 )
 from ..services.verification import escalations_of, summary_hash
+from ..web.forms import seen_revision
 from ..web.labels import CATEGORY_LABELS
-from ..web.messages import show_on
+from ..web.messages import message_for, show_on
 from .forms import (
     FEEDBACK_PREFIX,
     NOTE_PREFIX,
@@ -157,6 +159,14 @@ def _post_text(ref: str, form: Any, action: _TextAction, *, anchor: str) -> Resp
     return render_observation(found, status=400, **{_FORM_NAMES[type(form)]: form})
 
 
+def _changed_meanwhile(
+    found: Observation, exc: ChangedMeanwhile, **forms: Any
+) -> ResponseReturnValue:
+    """Show the case as it stands now, say a colleague changed it, and keep what the
+    adviser typed in their form, ready to send again."""
+    return render_observation(found, status=409, notice=message_for(exc), **forms)
+
+
 @bp.route("/o/<ref>/reply", methods=["POST"])
 @allow(Access.ADVISER)
 def reply(ref: str) -> ResponseReturnValue:
@@ -175,10 +185,14 @@ def acknowledge(ref: str) -> ResponseReturnValue:
     try:
         with db.unit():
             conversation.acknowledge(
-                db.session, current_context(), staff=current_staff(), observation=found
+                db.session,
+                current_context(),
+                staff=current_staff(),
+                observation=found,
+                seen=seen_revision(),
             )
-    except InvalidState:
-        return render_observation(found, status=409)
+    except InvalidState as exc:
+        return render_observation(found, status=409, notice=message_for(exc))
     return redirect(url_for("adviser.observation", ref=found.ref, acknowledged=1), code=303)
 
 
@@ -202,7 +216,10 @@ def change_state(ref: str) -> ResponseReturnValue:
                     observation=found,
                     to_state=State(form.to_state.data),
                     reason=form.reason.data or "",
+                    seen=seen_revision(),
                 )
+        except ChangedMeanwhile as exc:
+            return _changed_meanwhile(found, exc, state_form=form)
         except InvalidState as exc:
             show_on(form, exc, field="to_state")
         except InvalidInput as exc:
@@ -226,16 +243,17 @@ def update_triage(ref: str) -> ResponseReturnValue:
         category = Category(form.category.data)
         try:
             with db.unit():
-                if assignee != found.assigned_to_id:
-                    triage.assign(db.session, staff=staff, observation=found, assignee_id=assignee)
-                if severity != found.severity:
-                    triage.set_severity(
-                        db.session, staff=staff, observation=found, severity=severity
-                    )
-                if category != found.category:
-                    triage.correct_category(
-                        db.session, staff=staff, observation=found, category=category
-                    )
+                triage.update_triage(
+                    db.session,
+                    staff=staff,
+                    observation=found,
+                    assignee_id=assignee,
+                    severity=severity,
+                    category=category,
+                    seen=seen_revision(),
+                )
+        except ChangedMeanwhile as exc:
+            return _changed_meanwhile(found, exc, triage_form=form)
         except InvalidInput as exc:
             show_on(form, exc)
         else:
@@ -275,7 +293,14 @@ def summary(ref: str) -> ResponseReturnValue:
     try:
         with db.unit():
             if action == "propose":
-                consent.propose(db.session, ctx, staff=staff, observation=found, summary=text)
+                consent.propose(
+                    db.session,
+                    ctx,
+                    staff=staff,
+                    observation=found,
+                    summary=text,
+                    seen=seen_revision(),
+                )
             else:
                 escalation.escalate(
                     db.session,
@@ -286,7 +311,10 @@ def summary(ref: str) -> ResponseReturnValue:
                     observation=found,
                     summary=text,
                     leader_ids=list(form.leaders.data or []),
+                    seen=seen_revision(),
                 )
+    except ChangedMeanwhile as exc:
+        return _changed_meanwhile(found, exc, summary_form=form)
     except (ConsentRefused, InvalidState, SigningKeyMismatch) as exc:
         show_on(form, exc, field="summary")
     except InvalidInput as exc:
@@ -323,7 +351,10 @@ def revise(ref: str, escalation_id: int) -> ResponseReturnValue:
                 identity_secret=current_identity_secret(),
                 escalation=target,
                 summary=text,
+                seen=seen_revision(),
             )
+    except ChangedMeanwhile as exc:
+        return _changed_meanwhile(found, exc, summary_form=form, revising=target)
     except (ConsentRefused, SigningKeyMismatch, InvalidInput) as exc:
         show_on(form, exc, field="summary")
         return render_observation(

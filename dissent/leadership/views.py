@@ -15,7 +15,7 @@ from ..security.identity import current_identity, current_staff
 from ..security.policy import Access, allow
 from ..services import audit, leadership
 from ..services.charts import bar_chart
-from ..services.errors import AlreadyDone, InvalidInput, NotFound
+from ..services.errors import AlreadyDone, ChangedMeanwhile, InvalidInput, NotFound
 from ..services.leadership import RESPONSE_MAX
 from ..services.report import (
     SUPPRESS_BELOW,
@@ -27,6 +27,7 @@ from ..services.report import (
     shown,
 )
 from ..services.verification import open_versions
+from ..web.forms import seen_revision
 from ..web.labels import (
     CATEGORY_LABELS,
     ESCALATION_STATE_LABELS,
@@ -157,7 +158,11 @@ def respond(slug: str, number: int) -> ResponseReturnValue:
                 kind=ResponseKind(form.kind.data),
                 text=form.text.data or "",
                 planned_for=form.planned_day,
+                seen=seen_revision(),
             )
+    except ChangedMeanwhile:
+        # Another response came in after this page was shown: show it, keep the text.
+        return _page(found, response_form=form, notice="changed_meanwhile", status=409)
     except InvalidInput as exc:
         # The form checks what the service checks; this is the net under it.
         show_on(form, exc)

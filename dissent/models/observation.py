@@ -105,6 +105,9 @@ class Observation(Base):
     closed_on: Mapped[date | None] = mapped_column(default=None)
     assigned_to_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"), default=None)
     severity: Mapped[Severity | None] = mapped_column(enum_type(Severity, length=16), default=None)
+    # Counts the changes advisers make to the case (state, triage, summaries); a form
+    # carries the count its page showed, so a change made meanwhile is not overwritten.
+    revision: Mapped[int] = mapped_column(default=0, server_default="0")
     # Deferred: lists and reports never need it, and sorting rows that carry several
     # kilobytes of ciphertext each is what makes a long inbox slow.
     content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)

@@ -35,6 +35,7 @@ from .errors import (
     check_text,
 )
 from .keyring import observation_recipients
+from .locks import hold_observation
 
 SUMMARY_MAX = 10_000
 
@@ -51,9 +52,11 @@ def propose(
     staff: StaffUser,
     observation: Observation,
     summary: str,
+    seen: int | None = None,
 ) -> Proposal:
     """Put a proposed summary in the source's inbox for approval (withdrawing any other
     still waiting)."""
+    hold_observation(session, observation, seen=seen)
     if observation.consent is not Consent.ASK_FIRST:
         raise ConsentRefused(ConsentProblem.NOT_ASKED_FIRST)
     summary = check_summary(summary)
@@ -89,6 +92,9 @@ def source_decides(
     proposal = session.get(Proposal, proposal_id)
     if proposal is None or proposal.observation.source_id != source_id:
         raise NotFound
+    # The source's answer and an adviser's new proposal or escalation go one at a time.
+    hold_observation(session, proposal.observation, seen=None)
+    session.refresh(proposal)
     if proposal.observation.state is State.CLOSED:
         raise ObservationClosed(Refused.DECISION)
     if proposal.status is not ProposalStatus.PENDING:

@@ -26,6 +26,7 @@ from .content import open_document, seal_document
 from .context import ServiceContext
 from .errors import NotFound, ObservationClosed, check_text
 from .keyring import conversation_recipients
+from .locks import hold_observation
 from .triage import record_transition
 from .workflow import action_target, check_action
 
@@ -226,9 +227,15 @@ def post_adviser_message(
 
 
 def acknowledge(
-    session: Session, ctx: ServiceContext, *, staff: StaffUser, observation: Observation
+    session: Session,
+    ctx: ServiceContext,
+    *,
+    staff: StaffUser,
+    observation: Observation,
+    seen: int | None = None,
 ) -> None:
     """Acknowledge receipt: record the date and send the standard acknowledgement."""
+    hold_observation(session, observation, seen=seen)
     check_action("acknowledge", observation.state)
     record_transition(
         session, ctx, staff=staff, observation=observation, to_state=action_target("acknowledge")
@@ -252,6 +259,7 @@ def send_feedback(
     session: Session, ctx: ServiceContext, *, staff: StaffUser, observation: Observation, text: str
 ) -> None:
     """Tell the source what was done; this meets the feedback deadline."""
+    hold_observation(session, observation, seen=None)
     check_action("feedback", observation.state)
     text = _validate_text(text)
     if observation.state is not State.FEEDBACK_GIVEN:

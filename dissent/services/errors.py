@@ -172,6 +172,18 @@ class TransitionRefused(InvalidState):
     """The observation cannot be moved to that state by hand from where it is."""
 
 
+class ChangedMeanwhile(InvalidState):
+    """Someone changed the case after the page the action was sent from was shown.
+
+    The action is refused rather than applied to a state its sender never saw; the page
+    shows the case as it now stands, with what they typed kept.
+    """
+
+    def __init__(self, ref: str) -> None:
+        super().__init__(f"{ref} changed meanwhile")
+        self.ref = ref
+
+
 class GranteeUnavailable(InvalidState):
     """The adviser waiting for access was deactivated or has no key any more."""
 

@@ -30,7 +30,7 @@ from .content import seal_document
 from .context import ServiceContext
 from .errors import InvalidInput, Problem, SigningKeyMismatch
 from .keyring import escalation_recipients, observation_recipients
-from .locks import lock_mission
+from .locks import hold_observation, lock_mission
 from .triage import mission_staff, record_transition
 from .verification import SIGNATURE_PURPOSE, signed_message, summary_hash
 from .workflow import action_target, check_action
@@ -94,9 +94,11 @@ def escalate(
     observation: Observation,
     summary: str,
     leader_ids: list[int],
+    seen: int | None = None,
 ) -> Escalation:
     """Send a summary to the chosen leaders under the mission's next ledger number."""
     summary = check_summary(summary)
+    hold_observation(session, observation, seen=seen)
     check_action("escalate", observation.state)
     proposal = check_consent(session, observation, identity, summary)
     chosen = set(leader_ids)
@@ -174,9 +176,12 @@ def revise(
     identity_secret: bytes,
     escalation: Escalation,
     summary: str,
+    seen: int | None = None,
 ) -> EscalationVersion:
     """Add a corrected version; the earlier ones stay as they were."""
     summary = check_summary(summary)
+    hold_observation(session, escalation.observation, seen=seen)
+    session.refresh(escalation)
     check_consent(session, escalation.observation, identity, summary)
     version = _add_version(
         session,

@@ -21,8 +21,17 @@ from ..models import (
 from . import audit
 from .content import open_document, seal_document
 from .context import ServiceContext
-from .errors import AlreadyDone, InvalidInput, NotFound, Problem, Refused, check_text
+from .errors import (
+    AlreadyDone,
+    ChangedMeanwhile,
+    InvalidInput,
+    NotFound,
+    Problem,
+    Refused,
+    check_text,
+)
 from .keyring import response_recipients
+from .locks import hold_escalation
 
 RESPONSE_MAX = 10_000
 
@@ -81,6 +90,7 @@ def escalation_for_leader(
 
 def acknowledge_escalation(session: Session, *, staff: StaffUser, escalation: Escalation) -> None:
     """Confirm that leadership received the escalation."""
+    hold_escalation(session, escalation)
     if escalation.state is not EscalationState.SENT:
         raise AlreadyDone(Refused.ACKNOWLEDGEMENT)
     escalation.state = EscalationState.ACKNOWLEDGED
@@ -100,11 +110,17 @@ def respond(
     kind: ResponseKind,
     text: str,
     planned_for: date | None = None,
+    seen: int | None = None,
 ) -> Response:
     """Record leadership's response: action taken, action planned (with a date), declined."""
     text = check_text(text, field="text", limit=RESPONSE_MAX)
     if kind is ResponseKind.ACTION_PLANNED and planned_for is None:
         raise InvalidInput("planned_for", Problem.MISSING, detail="a planned action needs a date")
+    hold_escalation(session, escalation)
+    if seen is not None and seen != len(escalation.responses):
+        # Another response came in after this leader's page was shown (a colleague's,
+        # or their own first click): show it rather than add a second one blind.
+        raise ChangedMeanwhile(escalation.label)
     if escalation.state is EscalationState.SENT:
         escalation.state = EscalationState.ACKNOWLEDGED
         escalation.acknowledged_at = utcnow()

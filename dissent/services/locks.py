@@ -10,7 +10,8 @@ from __future__ import annotations
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from ..models import Mission, Observation
+from ..models import Escalation, Mission, Observation
+from .errors import ChangedMeanwhile
 
 
 def lock_mission(session: Session, mission_id: int) -> None:
@@ -26,3 +27,28 @@ def lock_observation(session: Session, observation_id: int) -> None:
     session.execute(
         update(Observation).where(Observation.id == observation_id).values(id=Observation.id)
     )
+
+
+def hold_observation(session: Session, observation: Observation, *, seen: int | None) -> None:
+    """Lock the observation for a change to the case, and re-read it under the lock.
+
+    Two advisers acting at the same moment then act one after the other, the second on
+    what the first left. ``seen`` is the revision the sender's page showed (``None``
+    for callers without a page, such as the command line): if the case has changed
+    since, :class:`ChangedMeanwhile` is raised instead of acting on a state they never
+    saw. The revision counts the change, so whoever comes next sees it.
+    """
+    lock_observation(session, observation.id)
+    session.refresh(observation)
+    if seen is not None and seen != observation.revision:
+        raise ChangedMeanwhile(observation.ref)
+    observation.revision += 1
+
+
+def hold_escalation(session: Session, escalation: Escalation) -> None:
+    """Lock an escalation for leadership's acknowledgement or response and re-read it,
+    so two leaders acting at once act one after the other."""
+    session.execute(
+        update(Escalation).where(Escalation.id == escalation.id).values(id=Escalation.id)
+    )
+    session.refresh(escalation)

@@ -26,6 +26,7 @@ from .content import open_document, seal_document
 from .context import ServiceContext
 from .errors import InvalidInput, Problem, TransitionRefused, check_text
 from .keyring import adviser_only_recipients
+from .locks import hold_observation
 from .workflow import can_change
 
 NOTE_MAX = 10_000
@@ -81,8 +82,10 @@ def change_state(
     observation: Observation,
     to_state: State,
     reason: str = "",
+    seen: int | None = None,
 ) -> None:
     """Make a manual state change (see :data:`workflow.MANUAL_TRANSITIONS`)."""
+    hold_observation(session, observation, seen=seen)
     if not can_change(observation.state, to_state):
         raise TransitionRefused(f"{observation.state.value} cannot become {to_state.value}")
     record_transition(
@@ -137,6 +140,27 @@ def correct_category(
     audit.record(
         session, actor=staff.username, action=audit.Action.CATEGORY, subject=observation.ref
     )
+
+
+def update_triage(
+    session: Session,
+    *,
+    staff: StaffUser,
+    observation: Observation,
+    assignee_id: int | None,
+    severity: Severity | None,
+    category: Category,
+    seen: int | None = None,
+) -> None:
+    """Save assignment, severity and category as the adviser chose them, each change
+    audited; refused if a colleague changed the case after the adviser's page was shown."""
+    hold_observation(session, observation, seen=seen)
+    if assignee_id != observation.assigned_to_id:
+        assign(session, staff=staff, observation=observation, assignee_id=assignee_id)
+    if severity != observation.severity:
+        set_severity(session, staff=staff, observation=observation, severity=severity)
+    if category != observation.category:
+        correct_category(session, staff=staff, observation=observation, category=category)
 
 
 def add_note(

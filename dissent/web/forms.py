@@ -156,3 +156,10 @@ def parse_day(text: str | None) -> date | None:
         return date.fromisoformat(text)
     except ValueError:
         return None
+
+
+def seen_revision() -> int | None:
+    """Return the revision of the case the posted form's page showed (its hidden
+    ``seen`` field), or ``None`` when the form carries none."""
+    value = request.form.get("seen", "")
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 9 else None

@@ -25,6 +25,7 @@ from ..services.attachments import (
 from ..services.errors import (
     AccountExists,
     AlreadyDone,
+    ChangedMeanwhile,
     CodenameNotFound,
     ConsentProblem,
     ConsentRefused,
@@ -132,6 +133,10 @@ _SIMPLE: dict[type[ServiceError], Any] = {
         "if it happens again, tell the operator."
     ),
     EmptyAttachment: _l("This file is empty. Choose another file."),
+    ChangedMeanwhile: _l(
+        "A colleague changed this just now, so nothing was done. It is shown below as it "
+        "stands; anything you typed is kept. Check it, then send again if it still applies."
+    ),
 }
 
 

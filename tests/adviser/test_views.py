@@ -9,18 +9,23 @@ import pytest
 from sqlalchemy import func, select, update
 
 from dissent.extensions import db
-from dissent.models import Message, MessageKind, Observation, Role, State, today
-from dissent.services import accounts
+from dissent.models import (
+    AuditEntry,
+    Category,
+    Message,
+    MessageKind,
+    Observation,
+    Role,
+    State,
+    today,
+)
+from dissent.services import accounts, triage
 from dissent.services.conversation import MESSAGE_MAX
+from dissent.services.errors import InvalidInput, Problem
 from tests.helpers.casework import refs
 from tests.helpers.pages import BASE_URL, csrf_from, field_errors, textarea_value
 from tests.helpers.source import ACK_TEXT, file_to_mission, source_login, submit_observation
 from tests.helpers.staff import login_staff
-
-
-@pytest.fixture
-def adviser(mission, make_staff):
-    return make_staff(Role.ADVISER)
 
 
 @pytest.fixture
@@ -261,3 +266,36 @@ def test_an_over_long_reply_is_refused_and_kept(app, new_client, staff):
     assert field_errors(response, "text") == [f"At most {MESSAGE_MAX} characters."]
     assert textarea_value(response, "text") == text
     assert messages(app) == 0
+
+
+def test_triage_is_saved_together_or_not_at_all(app, new_client, staff, adviser, monkeypatch):
+    """A failure on the last of the three changes leaves the first two unsaved as well."""
+    submit_observation(new_client(), what="The checkpoint log was rewritten after the visit.")
+    ref = refs(app)[-1]
+
+    def refuse(*_args, **_kwargs):
+        raise InvalidInput("category", Problem.NOT_ALLOWED)
+
+    monkeypatch.setattr(triage, "correct_category", refuse)
+    page = staff.get(f"/adviser/o/{ref}", base_url=BASE_URL)
+    with app.app_context():
+        audit_rows = db.session.scalar(select(func.count()).select_from(AuditEntry))
+    response = staff.post(
+        f"/adviser/o/{ref}/triage",
+        data={
+            "csrf_token": csrf_from(page),
+            "assignee": str(adviser.id),
+            "severity": "high",
+            "category": "other",
+        },
+        base_url=BASE_URL,
+    )
+
+    assert response.status_code == 400
+    assert field_errors(response, "category")
+    with app.app_context():
+        observation = db.session.scalar(select(Observation).where(Observation.ref == ref))
+        assert observation.assigned_to_id is None
+        assert observation.severity is None
+        assert observation.category is Category.REPORTING_ACCURACY
+        assert db.session.scalar(select(func.count()).select_from(AuditEntry)) == audit_rows

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import shutil
-import threading
 from collections.abc import Callable, Iterator
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, sync_playwright
-from werkzeug.serving import make_server
 
 from dissent.models import Role
 from tests.helpers.browser import (
@@ -19,20 +17,15 @@ from tests.helpers.browser import (
     LiveServer,
     Screenshots,
 )
+from tests.helpers.http import serving
 
 
 @pytest.fixture
 def live_server(app, mission, make_staff) -> Iterator[LiveServer]:
     """Serve the test app (one mission, one enrolled adviser) on a free loopback port."""
     adviser = make_staff(Role.ADVISER)
-    # Port 0: the kernel picks a free port, so there is no race with other processes.
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, name="e2e-server", daemon=True)
-    thread.start()
-    yield LiveServer(base_url=f"http://127.0.0.1:{server.server_port}", adviser=adviser)
-    server.shutdown()
-    server.server_close()
-    thread.join(timeout=5)
+    with serving(app) as url:
+        yield LiveServer(base_url=url, adviser=adviser)
 
 
 @pytest.fixture(scope="module")

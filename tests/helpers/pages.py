@@ -24,9 +24,27 @@ def csrf_from(response) -> str:
 
 
 def hidden(response, name: str) -> str:
-    match = re.search(rf'name="{name}" type="hidden" value="([^"]*)"'.encode(), response.data)
-    assert match, f"no hidden field {name}"
-    return match.group(1).decode()
+    """Return the value of the first hidden field ``name`` in the page."""
+    for tag in re.findall(rb"<input[^>]*>", response.data):
+        if b'type="hidden"' in tag and f'name="{name}"'.encode() in tag:
+            value = re.search(rb'value="([^"]*)"', tag)
+            return html.unescape(value.group(1).decode()) if value else ""
+    raise AssertionError(f"no hidden field {name}")
+
+
+def form_fields(response, action: str, **data) -> dict:
+    """Return what a browser sends with the form posting to ``action``: its hidden
+    fields (CSRF token, the revision the page showed), with ``data`` over them."""
+    pattern = rb'<form[^>]+action="' + re.escape(action.encode()) + rb'[#"].*?</form>'
+    form = re.search(pattern, response.data, re.S)
+    assert form, f"no form posting to {action}"
+    fields = {}
+    for tag in re.findall(rb"<input[^>]*>", form.group(0)):
+        if b'type="hidden"' in tag:
+            name = re.search(rb'name="([^"]+)"', tag).group(1).decode()
+            value = re.search(rb'value="([^"]*)"', tag)
+            fields[name] = html.unescape(value.group(1).decode()) if value else ""
+    return fields | data
 
 
 def field_errors(response, field_id: str) -> list[str]:

@@ -9,6 +9,7 @@ from flask_babel import force_locale
 from dissent.services import attachments
 from dissent.services.errors import (
     AlreadyDone,
+    ChangedMeanwhile,
     ConsentProblem,
     ConsentRefused,
     InvalidInput,
@@ -62,6 +63,8 @@ def examples(kind: type[ServiceError]) -> list[ServiceError]:
         return [kind(Refused.ESCALATION), kind(Refused.FEEDBACK)]
     if kind is AlreadyDone:
         return [kind(Refused.DECISION), kind(Refused.ACKNOWLEDGEMENT)]
+    if kind is ChangedMeanwhile:
+        return [kind("NS3F-29QZ")]
     if issubclass(kind, attachments.AttachmentTooLarge):
         return [kind(attachments.MAX_ATTACHMENT_BYTES), kind(1024)]
     return [kind()]

@@ -38,7 +38,8 @@ system-deps:
 	fi
 
 test: install system-deps
-	$(BIN)/pytest -q
+	@# First on SQLite, whatever the environment says; then again on PostgreSQL.
+	env -u DISSENT_TEST_DATABASE_URL $(BIN)/pytest -q
 	@if [ -n "$(DISSENT_TEST_DATABASE_URL)" ]; then \
 	  echo "== again on PostgreSQL =="; \
 	  DISSENT_TEST_DATABASE_URL="$(DISSENT_TEST_DATABASE_URL)" $(BIN)/pytest -q -m "not sqlite_only" --ignore=tests/crypto --ignore=tests/cli/test_age.py; \

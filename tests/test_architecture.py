@@ -190,3 +190,67 @@ def test_blueprints_share_one_layout(blueprint):
     )
     assert route_modules == [], "routes belong in views.py"
     assert (ROOT / "templates" / blueprint).is_dir()
+
+
+# --- the tests mirror the code -------------------------------------------------------------
+
+TESTS = ROOT / "tests"
+
+
+def has_logic(path: Path) -> bool:
+    """Return whether a module defines a function or method (not only declarations)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return any(isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) for node in ast.walk(tree))
+
+
+def mirror_of(path: Path) -> Path:
+    """Return the test file of a module: tests/<package>/test_<module>.py.
+
+    A leading underscore is dropped (``crypto/_armor.py`` -> ``tests/crypto/test_armor.py``);
+    a package's ``__init__.py`` is tested by ``test_<package>.py`` beside it.
+    """
+    relative = path.relative_to(PACKAGE)
+    folder = TESTS.joinpath(*relative.parts[:-1])
+    stem = relative.stem
+    if stem == "__init__":
+        stem = relative.parts[-2] if len(relative.parts) > 1 else "dissent"
+        folder = folder.parent if len(relative.parts) > 1 else TESTS
+        folder = folder / relative.parts[-2] if len(relative.parts) > 1 else folder
+    return folder / f"test_{stem.lstrip('_')}.py"
+
+
+def test_every_module_with_logic_has_its_test_file():
+    missing = [
+        str(mirror_of(path).relative_to(ROOT))
+        for path in sorted(PACKAGE.rglob("*.py"))
+        if has_logic(path) and not mirror_of(path).exists()
+    ]
+    assert not missing, f"modules without their test file: {missing}"
+
+
+def test_no_test_module_imports_another():
+    """Shared helpers live in tests/helpers/ or conftest.py, never in a test module."""
+    offenders = []
+    for path in sorted(TESTS.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom):
+                target = node.module or ""
+                if node.level:
+                    offenders.append(f"{path.relative_to(ROOT)}: relative import of {target}")
+                elif target.startswith("tests.") and not target.startswith("tests.helpers"):
+                    offenders.append(f"{path.relative_to(ROOT)}: imports {target}")
+            elif isinstance(node, ast.Import):
+                offenders += [
+                    f"{path.relative_to(ROOT)}: imports {alias.name}"
+                    for alias in node.names
+                    if alias.name.startswith("tests.")
+                    and not alias.name.startswith("tests.helpers")
+                ]
+    assert not offenders, offenders
+
+
+def test_the_mirror_rule_names_the_expected_files():
+    assert mirror_of(PACKAGE / "crypto" / "_armor.py") == TESTS / "crypto" / "test_armor.py"
+    assert mirror_of(PACKAGE / "services" / "keyring.py") == TESTS / "services" / "test_keyring.py"
+    assert mirror_of(PACKAGE / "cli" / "__init__.py") == TESTS / "cli" / "test_cli.py"
+    assert mirror_of(PACKAGE / "__init__.py") == TESTS / "test_dissent.py"

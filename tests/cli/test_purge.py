@@ -8,94 +8,27 @@ import pytest
 from sqlalchemy import func, select, update
 
 from dissent.cli.purge import purge
-from dissent.extensions import current_context, db
+from dissent.extensions import db
 from dissent.models import (
-    Attachment,
     AuditEntry,
     Enrolment,
-    Message,
-    Note,
     Observation,
     Role,
-    Source,
-    State,
-    StateChange,
     utcnow,
 )
 from dissent.services import accounts
-from dissent.services.storage import blob_dir
-from tests.helpers.casework import file_and_escalate
-from tests.helpers.files import random_bytes, source_upload
-from tests.helpers.pages import BASE_URL, csrf_from
-from tests.helpers.source import source_login, source_reply, submit_observation
-from tests.helpers.staff import login_staff
-
-LONG_AGO = date.today() - timedelta(days=400)
+from tests.helpers.retention import LONG_AGO, blob_count, counts, file_closed_cases
+from tests.helpers.source import source_login
 
 
 @pytest.fixture
 def filed(app, new_client, mission, make_staff):
-    """Three observations: an old closed one (with an attachment), an old closed one
-    that was escalated, and an open one. Returns their refs and the first's codename."""
-    adviser = make_staff(Role.ADVISER)
-    browser = new_client()
-    codename = submit_observation(browser, what="The old finding.")
-    with app.app_context():
-        old_ref = db.session.scalar(select(Observation.ref))
-    browser.ref = old_ref
-    assert source_upload(browser, random_bytes(30_000), "annex.bin").status_code == 303
-    assert source_reply(browser, old_ref, "And one more thing.").status_code == 303
-    staff = new_client()
-    login_staff(staff, adviser)
-    page = staff.get(f"/adviser/o/{old_ref}", base_url=BASE_URL)
-    noted = staff.post(
-        f"/adviser/o/{old_ref}/notes",
-        data={"note-csrf_token": csrf_from(page), "note-text": "Checked against the annex."},
-        base_url=BASE_URL,
-    )
-    assert noted.status_code == 303
-    changed = staff.post(
-        f"/adviser/o/{old_ref}/state",
-        data={"csrf_token": csrf_from(page), "to_state": "advice_only", "reason": "No case."},
-        base_url=BASE_URL,
-    )
-    assert changed.status_code == 303
-    sent = file_and_escalate(
-        app, new_client, adviser=adviser, leaders=[make_staff(Role.LEADERSHIP)]
-    )
-    submit_observation(new_client(), what="Still open.")
-    with app.app_context():
-        refs = list(db.session.scalars(select(Observation.ref).order_by(Observation.id)))
-        db.session.execute(
-            update(Observation)
-            .where(Observation.ref.in_(refs[:2]))
-            .values(state=State.CLOSED, closed_on=LONG_AGO)
-        )
-        db.session.commit()
-    return {
-        "old": refs[0],
-        "escalated": refs[1],
-        "open": refs[2],
-        "codename": codename,
-        "sent": sent,
-    }
+    """An old closed observation, an old closed escalated one and an open one."""
+    return file_closed_cases(app, new_client, make_staff)
 
 
 def run(app, *args: str, answer: str | None = None):
     return app.test_cli_runner().invoke(purge, list(args), input=answer)
-
-
-def counts(app) -> dict[str, int]:
-    with app.app_context():
-        return {
-            model.__name__: db.session.scalar(select(func.count()).select_from(model))
-            for model in (Observation, Message, Attachment, Source, Note, StateChange)
-        }
-
-
-def blob_count(app) -> int:
-    with app.app_context():
-        return len(list(blob_dir(current_context().settings).iterdir()))
 
 
 def test_a_closed_observation_goes_with_everything_it_holds(app, new_client, filed):
@@ -190,29 +123,3 @@ def test_used_and_expired_enrolment_links_are_deleted(app, mission):
     assert result.exit_code == 0, result.output
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Enrolment)) == 1
-
-
-def test_an_observation_reopened_and_closed_again_meanwhile_is_kept(app, filed, monkeypatch):
-    """Between the plan (shown for confirmation) and the deletion, an adviser reopened
-    the observation and closed it again today: the rule no longer holds for it."""
-    from dissent.services import retention
-
-    real_purge = retention.purge
-
-    def closed_again_today(session, settings, plan, **kwargs):
-        session.execute(
-            update(Observation)
-            .where(Observation.ref == filed["old"])
-            .values(closed_on=date.today())
-        )
-        session.commit()
-        return real_purge(session, settings, plan, **kwargs)
-
-    monkeypatch.setattr(retention, "purge", closed_again_today)
-    before = counts(app)
-
-    result = run(app, "--closed-before", date.today().isoformat(), "--yes")
-
-    assert result.exit_code == 0, result.output
-    assert "Deleted 0 observation(s)" in result.output
-    assert counts(app) == before

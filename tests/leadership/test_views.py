@@ -64,16 +64,6 @@ def respond_form(browser, sent: Sent, **data):
 
 
 @pytest.fixture
-def adviser(mission, make_staff):
-    return make_staff(Role.ADVISER)
-
-
-@pytest.fixture
-def leader(mission, make_staff):
-    return make_staff(Role.LEADERSHIP)
-
-
-@pytest.fixture
 def sent(app, new_client, adviser, leader) -> Sent:
     return file_and_escalate(app, new_client, adviser=adviser, leaders=[leader])
 

@@ -1,4 +1,4 @@
-"""Session stores and rate limiters: the database ones, and Redis when CI provides it."""
+"""Session stores and the KDF gate: the database store, and Redis when CI provides it."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ import pytest
 
 from dissent.extensions import db
 from dissent.models import utcnow
-from dissent.security.ratelimit import MemoryRateLimiter, RedisRateLimiter
 from dissent.security.session_store import DatabaseSessionStore, RedisSessionStore
 from dissent.services.context import KdfGate
 
@@ -80,21 +79,6 @@ def test_redis_session_record_expires_by_ttl():
     while client.exists("dissent:session:" + key.hex()):
         pass  # Redis expires it within milliseconds; no sleeping-to-pass
     assert store.load(key) is None
-
-
-def limiters(engine):
-    yield MemoryRateLimiter()
-    if REDIS_URL:
-        yield RedisRateLimiter(REDIS_URL)
-
-
-def test_rate_limit_allows_up_to_the_limit_then_refuses(engine):
-    for limiter in limiters(engine):
-        key = f"test:{uuid.uuid4().hex}"
-        results = [limiter.hit(key, limit=3, window_seconds=3600) for _ in range(5)]
-        assert results == [True, True, True, False, False]
-        other = f"test:{uuid.uuid4().hex}"
-        assert limiter.hit(other, limit=3, window_seconds=3600), "limits are per key"
 
 
 def test_kdf_gate_bounds_concurrent_derivations(monkeypatch, app):

@@ -30,11 +30,6 @@ WHAT = "The convoy log was rewritten after the inspection."
 
 
 @pytest.fixture
-def adviser(mission, make_staff):
-    return make_staff(Role.ADVISER)
-
-
-@pytest.fixture
 def source(app, new_client, adviser, mission):
     """A browser logged in as a source who filed one observation; ``.ref`` is its reference."""
     browser = new_client()

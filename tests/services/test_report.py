@@ -55,16 +55,6 @@ def svg_of(page, caption: str) -> str:
 
 
 @pytest.fixture
-def adviser(mission, make_staff):
-    return make_staff(Role.ADVISER)
-
-
-@pytest.fixture
-def leader(mission, make_staff):
-    return make_staff(Role.LEADERSHIP)
-
-
-@pytest.fixture
 def browser(new_client, leader):
     client = new_client()
     login_staff(client, leader)

@@ -34,11 +34,6 @@ def message_count(app) -> int:
 
 
 @pytest.fixture
-def adviser(mission, make_staff):
-    return make_staff(Role.ADVISER)
-
-
-@pytest.fixture
 def codename(new_client, adviser) -> str:
     """The codename of a filed observation (filed in a browser that is then closed)."""
     return submit_observation(new_client(), what="Vehicle checks were signed off unseen.")

@@ -48,11 +48,6 @@ def checked_value(response, name: str) -> str | None:
     return None
 
 
-@pytest.fixture
-def adviser(mission, make_staff):
-    return make_staff(Role.ADVISER)
-
-
 # --- validation: a message next to the field, the typed text kept, nothing saved ---------------
 
 

@@ -1,0 +1,33 @@
+"""Instances made by `dissent init` for command line tests, and what init prints."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from click.testing import Result
+
+from dissent.cli import cli
+from tests.helpers.cli import run
+
+# One printed share of the recovery key ceremony: its number and its text.
+SHARE = re.compile(r"^\s*share (\d+): (DISSENT-SHARE1 [A-Z0-9 ]+)$", re.M)
+
+
+def recovery_recipient(result: Result) -> str:
+    """Return the recovery recipient `dissent init` printed."""
+    match = re.search(r"^Recovery recipient: (age1\S+)$", result.stdout, re.M)
+    assert match, result.stdout
+    return match.group(1)
+
+
+def init_instance(path: Path) -> Path:
+    """Run `dissent init` into ``path`` and add the mission ``eupol``; return ``path``."""
+    assert run("init", "--instance", str(path)).exit_code == 0
+    assert run("mission", "add", "eupol", "EUPOL Test Mission", instance=path).exit_code == 0
+    return path
+
+
+def run_in(app, *args: str, answer: str | None = None) -> Result:
+    """Run ``dissent ARGS`` against the test application ``app``."""
+    return app.test_cli_runner().invoke(cli, list(args), input=answer)

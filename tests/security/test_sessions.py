@@ -1,0 +1,285 @@
+"""The split-knowledge sessions (dissent.security.sessions): sealing, expiry, rotation, ending."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from flask import request
+
+from dissent.security import sessions
+from dissent.security.sessions import (
+    ROTATION_GRACE,
+    SOURCE_COOKIE,
+    STAFF_COOKIE,
+    ServerSession,
+    SplitKnowledgeSessionInterface,
+    day_expiry,
+    is_staff_path,
+)
+
+SOURCE_TTL = timedelta(minutes=30)
+STAFF_TTL = timedelta(minutes=60)
+START = datetime(2024, 3, 5, 13, 47, 12, tzinfo=UTC)
+
+
+class MemoryStore:
+    """A session store on a dict, keeping the store's rule: only ``new`` creates."""
+
+    def __init__(self) -> None:
+        self.records: dict[bytes, tuple[bytes, datetime]] = {}
+        self.saves = 0
+
+    def load(self, id_hash: bytes) -> tuple[bytes, datetime] | None:
+        return self.records.get(id_hash)
+
+    def save(self, id_hash: bytes, sealed: bytes, *, expires_at: datetime, new: bool) -> bool:
+        self.saves += 1
+        if not new and id_hash not in self.records:
+            return False
+        self.records[id_hash] = (sealed, expires_at)
+        return True
+
+    def delete(self, id_hash: bytes) -> None:
+        self.records.pop(id_hash, None)
+
+
+@pytest.fixture
+def clock(monkeypatch) -> dict[str, datetime]:
+    now = {"now": START}
+    monkeypatch.setattr(sessions, "utcnow", lambda: now["now"])
+    return now
+
+
+@pytest.fixture
+def store() -> MemoryStore:
+    return MemoryStore()
+
+
+@pytest.fixture
+def interface(store) -> SplitKnowledgeSessionInterface:
+    return SplitKnowledgeSessionInterface(store, staff_ttl=STAFF_TTL, source_ttl=SOURCE_TTL)
+
+
+def request_cycle(app, interface, path="/submit", cookie=None, change=lambda s: None):
+    """Open the session of one request to ``path``, apply ``change``, save it.
+
+    Return the session and the cookie value set (``""`` for a deleted cookie, ``None``
+    when the response sets none).
+    """
+    name = STAFF_COOKIE if is_staff_path(path) else SOURCE_COOKIE
+    headers = {"Cookie": f"{name}={cookie}"} if cookie else {}
+    with app.test_request_context(path, headers=headers):
+        session = interface.open_session(app, request)
+        change(session)
+        response = app.response_class()
+        interface.save_session(app, session, response)
+    set_cookies = [h for h in response.headers.getlist("Set-Cookie") if h.startswith(name + "=")]
+    value = set_cookies[0].split(";")[0].split("=", 1)[1] if set_cookies else None
+    return session, value
+
+
+def peek(app, interface, cookie, path="/submit"):
+    """Open the session ``cookie`` names, without saving it back."""
+    name = STAFF_COOKIE if is_staff_path(path) else SOURCE_COOKIE
+    with app.test_request_context(path, headers={"Cookie": f"{name}={cookie}"}):
+        return interface.open_session(app, request)
+
+
+def put(**values):
+    return lambda session: session.update(values)
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("now", "ttl", "expected"),
+    [
+        (START, SOURCE_TTL, datetime(2024, 3, 6, tzinfo=UTC)),
+        (datetime(2024, 3, 5, 23, 45, tzinfo=UTC), SOURCE_TTL, datetime(2024, 3, 7, tzinfo=UTC)),
+        (datetime(2024, 3, 5, 23, 30, tzinfo=UTC), SOURCE_TTL, datetime(2024, 3, 6, tzinfo=UTC)),
+        (datetime(2024, 12, 31, 12, 0, tzinfo=UTC), SOURCE_TTL, datetime(2025, 1, 1, tzinfo=UTC)),
+    ],
+)
+def test_a_source_session_expires_at_the_first_midnight_after_its_lifetime(
+    monkeypatch, now, ttl, expected
+):
+    monkeypatch.setattr(sessions, "utcnow", lambda: now)
+
+    assert day_expiry(ttl) == expected
+
+
+@pytest.mark.parametrize(
+    ("path", "staff"),
+    [
+        ("/staff", True),
+        ("/staff/login", True),
+        ("/adviser/", True),
+        ("/leadership/report", True),
+        ("/admin/accounts", True),
+        ("/", False),
+        ("/submit", False),
+        ("/staffing", False),
+        ("/administrator", False),
+        ("/inbox/adviser", False),
+    ],
+)
+def test_only_the_staff_prefixes_and_what_is_below_them_are_staff_paths(path, staff):
+    assert is_staff_path(path) is staff
+
+
+def test_regenerate_keeps_only_the_named_keys_that_exist_and_end_empties_the_session():
+    session = ServerSession({"source_id": 1, "csrf_token": "t"}, sid=b"s" * 32, key=b"k" * 32)
+
+    session.regenerate(keep_old=("csrf_token", "missing"))
+
+    assert session.rotate and session.modified
+    assert session.keep_old == {"csrf_token": "t"}
+    session.end()
+    assert session.destroy
+    assert dict(session) == {}
+
+
+# --- the interface --------------------------------------------------------------------------
+
+
+def test_a_session_nothing_was_put_in_stores_nothing_and_sets_no_cookie(
+    app, interface, store, clock
+):
+    session, cookie = request_cycle(app, interface)
+
+    assert session.is_new
+    assert cookie is None
+    assert store.records == {}
+
+
+def test_the_store_holds_only_ciphertext_and_the_cookie_opens_it(app, interface, store, clock):
+    _, cookie = request_cycle(app, interface, change=put(source_secret="canary-0815"))
+
+    [(id_hash, (sealed, _))] = store.records.items()
+    raw = base64.urlsafe_b64decode(cookie + "==")
+    assert b"canary-0815" not in sealed
+    assert raw[:32] != id_hash  # the store is keyed by a hash of the id, not the id
+    again, _ = request_cycle(app, interface, cookie=cookie)
+    assert dict(again) == {"source_secret": "canary-0815"}
+    assert not again.is_new
+
+
+def test_a_cookie_with_another_key_opens_an_empty_session(app, interface, store, clock):
+    _, cookie = request_cycle(app, interface, change=put(source_id=7))
+    raw = base64.urlsafe_b64decode(cookie + "==")
+    forged = base64.urlsafe_b64encode(raw[:32] + bytes(32)).decode().rstrip("=")
+
+    session, _ = request_cycle(app, interface, cookie=forged)
+
+    assert session.is_new
+    assert dict(session) == {}
+    assert len(store.records) == 1  # the real session is untouched
+
+
+def test_the_store_learns_only_the_day_of_a_source_session_but_a_staff_expiry_exactly(
+    app, interface, store, clock
+):
+    request_cycle(app, interface, "/submit", change=put(source_id=7))
+    request_cycle(app, interface, "/staff/login", change=put(pending_staff_id=3))
+
+    expiries = sorted(expires_at for _, expires_at in store.records.values())
+    assert expiries == [START + STAFF_TTL, datetime(2024, 3, 6, tzinfo=UTC)]
+
+
+def test_an_idle_session_past_its_deadline_is_empty_and_deleted(app, interface, store, clock):
+    _, cookie = request_cycle(app, interface, change=put(source_id=7))
+
+    clock["now"] += SOURCE_TTL
+    session, _ = request_cycle(app, interface, cookie=cookie)
+
+    assert dict(session) == {}
+    assert store.records == {}
+
+
+def test_reading_pages_does_not_rewrite_the_session_until_a_minute_has_passed(
+    app, interface, store, clock
+):
+    _, cookie = request_cycle(app, interface, change=put(source_id=7))
+    assert store.saves == 1
+
+    clock["now"] += timedelta(seconds=59)
+    request_cycle(app, interface, cookie=cookie)
+    assert store.saves == 1
+
+    clock["now"] += timedelta(seconds=2)
+    request_cycle(app, interface, cookie=cookie)
+    assert store.saves == 2
+    # The deadline moved: 29 minutes later the session is still there.
+    clock["now"] += SOURCE_TTL - timedelta(minutes=1)
+    session, _ = request_cycle(app, interface, cookie=cookie)
+    assert session["source_id"] == 7
+
+
+def test_a_regenerated_session_gets_a_new_cookie_and_the_old_one_opens_nothing(
+    app, interface, store, clock
+):
+    _, old = request_cycle(app, interface, "/staff/login", change=put(pending_staff_id=3))
+
+    _, new = request_cycle(
+        app, interface, "/staff/2fa", cookie=old, change=lambda s: s.regenerate()
+    )
+
+    assert new and new != old
+    assert len(store.records) == 1
+    assert dict(request_cycle(app, interface, "/staff/2fa", cookie=old)[0]) == {}
+    assert request_cycle(app, interface, "/staff/2fa", cookie=new)[0]["pending_staff_id"] == 3
+
+
+def test_the_old_id_keeps_only_what_regenerate_kept_and_only_for_the_grace_period(
+    app, interface, store, clock
+):
+    _, old = request_cycle(app, interface, change=put(csrf_token="t", draft="secret draft"))
+
+    def log_in(session):
+        session["source_id"] = 7
+        session.regenerate(keep_old=("csrf_token",))
+
+    _, new = request_cycle(app, interface, cookie=old, change=log_in)
+
+    assert dict(peek(app, interface, old)) == {"csrf_token": "t"}
+    assert peek(app, interface, new)["source_id"] == 7
+    clock["now"] += ROTATION_GRACE
+    assert dict(peek(app, interface, old)) == {}
+    assert peek(app, interface, new)["source_id"] == 7
+
+
+def test_an_ended_or_emptied_session_is_deleted_with_its_cookie(app, interface, store, clock):
+    _, first = request_cycle(app, interface, change=put(source_id=7))
+    _, second = request_cycle(app, interface, change=put(source_id=8))
+
+    _, ended = request_cycle(app, interface, cookie=first, change=lambda s: s.end())
+    _, emptied = request_cycle(app, interface, cookie=second, change=lambda s: s.clear())
+
+    assert ended == emptied == ""
+    assert store.records == {}
+
+
+def test_a_late_save_does_not_bring_back_a_session_deleted_meanwhile(app, interface, store, clock):
+    _, cookie = request_cycle(app, interface, change=put(source_id=7))
+
+    def quick_exit_in_another_tab(session):
+        store.records.clear()
+        session["csrf_token"] = "new"
+
+    _, set_again = request_cycle(app, interface, cookie=cookie, change=quick_exit_in_another_tab)
+
+    assert set_again is None
+    assert store.records == {}
+
+
+def test_the_staff_and_source_interfaces_never_share_a_session(app, interface, store, clock):
+    _, staff_cookie = request_cycle(app, interface, "/adviser/", change=put(staff_id=1))
+
+    with app.test_request_context("/inbox", headers={"Cookie": f"{STAFF_COOKIE}={staff_cookie}"}):
+        on_source_side = interface.open_session(app, request)
+
+    assert on_source_side.is_new
+    assert dict(on_source_side) == {}

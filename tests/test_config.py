@@ -1,0 +1,239 @@
+"""Settings: where they come from, which wins, and how bad or missing secrets are refused."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import stat
+
+import pytest
+
+from dissent.config import (
+    INSTANCE_FILE,
+    MIN_SECRET_KEY_BYTES,
+    ConfigError,
+    load_settings,
+    read_instance_file,
+    write_instance_file,
+)
+from dissent.crypto import KeyKind, generate_identity
+from dissent.crypto.codename import MIN_SALT_BYTES
+
+
+def b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
+
+
+@pytest.fixture
+def secrets(recovery_identity) -> dict[str, str]:
+    """The three instance secrets, as ``dissent init`` writes them."""
+    return {
+        "secret_key": b64(b"k" * MIN_SECRET_KEY_BYTES),
+        "source_salt": b64(b"s" * MIN_SALT_BYTES),
+        "recovery_recipient": recovery_identity.recipient.encode(),
+    }
+
+
+def load(tmp_path, environ=None, **overrides):
+    """Load settings for the instance folder ``tmp_path`` with ``overrides``."""
+    return load_settings(environ or {}, {"INSTANCE_PATH": str(tmp_path), **overrides})
+
+
+def refusal(tmp_path, environ=None, **overrides) -> str:
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path, environ, **overrides)
+    return str(caught.value)
+
+
+# --- where settings come from -----------------------------------------------------------------
+
+
+def test_without_secrets_nothing_starts_and_the_message_says_to_run_init(tmp_path):
+    message = refusal(tmp_path)
+
+    assert "secret_key, source_salt, recovery_recipient" in message
+    assert str(tmp_path / INSTANCE_FILE) in message
+    assert "dissent init" in message
+
+
+def test_one_missing_secret_is_named_alone(tmp_path, secrets):
+    del secrets["source_salt"]
+
+    message = refusal(tmp_path, **secrets)
+
+    assert "(source_salt)" in message
+
+
+def test_the_instance_file_supplies_the_secrets_and_sqlite_lives_beside_it(tmp_path, secrets):
+    (tmp_path / INSTANCE_FILE).write_text(json.dumps(secrets), encoding="utf-8")
+
+    settings = load(tmp_path)
+
+    assert settings.secret_key == b"k" * MIN_SECRET_KEY_BYTES
+    assert settings.source_salt == b"s" * MIN_SALT_BYTES
+    assert settings.key_kind is KeyKind.HYBRID
+    assert settings.instance_path == tmp_path.resolve()
+    assert settings.database_url == f"sqlite:///{tmp_path.resolve() / 'dissent.sqlite3'}"
+    assert settings.redis_url is None and settings.public_url is None
+
+
+def test_the_environment_beats_the_file_and_the_overrides_beat_both(tmp_path, secrets):
+    (tmp_path / INSTANCE_FILE).write_text(
+        json.dumps({**secrets, "database_url": "sqlite:///from-file.db"}), encoding="utf-8"
+    )
+    environ = {
+        "DATABASE_URL": "sqlite:///from-env.db",
+        "DISSENT_SECRET_KEY": b64(b"e" * MIN_SECRET_KEY_BYTES),
+        "DISSENT_PUBLIC_URL": "https://env.example",
+    }
+
+    settings = load(tmp_path, environ, DATABASE_URL="sqlite:///from-override.db")
+
+    assert settings.database_url == "sqlite:///from-override.db"
+    assert settings.secret_key == b"e" * MIN_SECRET_KEY_BYTES
+    assert settings.public_url == "https://env.example"
+
+
+def test_an_empty_environment_variable_does_not_replace_the_file(tmp_path, secrets):
+    (tmp_path / INSTANCE_FILE).write_text(json.dumps(secrets), encoding="utf-8")
+
+    settings = load(tmp_path, {"DISSENT_SECRET_KEY": "", "REDIS_URL": ""})
+
+    assert settings.secret_key == b"k" * MIN_SECRET_KEY_BYTES
+    assert settings.redis_url is None
+
+
+def test_the_instance_folder_comes_from_the_environment_unless_overridden(
+    tmp_path, secrets, monkeypatch
+):
+    chosen = tmp_path / "chosen"
+    chosen.mkdir()
+    (chosen / INSTANCE_FILE).write_text(json.dumps(secrets), encoding="utf-8")
+
+    assert load_settings({"DISSENT_INSTANCE": str(chosen)}).instance_path == chosen.resolve()
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "instance").mkdir()
+    (tmp_path / "instance" / INSTANCE_FILE).write_text(json.dumps(secrets), encoding="utf-8")
+    assert load_settings({}).instance_path == (tmp_path / "instance").resolve()
+    overridden = load_settings({"DISSENT_INSTANCE": "/nowhere"}, {"INSTANCE_PATH": str(chosen)})
+    assert overridden.instance_path == chosen.resolve()
+
+
+def test_secret_values_never_appear_in_the_settings_repr(tmp_path, secrets):
+    settings = load(tmp_path, **secrets)
+
+    text = repr(settings)
+
+    assert "secret_key" not in text and "source_salt" not in text
+    assert repr(b"k" * MIN_SECRET_KEY_BYTES) not in text
+
+
+# --- validation -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["secret_key", "source_salt"])
+def test_a_secret_that_is_not_base64_is_refused(tmp_path, secrets, name):
+    secrets[name] = "not base64!"
+
+    assert refusal(tmp_path, **secrets) == f"{name} is not valid base64"
+
+
+@pytest.mark.parametrize(
+    ("name", "minimum"), [("secret_key", MIN_SECRET_KEY_BYTES), ("source_salt", MIN_SALT_BYTES)]
+)
+def test_a_secret_one_byte_short_is_refused_and_the_minimum_is_accepted(
+    tmp_path, secrets, name, minimum
+):
+    secrets[name] = b64(b"x" * (minimum - 1))
+    assert refusal(tmp_path, **secrets) == f"{name} must be at least {minimum} bytes"
+
+    secrets[name] = b64(b"x" * minimum)
+    assert getattr(load(tmp_path, **secrets), name) == b"x" * minimum
+
+
+def test_raw_bytes_given_by_a_caller_are_taken_as_they_are(tmp_path, secrets):
+    secrets["secret_key"] = b"r" * MIN_SECRET_KEY_BYTES
+
+    assert load(tmp_path, **secrets).secret_key == b"r" * MIN_SECRET_KEY_BYTES
+
+
+def test_an_unknown_key_kind_is_refused_with_the_choices(tmp_path, secrets):
+    message = refusal(tmp_path, **secrets, key_kind="rsa")
+
+    assert message == "key_kind must be one of: x25519, mlkem768x25519"
+
+
+def test_a_recovery_recipient_that_is_not_an_age_recipient_is_refused(tmp_path, secrets):
+    secrets["recovery_recipient"] = "age1notarecipient"
+
+    assert refusal(tmp_path, **secrets).startswith(
+        "recovery_recipient is not a valid age recipient"
+    )
+
+
+def test_a_recovery_recipient_of_the_other_key_kind_is_refused(tmp_path, secrets):
+    classic = generate_identity(KeyKind.X25519).recipient.encode()
+    secrets["recovery_recipient"] = classic
+
+    message = refusal(tmp_path, **secrets)
+
+    assert message == "recovery_recipient is not of the instance's key kind"
+    settings = load(tmp_path, **secrets, key_kind=KeyKind.X25519.value)
+    assert settings.key_kind is KeyKind.X25519
+    assert settings.recovery_recipient.encode() == classic
+
+
+def test_no_concurrent_key_derivation_at_all_is_refused(tmp_path, secrets):
+    assert refusal(tmp_path, **secrets, max_concurrent_kdf=0) == (
+        "max_concurrent_kdf must be at least 1"
+    )
+    assert load(tmp_path, **secrets, max_concurrent_kdf="2").max_concurrent_kdf == 2
+
+
+def test_idle_timeouts_can_be_set_and_default_to_fifteen_and_thirty_minutes(tmp_path, secrets):
+    defaults = load(tmp_path, **secrets)
+    tuned = load(tmp_path, **secrets, STAFF_IDLE_MINUTES="5", SOURCE_IDLE_MINUTES=60)
+
+    assert (defaults.staff_idle_minutes, defaults.source_idle_minutes) == (15, 30)
+    assert (tuned.staff_idle_minutes, tuned.source_idle_minutes) == (5, 60)
+
+
+# --- the instance file ------------------------------------------------------------------------
+
+
+def test_a_missing_instance_file_reads_as_empty(tmp_path):
+    assert read_instance_file(tmp_path / "not-there") == {}
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [("{not json", "cannot read"), ('["a", "list"]', "does not hold a JSON object")],
+)
+def test_a_damaged_instance_file_is_refused(tmp_path, content, expected):
+    (tmp_path / INSTANCE_FILE).write_text(content, encoding="utf-8")
+
+    with pytest.raises(ConfigError, match=expected) as caught:
+        read_instance_file(tmp_path)
+    assert str(tmp_path / INSTANCE_FILE) in str(caught.value)
+
+
+def test_the_instance_file_is_written_for_its_owner_only_and_reads_back(tmp_path, secrets):
+    folder = tmp_path / "new" / "instance"
+
+    path = write_instance_file(folder, secrets)
+
+    assert path == folder / INSTANCE_FILE
+    assert stat.S_IMODE(os.stat(folder).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    assert read_instance_file(folder) == secrets
+
+
+def test_an_existing_instance_file_is_never_overwritten(tmp_path, secrets):
+    path = write_instance_file(tmp_path, secrets)
+    before = path.read_bytes()
+
+    with pytest.raises(FileExistsError):
+        write_instance_file(tmp_path, {"secret_key": "other"})
+
+    assert path.read_bytes() == before

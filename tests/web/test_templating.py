@@ -1,0 +1,75 @@
+"""What templates get: file sizes for people, the upload limits, the CSRF token, dates."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from flask import session
+from flask_babel import force_locale
+
+from dissent.services import attachments
+from dissent.web.forms import CSRF_SESSION_KEY
+from dissent.web.templating import MIB, filesize
+
+
+@pytest.mark.parametrize(
+    ("size", "shown"),
+    [
+        (0, "0 bytes"),
+        (1023, "1,023 bytes"),
+        (1024, "1 KB"),
+        (1536, "1.5 KB"),
+        (1000 * 1024, "1,000 KB"),
+        (MIB, "1 MB"),
+        (int(2.5 * MIB), "2.5 MB"),
+        (1234567890, "1,177.4 MB"),
+    ],
+)
+def test_a_file_size_is_shown_in_bytes_kb_or_mb_in_powers_of_1024(app, size, shown):
+    with app.test_request_context():
+        assert filesize(size) == shown
+
+
+def test_a_file_size_uses_the_readers_decimal_comma_in_dutch(app):
+    with app.test_request_context(), force_locale("nl"):
+        assert filesize(1536) == "1,5 KB"
+        assert filesize(1234567890) == "1.177,4 MB"
+        assert filesize(5) == "5 bytes"
+
+
+def test_templates_can_show_the_upload_limits_as_file_sizes(app):
+    template = app.jinja_env.from_string(
+        "{{ attachment_limits()['file']|filesize }}/{{ attachment_limits()['count'] }}"
+        "/{{ attachment_limits()['total']|filesize }}"
+    )
+
+    with app.test_request_context():
+        shown = template.render()
+        expected = (
+            f"{filesize(attachments.MAX_ATTACHMENT_BYTES)}"
+            f"/{attachments.MAX_ATTACHMENTS_PER_OBSERVATION}"
+            f"/{filesize(attachments.MAX_TOTAL_BYTES_PER_OBSERVATION)}"
+        )
+
+    assert shown == expected
+
+
+def test_templates_get_the_sessions_csrf_token(app):
+    template = app.jinja_env.from_string("{{ csrf_token() }}")
+
+    with app.test_request_context():
+        shown = template.render()
+        assert shown == session[CSRF_SESSION_KEY]
+
+
+def test_templates_format_dates_in_the_readers_language(app):
+    template = app.jinja_env.from_string("{{ day|format_date('long') }}")
+
+    with app.test_request_context():
+        english = template.render(day=date(2024, 3, 5))
+        with force_locale("nl"):
+            dutch = template.render(day=date(2024, 3, 5))
+
+    assert english == "March 5, 2024"
+    assert dutch == "5 maart 2024"

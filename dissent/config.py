@@ -20,6 +20,7 @@ from typing import Any
 
 from .crypto import KeyFormatError, KeyKind, PublicKeyRecipient, parse_recipient
 from .crypto.codename import DEFAULT_KDF_PARAMS, MIN_SALT_BYTES, KdfParams
+from .crypto.keys import MAX_SCRYPT_WORK_FACTOR
 
 INSTANCE_FILE = "dissent.json"
 MIN_SECRET_KEY_BYTES = 32
@@ -60,6 +61,19 @@ class Settings:
     # Cookies are always Secure and __Host- prefixed; browsers accept Secure cookies
     # from http://127.0.0.1 and localhost, so the demo works without TLS.
     public_url: str | None = None
+
+
+def _whole(values: Mapping[str, Any], name: str, default: int, *, low: int, high: int) -> int:
+    """Return the whole-number setting ``name`` (``default`` when absent), or raise
+    :class:`ConfigError` naming it when it is not a whole number from ``low`` to ``high``."""
+    raw = values.get(name, default)
+    try:
+        number = int(raw) if not isinstance(raw, bool) and str(raw).strip().isdigit() else None
+    except ValueError:
+        number = None
+    if number is None or not low <= number <= high:
+        raise ConfigError(f"{name} must be a whole number from {low} to {high}, not {raw!r}")
+    return number
 
 
 def _b64(value: Any, *, name: str, min_bytes: int) -> bytes:
@@ -144,15 +158,21 @@ def load_settings(
         redis_url=values.get("redis_url") or None,
         kdf_params=values.get("kdf_params", DEFAULT_KDF_PARAMS),
         password_params=values.get("password_params", DEFAULT_PASSWORD_PARAMS),
-        staff_wrap_work_factor=int(values.get("staff_wrap_work_factor", 16)),
-        max_concurrent_kdf=int(values.get("max_concurrent_kdf", DEFAULT_MAX_CONCURRENT_KDF)),
-        staff_idle_minutes=int(values.get("staff_idle_minutes", STAFF_IDLE_MINUTES)),
-        source_idle_minutes=int(values.get("source_idle_minutes", SOURCE_IDLE_MINUTES)),
-        testing=bool(values.get("testing", False)),
+        staff_wrap_work_factor=_whole(
+            values, "staff_wrap_work_factor", 16, low=10, high=MAX_SCRYPT_WORK_FACTOR
+        ),
+        max_concurrent_kdf=_whole(
+            values, "max_concurrent_kdf", DEFAULT_MAX_CONCURRENT_KDF, low=1, high=1024
+        ),
+        staff_idle_minutes=_whole(
+            values, "staff_idle_minutes", STAFF_IDLE_MINUTES, low=1, high=1440
+        ),
+        source_idle_minutes=_whole(
+            values, "source_idle_minutes", SOURCE_IDLE_MINUTES, low=1, high=1440
+        ),
+        testing=values.get("testing", False) is True,
         public_url=values.get("public_url") or None,
     )
-    if settings.max_concurrent_kdf < 1:
-        raise ConfigError("max_concurrent_kdf must be at least 1")
     return settings
 
 

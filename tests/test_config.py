@@ -186,9 +186,29 @@ def test_a_recovery_recipient_of_the_other_key_kind_is_refused(tmp_path, secrets
 
 def test_no_concurrent_key_derivation_at_all_is_refused(tmp_path, secrets):
     assert refusal(tmp_path, **secrets, max_concurrent_kdf=0) == (
-        "max_concurrent_kdf must be at least 1"
+        "max_concurrent_kdf must be a whole number from 1 to 1024, not 0"
     )
     assert load(tmp_path, **secrets, max_concurrent_kdf="2").max_concurrent_kdf == 2
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("STAFF_IDLE_MINUTES", "fifteen"),
+        ("SOURCE_IDLE_MINUTES", "0"),
+        ("SOURCE_IDLE_MINUTES", "-5"),
+        ("STAFF_IDLE_MINUTES", "100000"),
+        ("MAX_CONCURRENT_KDF", "2.5"),
+        ("STAFF_WRAP_WORK_FACTOR", "4"),
+    ],
+)
+def test_a_setting_that_is_not_a_sensible_whole_number_is_named_not_a_traceback(
+    tmp_path, secrets, name, value
+):
+    message = refusal(tmp_path, **secrets, **{name: value})
+
+    assert message.startswith(f"{name.lower()} must be a whole number from ")
+    assert repr(value) in message
 
 
 def test_idle_timeouts_can_be_set_and_default_to_fifteen_and_thirty_minutes(tmp_path, secrets):

@@ -17,6 +17,7 @@ MAX_PASSWORD_LENGTH = 256
 # zxcvbn's score 3 means "safely unguessable: moderate protection from offline
 # slow-hash scenario"; its dictionaries include the passwords most common in breaches.
 MIN_STRENGTH_SCORE = 3
+ZXCVBN_MAX = 72
 
 
 def check_password_policy(password: str, *, username: str) -> None:
@@ -25,8 +26,9 @@ def check_password_policy(password: str, *, username: str) -> None:
         raise WeakPassword(WeakPassword.TOO_SHORT)
     if len(password) > MAX_PASSWORD_LENGTH:
         raise WeakPassword(WeakPassword.TOO_LONG)
-    # zxcvbn is slow on very long inputs; the first 100 characters decide anyway.
-    result = zxcvbn(password[:100], user_inputs=[username, "dissent"])
+    # zxcvbn refuses inputs longer than 72 characters (and is slow near that); the
+    # first 72 decide: a password whose first 72 characters are strong is strong.
+    result = zxcvbn(password[:ZXCVBN_MAX], user_inputs=[username, "dissent"])
     if result["score"] < MIN_STRENGTH_SCORE:
         raise WeakPassword(WeakPassword.TOO_GUESSABLE)
 

@@ -133,8 +133,9 @@ def test_encrypt_and_decrypt_files(tmp_path, key):
     assert (tmp_path / "out.txt").read_bytes() == data
 
 
-def test_dissent_decrypt_is_the_design_name_of_age_decrypt(tmp_path, key):
-    """DESIGN's command-line contract names `dissent decrypt` (offline, identity file)."""
+def test_dissent_decrypt_is_the_contract_name_of_age_decrypt(tmp_path, key):
+    """The command-line contract (docs/architecture.md) names `dissent decrypt`
+    (offline, with an identity file)."""
     path, recipient = key
     sealed = age("encrypt", "-r", recipient, input=b"the original table")
 

@@ -1,11 +1,9 @@
 """Separation of duties (invariant 3): the role-by-route matrix, built from the URL map.
 
 Every route must carry an access rule, the rule must fit the part of the URL space the
-route lives in (DESIGN §5, stated here independently of the decorators), and every
-principal must get what that rule promises: allowed ones the page, the others a 403 or
-the right login page, nobody a 500.
-
-The helpers at the top are shared with the other security tests.
+route lives in (the URL contract of docs/architecture.md, stated here independently of
+the decorators), and every principal must get what that rule promises: allowed ones the
+page, the others a 403 or the right login page, nobody a 500.
 """
 
 from __future__ import annotations
@@ -56,7 +54,7 @@ AUDIENCE: dict[Access, frozenset[str]] = {
 
 
 def contracted_rules(path: str) -> set[Access]:
-    """Return the rules DESIGN §5 allows for a route at ``path`` (a URL rule string)."""
+    """Return the rules the URL contract allows for a route at ``path`` (a URL rule string)."""
     if path.startswith("/admin/"):
         return {Access.ADMIN}
     if path.startswith("/adviser/"):

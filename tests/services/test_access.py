@@ -1,4 +1,4 @@
-"""Granting a later adviser access to a mission's earlier files (DESIGN §3: re-wrap)."""
+"""Granting a later adviser access to a mission's earlier files."""
 
 from __future__ import annotations
 

@@ -118,6 +118,15 @@ def test_a_strong_password_of_the_minimum_length_is_accepted():
     check_password_policy(password, username="jdoe")
 
 
+@pytest.mark.parametrize("length", [73, 100, MAX_PASSWORD_LENGTH])
+def test_a_long_passphrase_up_to_the_maximum_is_accepted(length):
+    # The strength checker itself refuses more than 72 characters; that must not
+    # turn a long passphrase into an error page.
+    passphrase = ("harbour lantern quietly orbits the tidal meadow " * 6)[:length]
+
+    check_password_policy(passphrase, username="jdoe")
+
+
 def test_one_character_over_the_maximum_is_too_long_however_strong():
     with pytest.raises(WeakPassword) as refused:
         check_password_policy("Zq8#vLp2!mRt" * 21 + "x" * 5, username="jdoe")

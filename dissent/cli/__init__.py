@@ -10,6 +10,7 @@ from flask.cli import FlaskGroup
 from .age import age, decrypt
 from .audit import audit
 from .backup import backup, restore
+from .doctor import doctor
 from .export import export
 from .instance import demo, init, serve
 from .manage import db_group, mission, totp, user
@@ -75,6 +76,7 @@ for command in (
     backup,
     restore,
     purge,
+    doctor,
 ):
     cli.add_command(command)
 # The documented name is `dissent decrypt`; it is also `dissent age decrypt`, next to

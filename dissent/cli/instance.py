@@ -208,7 +208,11 @@ def run_server(app: Flask, *, host: str, port: int, workers: int) -> None:
                 "accesslog": None,
                 "errorlog": "-",
                 "loglevel": "warning",
-                "timeout": 120,
+                # A worker whose main loop stops answering is replaced after this long.
+                # Threads serving slow uploads keep it answering; a request waiting on a
+                # frozen database is ended sooner by database.py's deadlines.
+                "timeout": 30,
+                "graceful_timeout": 30,
                 "forwarded_allow_ips": "",
                 "proxy_allow_ips": "",
             }
@@ -233,4 +237,34 @@ def serve(host: str, port: int, workers: int) -> None:
         app = create_app()
     except ConfigError as exc:
         raise CommandError(str(exc)) from exc
+    _prepare_to_serve(app)
     run_server(app, host=host, port=port, workers=workers)
+
+
+def _prepare_to_serve(app: Flask) -> None:
+    """Refuse a database without the latest schema; remove stale partial uploads.
+
+    A server started before `dissent db upgrade` would answer every page that reads a
+    changed table with an error, so it does not start.
+    """
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from ..config import Settings
+    from ..extensions import db
+    from ..services.doctor import schema_of, unreachable_database
+    from ..services.storage import remove_stale_parts
+
+    engine = db.engine(app)
+    try:
+        finding = schema_of(engine).finding()
+    except SQLAlchemyError as exc:
+        finding = unreachable_database(engine, exc)
+    finally:
+        # gunicorn forks its workers from this process: none may share its connection.
+        engine.dispose()
+    if finding is not None:
+        raise CommandError(f"not serving: {finding.problem}; fix: {finding.fix}")
+    settings: Settings = app.extensions["dissent.settings"]
+    removed = remove_stale_parts(settings)
+    if removed:
+        click.echo(f"Removed {removed} partial upload file(s) left by uploads that did not finish.")

@@ -4,8 +4,8 @@ Files live in ``<instance>/blobs/`` (mode 0700) under random names. A blob is wr
 to a temporary ``.part`` file in that folder, flushed to disk, and renamed to its final
 name only when complete; the database row that names it is committed after the rename,
 and if the transaction does not commit the file is removed. So a crash leaves at worst a
-file without a record (found by :func:`find_orphans`), never a record without its
-ciphertext. Only ciphertext is ever written here.
+file without a record (found by :func:`find_orphans`; ``dissent doctor --fix`` removes
+it), never a record without its ciphertext. Only ciphertext is ever written here.
 """
 
 from __future__ import annotations
@@ -34,9 +34,13 @@ BLOB_DIR = "blobs"
 PART_SUFFIX = ".part"
 _NAME_BYTES = 16  # 128 random bits: names never collide and say nothing
 _NAME = re.compile(r"[0-9a-f]{32}")
-# A file younger than this may belong to an upload still in flight (written and renamed,
-# its row not yet committed); orphan reports leave such files out.
+# A file written to in the last hour may belong to an upload still in flight: a part
+# file is written to as each piece of its upload arrives, and a renamed file's row is
+# committed moments later. An older part file belongs to an upload that stopped, and an
+# older file without a row was left by a crash; orphan reports and clean-ups leave
+# younger files alone.
 ORPHAN_GRACE_SECONDS = 3600
+_DAY_SECONDS = 86400
 
 T = TypeVar("T")
 
@@ -178,27 +182,52 @@ class Orphans:
         return not (self.files_without_record or self.records_without_file or self.partial_files)
 
 
+def _last_written(mtime: float) -> float:
+    """Return the latest moment a file in the blob folder with this modification time
+    may have been written to."""
+    # publish() dates a file to midnight UTC (invariant 2), and it does so a moment
+    # before the rename and the commit: such a time names only the day, and the file
+    # may have been written at any time up to that day's end.
+    return mtime + _DAY_SECONDS if mtime % _DAY_SECONDS == 0 else mtime
+
+
+def _settled_files(folder: Path, *, grace_seconds: int, now: float | None) -> list[str]:
+    """Return the names of the regular files in ``folder`` untouched for ``grace_seconds``."""
+    recent = (time.time() if now is None else now) - grace_seconds
+    settled = []
+    for entry in os.scandir(folder):
+        try:
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            mtime = entry.stat(follow_symlinks=False).st_mtime
+        except FileNotFoundError:
+            continue  # an upload that ended (and removed its part) just now
+        if _last_written(mtime) <= recent:
+            settled.append(entry.name)
+    return sorted(settled)
+
+
 def find_orphans(
-    session: Session, settings: Settings, *, grace_seconds: int = ORPHAN_GRACE_SECONDS
+    session: Session,
+    settings: Settings,
+    *,
+    grace_seconds: int = ORPHAN_GRACE_SECONDS,
+    now: float | None = None,
 ) -> Orphans:
     """Compare the blob folder with the attachment records.
 
-    Files modified in the last ``grace_seconds`` are left out: they may belong to an
-    upload that is between its rename and its commit. (Published blobs are dated to
-    midnight, so one caught in the milliseconds between rename and commit could be listed;
-    run the report again before acting on a file from today.)
+    Files written to in the last ``grace_seconds`` (before ``now``, a POSIX time,
+    default the current one) are left out: they may belong to an upload in flight. A
+    published blob is dated to midnight, so it counts as written at the end of its day.
     """
     folder = blob_dir(settings)
-    recent = time.time() - grace_seconds
     files: set[str] = set()
     partial: list[str] = []
-    for entry in os.scandir(folder):
-        if not entry.is_file(follow_symlinks=False) or entry.stat().st_mtime > recent:
-            continue
-        if entry.name.endswith(PART_SUFFIX):
-            partial.append(entry.name)
+    for name in _settled_files(folder, grace_seconds=grace_seconds, now=now):
+        if name.endswith(PART_SUFFIX):
+            partial.append(name)
         else:
-            files.add(entry.name)
+            files.add(name)
     records = all_file_names(session)
     missing = [
         record_id for name, (_, record_id) in records.items() if not (folder / name).is_file()
@@ -208,3 +237,46 @@ def find_orphans(
         records_without_file=sorted(missing),
         partial_files=sorted(partial),
     )
+
+
+def is_blob_name(name: str) -> bool:
+    """Return whether ``name`` is one dissent gives a blob file."""
+    return _NAME.fullmatch(name) is not None
+
+
+def remove_leftover(settings: Settings, name: str) -> bool:
+    """Delete the blob or part file ``name`` from the blob folder; return whether it was there.
+
+    Only for files :func:`find_orphans` reported: a part file, or a blob without a record.
+    """
+    if not (is_blob_name(name) or (name.endswith(PART_SUFFIX) and Path(name).name == name)):
+        # Anything else in the folder is not ours to delete.
+        raise ValueError(f"{name!r} is not a blob or part file name")
+    try:
+        (blob_dir(settings) / name).unlink()
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def stale_parts(
+    settings: Settings, *, grace_seconds: int = ORPHAN_GRACE_SECONDS, now: float | None = None
+) -> list[str]:
+    """Return the part files of uploads that ended without finishing.
+
+    A part file written to in the last ``grace_seconds`` belongs to an upload in flight
+    and is not one of them.
+    """
+    return [
+        name
+        for name in _settled_files(blob_dir(settings), grace_seconds=grace_seconds, now=now)
+        if name.endswith(PART_SUFFIX)
+    ]
+
+
+def remove_stale_parts(
+    settings: Settings, *, grace_seconds: int = ORPHAN_GRACE_SECONDS, now: float | None = None
+) -> int:
+    """Delete the part files of uploads that ended without finishing; return how many."""
+    stale = stale_parts(settings, grace_seconds=grace_seconds, now=now)
+    return sum(remove_leftover(settings, name) for name in stale)

@@ -20,6 +20,7 @@ from dissent.extensions import db
 from dissent.models import Mission, Role
 from dissent.services.instance import DEMO_MARKER
 from tests.helpers.cli import assert_one_line_error, run
+from tests.helpers.health import HOUR, blob_files, downgrade, instance_file_of, part_file
 from tests.helpers.instances import SHARE, recovery_recipient
 from tests.helpers.staff import StaffLogin, login_staff
 
@@ -279,3 +280,44 @@ def test_serve_refuses_a_worker_count_out_of_range(tmp_path, served):
     assert result.exit_code == 2
     assert "--workers" in result.stderr
     assert served == []
+
+
+@pytest.mark.parametrize("revision", ["-1", "base"], ids=["behind", "empty"])
+def test_serve_refuses_a_database_without_the_latest_schema(app, config, served, revision):
+    instance = instance_file_of(config).parent
+    downgrade(db.engine(app), revision)
+
+    message = assert_one_line_error(run("serve", instance=instance))
+
+    assert message.startswith("error: not serving: the database ")
+    assert message.endswith("; fix: dissent db upgrade")
+    assert served == []
+
+
+def test_serve_refuses_a_database_it_cannot_reach(config, served):
+    config = {**config, "DATABASE_URL": "postgresql+psycopg://dissent:pw-secret@127.0.0.1:1/x"}
+    instance = instance_file_of(config).parent
+
+    message = assert_one_line_error(run("serve", instance=instance))
+
+    assert "not serving: cannot reach the database" in message
+    assert "pw-secret" not in message
+    assert served == []
+
+
+def test_serve_at_the_latest_schema_removes_stale_parts_and_starts(app, config, served):
+    instance = instance_file_of(config).parent
+    settings = app.extensions["dissent.settings"]
+    stale = [part_file(settings, age_seconds=2 * HOUR) for _ in range(2)]
+    fresh = part_file(settings, age_seconds=0)  # an upload arriving right now
+
+    result = run("serve", "--port", "8124", instance=instance)
+
+    assert result.exit_code == 0, (result.stderr, result.exception)
+    [server] = served
+    assert server.cfg.bind == ["127.0.0.1:8124"]
+    assert blob_files(settings) == {fresh.name}
+    assert result.stdout == (
+        "Removed 2 partial upload file(s) left by uploads that did not finish.\n"
+    )
+    assert not any(path.name in result.stdout for path in stale)

@@ -175,3 +175,43 @@ def test_a_published_blob_is_dated_to_the_day_only(app):
         moment = datetime.fromtimestamp(stamp, UTC)
         assert (moment.hour, moment.minute, moment.second, moment.microsecond) == (0, 0, 0, 0)
         assert moment.date() == datetime.now(UTC).date()
+
+
+def test_only_parts_no_upload_writes_to_any_more_are_stale(app):
+    with app.app_context():
+        settings = current_context().settings
+        stale, writing, renaming = (storage.new_blob(settings) for _ in range(3))
+        for blob in (stale, writing, renaming):
+            blob.file.close()
+        # Late in the day: one part untouched for two hours, one written to a minute ago,
+        # and one publish() has just dated to midnight, the moment before its rename.
+        midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        late_that_day = midnight.timestamp() + 23 * 3600
+        for blob, moment in (
+            (stale, late_that_day - 2 * storage.ORPHAN_GRACE_SECONDS),
+            (writing, late_that_day - 60),
+            (renaming, midnight.timestamp()),
+        ):
+            os.utime(blob.temp_path, (moment, moment))
+
+        found = storage.stale_parts(settings, now=late_that_day)
+        removed = storage.remove_stale_parts(settings, now=late_that_day)
+
+    assert found == [stale.temp_path.name]
+    assert removed == 1
+    assert folder_listing(app) == sorted([writing.temp_path.name, renaming.temp_path.name])
+
+
+def test_removing_leftovers_touches_nothing_but_blob_and_part_files(app):
+    with app.app_context():
+        settings = current_context().settings
+        folder = storage.blob_dir(settings)
+        (folder / "keep.txt").write_text("not dissent's")
+
+        with pytest.raises(ValueError):
+            storage.remove_leftover(settings, "keep.txt")
+        with pytest.raises(ValueError):
+            storage.remove_leftover(settings, "../dissent.json.part")
+        assert storage.remove_leftover(settings, "ab" * 16) is False  # gone already
+
+    assert folder_listing(app) == ["keep.txt"]

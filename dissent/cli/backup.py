@@ -1,4 +1,4 @@
-"""``dissent backup`` and ``dissent restore`` (instances that keep SQLite)."""
+"""``dissent backup`` and ``dissent restore`` (instances that keep SQLite or PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -62,15 +62,33 @@ def backup(output: Path) -> None:
     type=click.Path(path_type=Path),
     help="A new or empty folder to restore the instance into.",
 )
-def restore(archive: Path, instance: Path) -> None:
-    """Restore a backup ARCHIVE into a new instance folder, checking every file first."""
+@click.option(
+    "--database-url",
+    "database_url",
+    metavar="URL",
+    help=(
+        "For a backup of a PostgreSQL instance: the new, empty database to restore it "
+        "into (postgresql+psycopg://USER@HOST/NEWDB); the restored instance uses it."
+    ),
+)
+def restore(archive: Path, instance: Path, database_url: str | None) -> None:
+    """Restore a backup ARCHIVE into a new instance folder, checking every file first.
+
+    The restore is recorded in the restored instance's audit ledger.
+    """
+    from sqlalchemy import make_url
+
     from ..services.backup import BackupError, restore_backup
 
     try:
-        restored = restore_backup(archive, instance)
+        restored = restore_backup(archive, instance, database_url=database_url)
     except BackupError as exc:
         raise CommandError(str(exc)) from exc
+    into = str(instance)
+    if database_url is not None:
+        shown = make_url(database_url).render_as_string(hide_password=True)
+        into += f" and the database {shown}"
     click.echo(
-        f"Restored {_counts(restored)} into {instance}. Run "
+        f"Restored {_counts(restored)} into {into}. Run "
         f"`DISSENT_INSTANCE={instance} dissent db upgrade`, then serve it."
     )

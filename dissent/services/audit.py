@@ -47,6 +47,7 @@ class Action:
     ATTACHMENT_DOWNLOAD = "attachment_download"
     EXPORT = "export"
     BACKUP = "backup"
+    RESTORE = "restore"
     REPORT = "report"
     MISSION_CHANGE = "mission_change"
     ACCOUNT_CHANGE = "account_change"

@@ -1,18 +1,20 @@
-"""``dissent backup`` and ``dissent restore`` for an instance that keeps SQLite.
+"""``dissent backup`` and ``dissent restore``, for SQLite and PostgreSQL instances.
 
 A backup is one tar archive: the instance file (``dissent.json``: the instance secrets,
-without which no source could log in again), a consistent copy of the database taken
-with SQLite's online backup, every attachment file the copy refers to, and
-``backup.json`` with the SHA-256 of each of them. Content is ciphertext throughout, but
-the instance file is secret: the archive is written readable by its owner only and must
-be kept like the instance folder itself.
+without which no source could log in again), a consistent copy of the database, every
+attachment file the copy refers to, and ``backup.json`` with the SHA-256 and size of each
+of them. The copy is made with SQLite's online backup, or on PostgreSQL with ``pg_dump``
+(custom format) from an exported snapshot, the same snapshot the attachment names are
+read from. Content is ciphertext throughout, but the instance file is secret: the
+archive is written readable by its owner only and must be kept like the instance folder.
 
-A restore goes into a new, empty folder and checks everything before that folder
-appears: only the expected members, each with its recorded hash, and a database that
-passes SQLite's integrity check and is at the schema revision the backup recorded.
-
-PostgreSQL instances are backed up with ``pg_dump`` plus the instance file and blob
-folder (docs/operations.md); this module refuses them rather than pretending.
+A restore goes into a new, empty folder (and, for a PostgreSQL archive, a new, empty
+database the operator names) and checks everything before that folder appears: only the
+expected members, each with its recorded hash; a database that passes SQLite's integrity
+check (or that ``pg_restore`` loads whole, in one transaction), is at the schema revision
+the backup recorded, names exactly the archived attachment files and holds an audit
+ledger that verifies. The restore is then an entry in that ledger. A refused restore
+leaves no folder behind, and empties the database it had filled.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import os
 import re
 import shutil
 import sqlite3
+import subprocess
 import tarfile
 import tempfile
 from collections.abc import Iterator
@@ -32,21 +35,30 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import make_url
+from sqlalchemy import Connection, make_url, select, text
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.orm import Session
 
 from ..config import INSTANCE_FILE, ConfigError, Settings, load_settings, read_instance_file
+from ..database import make_engine
 from ..models import today
+from . import audit
 from .keyring import file_kinds
 from .storage import BLOB_DIR, fsync_dir
 
 FORMAT = "dissent-backup/1"
 MANIFEST = "backup.json"
 DATABASE = "dissent.sqlite3"
+PG_DUMP = "dissent.pgdump"  # in place of DATABASE: pg_dump's custom format
 _BLOB_NAME = re.compile(r"[0-9a-f]{32}")
 MIB = 1024 * 1024
 _CHUNK = 1024 * 1024
 # backup.json lists every file with its hash (~100 bytes each): this allows millions.
 MAX_MANIFEST_BYTES = 256 * 1024 * 1024
+# Owner and grants belong to the server the dump came from; the restoring role owns all.
+_PG_PORTABLE = ("--no-owner", "--no-privileges")
+_PG_CLIENT = "postgresql-client"  # the Debian package that holds pg_dump and pg_restore
 
 
 class BackupError(Exception):
@@ -63,15 +75,26 @@ class BackupSummary:
     revision: str
 
 
-def _sqlite_path(settings: Settings) -> Path:
-    url = make_url(settings.database_url)
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
-        raise BackupError(
-            "this instance keeps its database in PostgreSQL: back it up with pg_dump, "
-            "together with the instance folder's dissent.json and blobs/ "
-            "(docs/operations.md, 'Backup and restore')"
-        )
-    return Path(url.database)
+def _backend(url: str) -> str:
+    """Return ``"sqlite"`` or ``"postgresql"`` for a database URL; refuse any other."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise BackupError("the database URL cannot be read") from exc
+    backend = parsed.get_backend_name()
+    if backend == "sqlite" and parsed.database and parsed.database != ":memory:":
+        return backend
+    if backend == "postgresql" and parsed.database:
+        return backend
+    raise BackupError(
+        f"cannot back up or restore a {backend} database: dissent backs up an SQLite "
+        "file or a named PostgreSQL database"
+    )
+
+
+def _shown(url: str) -> str:
+    """Return ``url`` as it may be shown: without its password."""
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def _check_secrets_are_in_the_file(settings: Settings) -> None:
@@ -161,10 +184,16 @@ def create_backup(settings: Settings, archive: Path) -> BackupSummary:
         raise BackupError(f"cannot back up to {archive}: {exc.strerror or exc}") from exc
     except sqlite3.Error as exc:
         raise BackupError(f"cannot copy the database: {exc}") from exc
+    except SQLAlchemyError as exc:
+        # The type only: a driver's message can quote the statement and its values.
+        raise BackupError(
+            f"cannot read the database {_shown(settings.database_url)} ({type(exc).__name__})"
+        ) from exc
 
 
 def _create_backup(settings: Settings, archive: Path) -> BackupSummary:
-    database = _sqlite_path(settings)
+    if _backend(settings.database_url) == "postgresql":
+        _tool("pg_dump")  # before anything is written
     if archive.exists():
         raise BackupError(f"{archive} exists already; choose a new file name")
     if not archive.parent.is_dir():
@@ -173,11 +202,9 @@ def _create_backup(settings: Settings, archive: Path) -> BackupSummary:
     if not instance_file.is_file():
         raise BackupError(f"{instance_file} is missing; a backup without it cannot be used")
     _check_secrets_are_in_the_file(settings)
-    blobs = settings.instance_path / BLOB_DIR
     with tempfile.TemporaryDirectory(prefix=".dissent-backup-", dir=archive.parent) as work:
-        snapshot = Path(work) / DATABASE
-        _snapshot(database, snapshot)
-        names, observations, revision = _contents(snapshot)
+        copy, names, observations, revision = _copy_database(settings.database_url, Path(work))
+        blobs = settings.instance_path / BLOB_DIR
         odd = [name for name in names if not _BLOB_NAME.fullmatch(name)]
         if odd:
             raise BackupError(
@@ -191,7 +218,7 @@ def _create_backup(settings: Settings, archive: Path) -> BackupSummary:
                 f"{blobs} (first: {missing[0]}); restore them from an earlier backup "
                 "first. Nothing was written."
             )
-        members = {INSTANCE_FILE: instance_file, DATABASE: snapshot}
+        members = {INSTANCE_FILE: instance_file, copy.name: copy}
         members.update({f"{BLOB_DIR}/{name}": blobs / name for name in names})
         hashes, sizes = {}, {}
         with (
@@ -214,6 +241,21 @@ def _create_backup(settings: Settings, archive: Path) -> BackupSummary:
             }
             _add_bytes(tar, MANIFEST, (json.dumps(manifest) + "\n").encode())
     return BackupSummary(archive, observations, len(names), revision)
+
+
+def _copy_database(url: str, work: Path) -> tuple[Path, list[str], int, str]:
+    """Copy the live database at ``url`` consistently into ``work``; return the copy, the
+    blob files it names, its number of observations and its schema revision."""
+    if _backend(url) == "postgresql":
+        copy = work / PG_DUMP
+        with _exported_snapshot(url) as (connection, snapshot):
+            names, observations, revision = _contents_of(connection)
+            _dump(url, snapshot, copy)
+    else:
+        copy = work / DATABASE
+        _snapshot(Path(str(make_url(url).database)), copy)
+        names, observations, revision = _contents(copy)
+    return copy, names, observations, revision
 
 
 def _snapshot(database: Path, target: Path) -> None:
@@ -259,40 +301,253 @@ def _contents(database: Path) -> tuple[list[str], int, str]:
     return names, int(observations), str(row[0])
 
 
+# --- PostgreSQL ---------------------------------------------------------------------------
+
+
+def _tool(name: str) -> str:
+    """Return the path of the PostgreSQL client program ``name``, or say how to get it."""
+    program = shutil.which(name)
+    if program is None:
+        raise BackupError(
+            f"{name} is not installed: install {_PG_CLIENT} (apt-get install {_PG_CLIENT}), "
+            "at least the PostgreSQL server's version"
+        )
+    return program
+
+
+def _libpq(url: str) -> tuple[str, dict[str, str]]:
+    """Return ``url`` as libpq reads it, without its password, and the environment that
+    carries the password to the child (a command line is visible to every local user)."""
+    parsed: URL = make_url(url)
+    environment = dict(os.environ)
+    if parsed.password is not None:
+        environment["PGPASSWORD"] = str(parsed.password)
+    # URL.set cannot take a password away (None there means "unchanged").
+    plain = URL.create(
+        "postgresql",
+        username=parsed.username,
+        host=parsed.host,
+        port=parsed.port,
+        database=parsed.database,
+        query=parsed.query,
+    )
+    return plain.render_as_string(hide_password=False), environment
+
+
+def _run(tool: str, *arguments: str, url: str, after: str) -> None:
+    """Run the client program ``tool`` against the database at ``url``; refuse on failure,
+    saying what ``after`` the failure is true (what was left behind)."""
+    program = _tool(tool)
+    target, environment = _libpq(url)
+    try:
+        # Its output is not shown, not even on failure: pg_restore quotes the rows it
+        # could not load.
+        completed = subprocess.run(  # noqa: S603 - a fixed program, no shell
+            [program, "--no-password", f"--dbname={target}", *arguments],
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )
+    except OSError as exc:
+        raise BackupError(f"cannot run {program}: {exc.strerror or exc}") from exc
+    if completed.returncode != 0:
+        raise BackupError(
+            f"{tool} failed with exit code {completed.returncode} on {_shown(url)}; {after}. "
+            f"Run {tool} by hand to see why (a common cause: a {tool} older than the server)"
+        )
+
+
+@contextmanager
+def _exported_snapshot(url: str) -> Iterator[tuple[Connection, str]]:
+    """Yield a read-only connection to the live database and the name of its snapshot.
+
+    pg_dump is given the snapshot, so the dump holds exactly the rows the connection
+    sees, and the attachment names read here are the ones the dump names.
+    """
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            connection.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
+            with connection.begin():
+                # The transaction idles while pg_dump runs, for as long as the dump
+                # takes; a server that ends idle transactions would end it too early.
+                connection.execute(text("SET LOCAL idle_in_transaction_session_timeout = 0"))
+                snapshot = connection.execute(text("SELECT pg_export_snapshot()")).scalar_one()
+                yield connection, str(snapshot)
+    finally:
+        engine.dispose()
+
+
+def _named_files(connection: Connection | Session) -> list[str]:
+    """Return the name of every blob file the database refers to."""
+    names: list[str] = []
+    for kind in file_kinds():
+        names += [name for name in connection.scalars(select(kind.column)) if name is not None]
+    return names
+
+
+def _contents_of(connection: Connection) -> tuple[list[str], int, str]:
+    """Return the blob file names, the number of observations and the revision."""
+    names = _named_files(connection)
+    observations = connection.execute(text("SELECT count(*) FROM observation")).scalar_one()
+    revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    if revision is None:
+        raise BackupError("the database has no schema revision; run `dissent db upgrade`")
+    return names, int(observations), str(revision)
+
+
+def _dump(url: str, snapshot: str, target: Path) -> None:
+    """Dump the database at ``url`` as it is in ``snapshot`` to ``target``, owner-only."""
+    os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    _run(
+        "pg_dump",
+        "--format=custom",
+        *_PG_PORTABLE,
+        f"--snapshot={snapshot}",
+        f"--file={target}",
+        url=url,
+        after="nothing was written",
+    )
+
+
+# Everything a restore could have created, in the schemas a database's users create
+# things in, as (kind, quoted name) to drop: other schemas whole, then what is in public.
+_USER_OBJECTS = text(
+    r"""
+    SELECT 'SCHEMA', format('%I', nspname) FROM pg_namespace
+     WHERE nspname NOT IN ('public', 'information_schema') AND nspname NOT LIKE 'pg\_%'
+    UNION ALL
+    SELECT CASE c.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
+                WHEN 'S' THEN 'SEQUENCE' WHEN 'f' THEN 'FOREIGN TABLE' WHEN 'c' THEN 'TYPE'
+                ELSE 'TABLE' END,
+           format('%I.%I', n.nspname, c.relname)
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f', 'c')
+    UNION ALL
+    SELECT 'ROUTINE', format('%I.%I(%s)', n.nspname, p.proname,
+                             pg_get_function_identity_arguments(p.oid))
+      FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+     WHERE n.nspname = 'public'
+    UNION ALL
+    SELECT CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END,
+           format('%I.%I', n.nspname, t.typname)
+      FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+     WHERE n.nspname = 'public' AND t.typtype IN ('d', 'e', 'r', 'm')
+    """
+)
+
+
+def _refuse_a_used_database(url: str) -> None:
+    """Refuse unless the database at ``url`` exists, can be reached and is empty."""
+    try:
+        engine = make_engine(url)  # ImportError: a driver that is not installed
+        try:
+            with engine.connect() as connection:
+                found = connection.execute(_USER_OBJECTS).all()
+        finally:
+            engine.dispose()
+    except (SQLAlchemyError, ImportError) as exc:
+        raise BackupError(
+            f"cannot reach the database {_shown(url)} ({type(exc).__name__}); create it "
+            "(createdb) and check the URL"
+        ) from exc
+    if found:
+        raise BackupError(
+            f"the database {_shown(url)} is not empty ({len(found)} tables, sequences or "
+            "other objects); restore into a new, empty database (createdb NEWDB)"
+        )
+
+
+def _load_dump(dump: Path, url: str) -> None:
+    """Load the dump into the (empty) database at ``url``: all of it or, failing, nothing."""
+    _run(
+        "pg_restore",
+        *_PG_PORTABLE,
+        "--single-transaction",
+        "--exit-on-error",
+        str(dump),
+        url=url,
+        after="nothing was restored",
+    )
+
+
+def _empty_again(url: str) -> bool:
+    """Drop everything in the database at ``url`` (which was empty before the restore
+    filled it); return whether that worked."""
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            for kind, name in connection.execute(_USER_OBJECTS).all():
+                # Quoted by the server (format %I); IF EXISTS: a CASCADE took it already.
+                connection.execute(text(f"DROP {kind} IF EXISTS {name} CASCADE"))
+    except SQLAlchemyError:
+        return False
+    finally:
+        engine.dispose()
+    return True
+
+
 # --- restore ------------------------------------------------------------------------------
 
 
-def restore_backup(archive: Path, instance: Path) -> BackupSummary:
-    """Restore ``archive`` into the new (or empty) folder ``instance``."""
+def restore_backup(
+    archive: Path, instance: Path, *, database_url: str | None = None
+) -> BackupSummary:
+    """Restore ``archive`` into the new (or empty) folder ``instance``; an archive of a
+    PostgreSQL instance goes into the new, empty database at ``database_url``."""
     try:
-        return _restore_backup(archive, instance)
+        return _restore_backup(archive, instance, database_url)
     except OSError as exc:
         raise BackupError(
             f"cannot restore {archive} into {instance}: {exc.strerror or exc}"
         ) from exc
 
 
-def _restore_backup(archive: Path, instance: Path) -> BackupSummary:
+def _restore_backup(archive: Path, instance: Path, database_url: str | None) -> BackupSummary:
     if instance.exists() and (not instance.is_dir() or any(instance.iterdir())):
         raise BackupError(f"{instance} is not an empty folder; restore into a new one")
     if not instance.parent.is_dir():
         raise BackupError(f"{instance.parent} is not a folder")
+    if database_url is not None and _backend(database_url) != "postgresql":
+        raise BackupError(
+            "--database-url names the new PostgreSQL database to restore into "
+            "(postgresql+psycopg://USER@HOST/NEWDB)"
+        )
     try:
         with tarfile.open(archive, mode="r:") as tar:
             manifest = _read_manifest(tar)
+            _check_database_to_restore_into(manifest, database_url)
             work = Path(tempfile.mkdtemp(prefix=f".{instance.name}.restore-", dir=instance.parent))
+            filled: str | None = None  # the database the restore has written to
             try:
                 _check_space(manifest, instance.parent)
                 _extract(tar, manifest, work)
-                _check_database(work / DATABASE, manifest["revision"], _blob_members(manifest))
-                _point_at_restored_database(work)
+                _point_at_restored_database(work, database_url)
+                if database_url is None:
+                    _check_sqlite(work / DATABASE)
+                    restored = f"sqlite:///{work / DATABASE}"
+                else:
+                    filled = database_url
+                    _load_dump(work / PG_DUMP, database_url)
+                    (work / PG_DUMP).unlink()  # the database holds it now
+                    restored = database_url
+                _check_and_record_restore(restored, manifest["revision"], _blob_members(manifest))
                 fsync_dir(work / BLOB_DIR)
                 fsync_dir(work)
                 if instance.exists():
                     instance.rmdir()
                 os.replace(work, instance)
-            except BaseException:
+            except BaseException as exc:
                 shutil.rmtree(work, ignore_errors=True)
+                if filled and not _empty_again(filled) and isinstance(exc, BackupError):
+                    raise BackupError(
+                        f"{exc}; and the database {_shown(filled)} could not be "
+                        "emptied again: drop it and create it anew before retrying"
+                    ) from exc
                 raise
     except tarfile.TarError as exc:
         raise BackupError(f"{archive} is not a dissent backup ({exc})") from exc
@@ -318,7 +573,11 @@ def _read_manifest(tar: tarfile.TarFile) -> dict[str, Any]:
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise BackupError(f"not a backup this version can restore (expected {FORMAT})")
     members = manifest.get("members")
-    if not isinstance(members, dict) or INSTANCE_FILE not in members or DATABASE not in members:
+    if (
+        not isinstance(members, dict)
+        or INSTANCE_FILE not in members
+        or (DATABASE in members) == (PG_DUMP in members)
+    ):
         raise BackupError("backup.json in the archive does not list the instance and database")
     if not isinstance(manifest.get("revision"), str) or not all(
         isinstance(manifest.get(key), int) for key in ("observations", "attachments")
@@ -332,12 +591,30 @@ def _read_manifest(tar: tarfile.TarFile) -> dict[str, Any]:
     ):
         raise BackupError("backup.json in the archive lists sizes that do not match its files")
     for name in members:
-        if name in (INSTANCE_FILE, DATABASE):
+        if name in (INSTANCE_FILE, DATABASE, PG_DUMP):
             continue
         folder, _, blob = name.partition("/")
         if folder != BLOB_DIR or not _BLOB_NAME.fullmatch(blob):
             raise BackupError(f"the archive names an unexpected file: {name!r}")
     return manifest
+
+
+def _check_database_to_restore_into(manifest: dict[str, Any], database_url: str | None) -> None:
+    """Refuse, before anything is written, a restore whose database has nowhere to go."""
+    if PG_DUMP not in manifest["members"]:
+        if database_url is not None:
+            raise BackupError(
+                "the archive holds an SQLite database, which is restored into the instance "
+                "folder; leave out --database-url"
+            )
+        return
+    if database_url is None:
+        raise BackupError(
+            "the archive holds a PostgreSQL database: name a new, empty database to "
+            "restore it into with --database-url postgresql+psycopg://USER@HOST/NEWDB"
+        )
+    _tool("pg_restore")
+    _refuse_a_used_database(database_url)
 
 
 def _blob_members(manifest: dict[str, Any]) -> set[str]:
@@ -389,15 +666,12 @@ def _extract(tar: tarfile.TarFile, manifest: dict[str, Any], work: Path) -> None
         raise BackupError(f"the archive lacks {len(missing)} listed file(s), e.g. {missing[0]}")
 
 
-def _check_database(database: Path, revision: str, blobs: set[str]) -> None:
-    """Check the restored database on its own and against the attachment files."""
+def _check_sqlite(database: Path) -> None:
+    """Check the restored SQLite file with SQLite's own integrity and reference checks."""
     connection = sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True)
     try:
         verdict = connection.execute("PRAGMA integrity_check").fetchone()[0]
         dangling = connection.execute("PRAGMA foreign_key_check").fetchall()
-        row = connection.execute("SELECT version_num FROM alembic_version").fetchone()
-        found = None if row is None else row[0]
-        named = set(_file_names(connection))
     except sqlite3.DatabaseError as exc:
         raise BackupError(f"the database in the archive cannot be read: {exc}") from exc
     finally:
@@ -410,31 +684,64 @@ def _check_database(database: Path, revision: str, blobs: set[str]) -> None:
             f"the database in the archive has {len(dangling)} row(s) that refer to rows it "
             f"does not hold (first in {table})"
         )
-    if found != revision:
-        raise BackupError("the database in the archive is not at the revision backup.json names")
-    if named != blobs:
-        missing, extra = sorted(named - blobs), sorted(blobs - named)
+
+
+def _check_and_record_restore(url: str, revision: str, blobs: set[str]) -> None:
+    """Check the restored database against backup.json, the attachment files and its own
+    audit ledger; then record the restore in that ledger."""
+    engine = make_engine(url)
+    try:
+        with Session(engine) as session, session.begin():
+            found = session.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            if found != revision:
+                raise BackupError(
+                    "the database in the archive is not at the revision backup.json names"
+                )
+            named = set(_named_files(session))
+            if named != blobs:
+                missing, extra = sorted(named - blobs), sorted(blobs - named)
+                raise BackupError(
+                    f"the database and the attachment files in the archive disagree: "
+                    f"{len(missing)} file(s) named but not in the archive, {len(extra)} in "
+                    "the archive but not named"
+                )
+            ledger = audit.verify_chain(session)
+            if not ledger.ok:
+                # A restore would start a new history on top of a broken one.
+                raise BackupError(
+                    f"the audit ledger in the archive does not verify ({ledger.problem}); "
+                    "run `dissent audit verify` on the instance it came from. Nothing "
+                    "was restored"
+                )
+            audit.record(session, actor="cli", action=audit.Action.RESTORE)
+    except SQLAlchemyError as exc:
+        # The type only: a driver's message can quote the statement and its values.
         raise BackupError(
-            f"the database and the attachment files in the archive disagree: "
-            f"{len(missing)} file(s) named but not in the archive, {len(extra)} in the "
-            "archive but not named"
-        )
+            f"the database in the archive cannot be read ({type(exc).__name__})"
+        ) from exc
+    finally:
+        engine.dispose()
 
 
-def _point_at_restored_database(work: Path) -> None:
-    """Check the restored instance file, and drop a SQLite ``database_url`` from it: the
-    restored database lives in the instance folder, where the default URL finds it."""
+def _point_at_restored_database(work: Path, database_url: str | None) -> None:
+    """Check the restored instance file, and make it name the restored database: the new
+    PostgreSQL database given, or (no ``database_url`` in the file) the SQLite file in
+    the instance folder, where the default URL finds it."""
     try:
         values = read_instance_file(work)
     except ConfigError as exc:
         raise BackupError(f"the instance file in the archive is damaged: {exc}") from exc
-    if str(values.get("database_url", "")).startswith("sqlite"):
+    if database_url is not None:
+        values["database_url"] = database_url
+    elif "database_url" in values:
         del values["database_url"]
-        path = work / INSTANCE_FILE
-        replacement = work / (INSTANCE_FILE + ".new")
-        fd = os.open(replacement, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(json.dumps(values, indent=2) + "\n")
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(replacement, path)
+    else:
+        return
+    path = work / INSTANCE_FILE
+    replacement = work / (INSTANCE_FILE + ".new")
+    fd = os.open(replacement, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(json.dumps(values, indent=2) + "\n")
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(replacement, path)

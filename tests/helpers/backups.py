@@ -1,31 +1,39 @@
-"""A live SQLite instance with one observation and one attachment, and archives to tamper with."""
+"""A live instance (SQLite, or PostgreSQL in a database of its own) with one observation
+and one attachment, archives to tamper with, and new PostgreSQL databases to restore into."""
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
 import io
+import itertools
 import json
+import os
 import re
 import shutil
 import tarfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, make_url, select, text
 
 from dissent.app import create_app
 from dissent.config import Settings
 from dissent.crypto import KeyKind
 from dissent.crypto.codename import TEST_KDF_PARAMS
 from dissent.extensions import current_context, db
-from dissent.models import Role
+from dissent.models import AuditEntry, Role
 from dissent.services import accounts
+from dissent.services.audit import Verification, verify_chain
 from dissent.services.backup import BackupError, restore_backup
 from dissent.services.instance import initialise_instance
 from tests.helpers.files import random_bytes, upload
-from tests.helpers.pages import BASE_URL
+from tests.helpers.pages import BASE_URL, csrf_from
 from tests.helpers.source import submit_observation
 from tests.helpers.staff import PASSWORD
+from tests.helpers.stores import POSTGRES_URL
 
 WHAT = "The readiness figures for the second quarter were copied from the first."
 FAST = {"KDF_PARAMS": TEST_KDF_PARAMS, "STAFF_WRAP_WORK_FACTOR": 10, "TESTING": True}
@@ -44,9 +52,12 @@ def serve(path: Path):
     return create_app({"INSTANCE_PATH": str(path), **FAST})
 
 
-def make_live(path: Path) -> Live:
-    """Create an instance in ``path`` with one observation that holds one attachment."""
-    initialise_instance(path, kind=KeyKind.X25519, threshold=2, custodians=3)
+def make_live(path: Path, *, database_url: str | None = None) -> Live:
+    """Create an instance in ``path`` with one observation that holds one attachment
+    (its database an SQLite file in ``path``, or the empty database at ``database_url``)."""
+    initialise_instance(
+        path, kind=KeyKind.X25519, threshold=2, custodians=3, database_url=database_url
+    )
     app = serve(path)
     with app.app_context(), db.unit():
         accounts.create_mission(db.session, slug="eupol", name="EUPOL")
@@ -91,6 +102,31 @@ def settings_of(path: Path) -> Settings:
     return settings
 
 
+def inbox_of(path: Path, codename: str) -> bytes:
+    """Return the inbox the source with ``codename`` sees on the instance in ``path``."""
+    app = serve(path)
+    browser = app.test_client()
+    page = browser.get("/login", base_url=BASE_URL)
+    login = browser.post(
+        "/login", data={"csrf_token": csrf_from(page), "codename": codename}, base_url=BASE_URL
+    )
+    assert login.status_code == 303  # the instance secrets came back: the codename works
+    inbox = browser.get("/inbox", base_url=BASE_URL).data
+    db.engine(app).dispose()
+    return inbox
+
+
+def ledger_of(path: Path) -> tuple[list[str], Verification]:
+    """Return the actions in the audit ledger of the instance in ``path``, oldest first,
+    and the verdict of checking its chain."""
+    app = serve(path)
+    with app.app_context():
+        actions = list(db.session.scalars(select(AuditEntry.action).order_by(AuditEntry.seq)))
+        verdict = verify_chain(db.session)
+    db.engine(app).dispose()
+    return actions, verdict
+
+
 def rewrite(archive: Path, out: Path, change) -> None:
     """Copy ``archive`` to ``out``, passing each (name, bytes) through ``change``."""
     with tarfile.open(archive) as source, tarfile.open(out, "w") as target:
@@ -102,9 +138,15 @@ def rewrite(archive: Path, out: Path, change) -> None:
                 target.addfile(info, io.BytesIO(content))
 
 
-def repack(archive: Path, out: Path, change=lambda name, data: data, manifest_change=None):
-    """Copy ``archive`` to ``out`` with members changed (None drops one) and backup.json
-    rewritten to match them, as a careful forger (or a buggy tool) would."""
+def repack(
+    archive: Path,
+    out: Path,
+    change=lambda name, data: data,
+    manifest_change=None,
+    rename: dict[str, str] | None = None,
+):
+    """Copy ``archive`` to ``out`` with members changed (None drops one) or renamed and
+    backup.json rewritten to match them, as a careful forger (or a buggy tool) would."""
     with tarfile.open(archive) as source:
         files = {m.name: source.extractfile(m).read() for m in source}
     manifest = json.loads(files.pop("backup.json"))
@@ -112,7 +154,7 @@ def repack(archive: Path, out: Path, change=lambda name, data: data, manifest_ch
     for name, data in files.items():
         changed = change(name, data)
         if changed is not None:
-            kept[name] = changed
+            kept[(rename or {}).get(name, name)] = changed
     manifest["members"] = {n: hashlib.sha256(d).hexdigest() for n, d in kept.items()}
     manifest["sizes"] = {n: len(d) for n, d in kept.items()}
     if manifest_change is not None:
@@ -130,3 +172,48 @@ def assert_restore_refused(bad: Path, folder: Path, message: str) -> None:
         restore_backup(bad, folder / "restored")
     assert not (folder / "restored").exists()
     assert not [p for p in folder.iterdir() if ".restore-" in p.name]
+
+
+def _why_postgres_backups_cannot_run() -> str:
+    if not POSTGRES_URL:
+        return "needs DISSENT_TEST_DATABASE_URL (PostgreSQL)"
+    missing = [tool for tool in ("pg_dump", "pg_restore") if shutil.which(tool) is None]
+    if missing:
+        return f"needs {' and '.join(missing)} (apt-get install postgresql-client)"
+    return ""
+
+
+# Marks the tests that back up and restore PostgreSQL instances.
+NEEDS_POSTGRES = pytest.mark.skipif(
+    bool(_why_postgres_backups_cannot_run()),
+    reason=_why_postgres_backups_cannot_run() or "PostgreSQL is there",
+)
+
+_databases = itertools.count()
+
+
+@contextmanager
+def postgres_database() -> Iterator[str]:
+    """Yield the URL of a new, empty PostgreSQL database; drop it afterwards."""
+    name = f"dissent_bk_{os.getpid()}_{next(_databases)}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def tables_in(database_url: str) -> list[str]:
+    """Return the names of the tables in the PostgreSQL database at ``database_url``."""
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        names = connection.execute(
+            text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
+        ).scalars()
+        found = list(names)
+    engine.dispose()
+    return found

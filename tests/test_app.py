@@ -14,7 +14,7 @@ from flask import Flask
 from dissent.app import create_app
 from dissent.config import ConfigError
 from dissent.extensions import current_context, db
-from dissent.security.ratelimit import MemoryRateLimiter, RedisRateLimiter
+from dissent.security.ratelimit import DatabaseRateLimiter, RedisRateLimiter
 from dissent.security.session_store import DatabaseSessionStore, RedisSessionStore
 from tests.helpers.cli import CLEAN_ENV
 
@@ -76,10 +76,10 @@ def test_the_operator_commands_come_with_the_application(app):
     assert {"mission", "user", "db", "export"} <= set(app.cli.commands)
 
 
-def test_without_redis_sessions_live_in_the_database_and_limits_in_memory(app):
+def test_without_redis_sessions_and_limits_live_in_the_database(app):
     assert isinstance(app.session_interface.store, DatabaseSessionStore)
     with app.app_context():
-        assert isinstance(current_context().limiter, MemoryRateLimiter)
+        assert isinstance(current_context().limiter, DatabaseRateLimiter)
 
 
 def test_with_redis_configured_sessions_and_limits_are_shared_through_it(build):

@@ -25,7 +25,7 @@ from .observation import (
     Source,
     State,
 )
-from .security import StoredSession
+from .security import RateLimitCounter, StoredSession
 from .staff import AccessGrant, Enrolment, Role, StaffUser, access_grant_pass, staff_mission
 from .triage import MissionNames, Note, StateChange
 
@@ -49,6 +49,7 @@ __all__ = [
     "Observation",
     "Proposal",
     "ProposalStatus",
+    "RateLimitCounter",
     "Response",
     "ResponseKind",
     "Role",

@@ -12,7 +12,7 @@ from .passwords import PasswordHashing
 
 
 class RateLimiter(Protocol):
-    """Counts attempts per key per window (``dissent.security.ratelimit`` has two)."""
+    """Counts attempts per key per window (``dissent.security.ratelimit`` has three)."""
 
     def hit(self, key: str, *, limit: int, window_seconds: int) -> bool:
         """Record an attempt; return ``False`` if the limit for this window is exceeded."""

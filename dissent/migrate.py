@@ -6,6 +6,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
 
+from .database import NO_DEADLINE
 from .locations import migrations_dir
 
 
@@ -32,7 +33,11 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     """
     config = alembic_config()
     sqlite = engine.dialect.name == "sqlite"
-    with engine.connect() as connection:
+    # A migration may rightly run long: no client deadline, no statement timeout.
+    with engine.connect().execution_options(**{NO_DEADLINE: True}) as connection:
+        if engine.dialect.name == "postgresql":
+            connection.exec_driver_sql("SET statement_timeout = 0")
+            connection.commit()
         if sqlite:
             connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
             connection.commit()

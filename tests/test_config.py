@@ -5,11 +5,14 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import stat
+from pathlib import Path
 
 import pytest
 
 from dissent.config import (
+    DEFAULT_MAX_CONCURRENT_KDF,
     INSTANCE_FILE,
     MIN_SECRET_KEY_BYTES,
     ConfigError,
@@ -18,7 +21,7 @@ from dissent.config import (
     write_instance_file,
 )
 from dissent.crypto import KeyKind, generate_identity
-from dissent.crypto.codename import MIN_SALT_BYTES
+from dissent.crypto.codename import DEFAULT_KDF_PARAMS, MIN_SALT_BYTES
 
 
 def b64(raw: bytes) -> str:
@@ -257,3 +260,20 @@ def test_an_existing_instance_file_is_never_overwritten(tmp_path, secrets):
         write_instance_file(tmp_path, {"secret_key": "other"})
 
     assert path.read_bytes() == before
+
+
+def test_the_operations_guide_states_the_key_derivation_defaults_the_code_has():
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "operations.md").read_text()
+    stated = re.search(
+        r"`max_concurrent_kdf`, default (\d+); each derivation is\s+Argon2id with (\d+) MiB, "
+        r"(\d+) passes, (\d+) lanes",
+        guide,
+    )
+
+    assert stated, "docs/operations.md no longer states the key derivation defaults"
+    assert int(stated[1]) == DEFAULT_MAX_CONCURRENT_KDF
+    assert (int(stated[2]) * 1024, int(stated[3]), int(stated[4])) == (
+        DEFAULT_KDF_PARAMS.memory_cost_kib,
+        DEFAULT_KDF_PARAMS.iterations,
+        DEFAULT_KDF_PARAMS.lanes,
+    )

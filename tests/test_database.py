@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
-from dissent.database import make_engine
+from dissent.database import SQLITE_BUSY_TIMEOUT_MS, make_engine
 
 # These make their own SQLite files whatever the test database is.
 pytestmark = pytest.mark.sqlite_only
@@ -56,7 +56,7 @@ def test_every_connection_is_set_up_for_durability_and_privacy(engine):
     assert pragma(engine, "journal_mode") == "wal"
     assert pragma(engine, "secure_delete") == 1
     assert pragma(engine, "foreign_keys") == 1
-    assert pragma(engine, "busy_timeout") == 10000
+    assert pragma(engine, "busy_timeout") == SQLITE_BUSY_TIMEOUT_MS == 5000
     assert pragma(engine, "synchronous") == 2  # FULL
 
 

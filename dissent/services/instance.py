@@ -7,6 +7,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sqlalchemy import inspect, make_url
+from sqlalchemy.exc import SQLAlchemyError
+
 from ..config import INSTANCE_FILE, ConfigError, write_instance_file
 from ..crypto import KeyKind, PublicKeyRecipient, generate_identity, parse_recipient
 from ..crypto.shamir import format_share, split_secret
@@ -44,6 +47,34 @@ class NewInstance:
     recovery_recipient: PublicKeyRecipient
 
 
+def _refuse_a_used_database(url: str) -> None:
+    """Raise :class:`ConfigError` unless the database at ``url`` is empty.
+
+    New secrets over an existing database would lock everyone out: codenames are
+    derived with the instance's salt, staff second factors are sealed with its key.
+    A second host of an instance shares the first host's secrets instead.
+    """
+    if url.startswith("sqlite") and not Path(make_url(url).database or "").exists():
+        return  # a new file: nothing to check, and nothing to create yet
+    engine = make_engine(url)
+    try:
+        tables = inspect(engine).get_table_names()
+    except SQLAlchemyError as exc:
+        shown = make_url(url).render_as_string(hide_password=True)
+        raise ConfigError(f"cannot reach the database {shown} ({type(exc).__name__})") from exc
+    finally:
+        engine.dispose()
+    if tables:
+        shown = make_url(url).render_as_string(hide_password=True)
+        raise ConfigError(
+            f"the database {shown} is in use already ({len(tables)} tables); dissent init "
+            "creates new secrets and would lock out every source and staff member of the "
+            f"instance there. To add a host to that instance, copy its {INSTANCE_FILE} "
+            "(mode 0600) to the new host instead (docs/operations.md, 'Adding a host'); "
+            "for a new instance, name an empty database"
+        )
+
+
 def initialise_instance(
     path: Path,
     *,
@@ -56,6 +87,8 @@ def initialise_instance(
     """Create instance secrets, the recovery key (unless given) and the database."""
     if (path / INSTANCE_FILE).exists():
         raise ConfigError(f"{path / INSTANCE_FILE} exists already; refusing to overwrite it")
+    url = database_url or f"sqlite:///{path / 'dissent.sqlite3'}"
+    _refuse_a_used_database(url)
     ceremony: RecoveryCeremony | None = None
     if recovery_recipient:
         recipient = parse_recipient(recovery_recipient)
@@ -76,7 +109,6 @@ def initialise_instance(
     (path / "recovery-recipient.txt").write_text(recipient.encode() + "\n", encoding="ascii")
     from ..migrate import upgrade
 
-    url = database_url or f"sqlite:///{path / 'dissent.sqlite3'}"
     engine = make_engine(url)
     try:
         upgrade(engine)

@@ -125,3 +125,52 @@ def test_a_given_database_is_named_in_the_instance_file_and_migrated(tmp_path):
     assert load_settings({}, {"INSTANCE_PATH": str(tmp_path / "inst")}).database_url == url
     assert "observation" in tables_of(url)
     assert not (tmp_path / "inst" / "dissent.sqlite3").exists()
+
+
+def test_a_database_in_use_is_refused_before_anything_is_written(tmp_path, database_url):
+    # database_url: a migrated database, as a running instance's would be (SQLite or
+    # PostgreSQL). New secrets over it would lock every source and staff member out.
+    with pytest.raises(ConfigError) as refused:
+        initialise_instance(
+            tmp_path / "second-host",
+            kind=KeyKind.X25519,
+            threshold=2,
+            custodians=3,
+            database_url=database_url,
+        )
+
+    message = str(refused.value)
+    assert "in use already" in message and "Adding a host" in message
+    assert INSTANCE_FILE in message
+    assert not (tmp_path / "second-host" / INSTANCE_FILE).exists()
+
+
+def test_the_second_init_against_the_same_database_keeps_the_first_instance_working(tmp_path):
+    url = f"sqlite:///{tmp_path / 'shared.sqlite3'}"
+    initialise_instance(
+        tmp_path / "a", kind=KeyKind.X25519, threshold=2, custodians=3, database_url=url
+    )
+    first = load_settings({}, {"INSTANCE_PATH": str(tmp_path / "a")})
+
+    with pytest.raises(ConfigError, match="in use already"):
+        initialise_instance(
+            tmp_path / "b", kind=KeyKind.X25519, threshold=2, custodians=3, database_url=url
+        )
+
+    assert (
+        load_settings({}, {"INSTANCE_PATH": str(tmp_path / "a")}).source_salt == first.source_salt
+    )
+    assert not (tmp_path / "b").exists() or not any((tmp_path / "b").iterdir())
+
+
+def test_a_database_that_cannot_be_reached_is_named_without_its_password(tmp_path):
+    url = "postgresql+psycopg://dissent:hunter2-secret@127.0.0.1:1/nowhere"
+
+    with pytest.raises(ConfigError) as refused:
+        initialise_instance(
+            tmp_path / "inst", kind=KeyKind.X25519, threshold=2, custodians=3, database_url=url
+        )
+
+    assert "cannot reach the database" in str(refused.value)
+    assert "hunter2" not in str(refused.value)
+    assert not (tmp_path / "inst" / INSTANCE_FILE).exists()

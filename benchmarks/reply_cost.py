@@ -108,7 +108,7 @@ def run(batches: int, workdir: Path) -> list[Cost]:
         "mission": _field(page, rb'name="mission" value="(\d+)"'),
         **submit.OBSERVATION,
     }
-    if client.post("/submit", data=form, base_url=BASE_URL).status_code != 303:
+    if client.post("/submit", data=form, base_url=BASE_URL).status_code != 200:
         raise RuntimeError("the observation was not filed")
     page = client.get("/submit/codename", base_url=BASE_URL).data
     client.post(

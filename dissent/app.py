@@ -16,11 +16,11 @@ from .extensions import babel, db, install_context
 from .locations import static_dir, templates_dir, translations_dir
 from .security.headers import set_security_headers
 from .security.policy import Access, allow, enforce, reject_nul
-from .security.ratelimit import MemoryRateLimiter, RedisRateLimiter
+from .security.ratelimit import DatabaseRateLimiter, RedisRateLimiter
 from .security.session_store import DatabaseSessionStore, RedisSessionStore, SessionStore
 from .security.sessions import SplitKnowledgeSessionInterface
 from .services.context import RateLimiter, service_context
-from .web.errors import register_error_handlers
+from .web.errors import ErrorPagesFlask, register_error_handlers
 from .web.i18n import select_locale
 from .web.templating import install_template_helpers
 
@@ -32,7 +32,9 @@ MAX_FORM_BYTES = 256 * 1024
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Return a configured dissent application; ``config`` overrides for tests."""
     settings = load_settings(os.environ, config)
-    app = Flask(
+    # Its errors after the view (saving the session) and in clean-up get the error
+    # pages too, not Flask's traceback log or the WSGI server's bare page.
+    app = ErrorPagesFlask(
         "dissent",
         template_folder=str(templates_dir()),
         static_folder=str(static_dir()),
@@ -54,7 +56,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     if settings.redis_url:
         store, limiter = RedisSessionStore(settings.redis_url), RedisRateLimiter(settings.redis_url)
     else:
-        store, limiter = DatabaseSessionStore(db.engine(app)), MemoryRateLimiter()
+        # Without Redis both are shared through the database, so several workers (or
+        # hosts) count one account's attempts together (decision 18).
+        store = DatabaseSessionStore(db.engine(app))
+        limiter = DatabaseRateLimiter(
+            db.engine(app), secret=derive_key(settings.secret_key, purpose="rate-limit-names")
+        )
     app.session_interface = SplitKnowledgeSessionInterface(
         store,
         staff_ttl=timedelta(minutes=settings.staff_idle_minutes),

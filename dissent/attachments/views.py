@@ -24,6 +24,7 @@ from ..security.policy import Access, allow
 from ..services import attachments, inbox
 from ..services.attachments import (
     AttachmentError,
+    AttachmentOutOfSpace,
     AttachmentTooLarge,
     AttachmentUnreadable,
     Download,
@@ -64,7 +65,13 @@ def _upload(
         errors, expired, status = list(form.file.errors), bool(form.csrf_token.errors), 400
     except AttachmentError as exc:
         errors, expired = [message_for(exc)], False
-        status = 413 if isinstance(exc, AttachmentTooLarge) else 400
+        status = (
+            413
+            if isinstance(exc, AttachmentTooLarge)
+            else 507
+            if isinstance(exc, AttachmentOutOfSpace)
+            else 400
+        )
     finally:
         upload.discard()
     return _page(observation, done_url, staff=staff, errors=errors, expired=expired, status=status)

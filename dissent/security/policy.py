@@ -92,9 +92,9 @@ def enforce() -> Response | None:
     if rule is None:
         # Fail closed: a route nobody gave a rule is reachable by nobody.
         abort(403)
-    principal = current_principal()
     if rule is Access.PUBLIC:
-        return None
+        return None  # without reading the session: public pages work while its store is down
+    principal = current_principal()
     if rule is Access.SOURCE:
         if principal.source_id is None:
             return redirect(url_for("source.login"))

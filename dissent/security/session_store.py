@@ -2,16 +2,49 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from sqlalchemy import Engine, bindparam, delete, insert, select, update
+from sqlalchemy import exc as sa_exc
 
 from ..models import StoredSession, utcnow
 
+# How long a request waits for Redis to connect or to answer before the visitor is told
+# that the service is busy: a Redis that is gone (not refusing, just silent) would
+# otherwise hold a server thread for redis-py's default of five seconds per attempt.
+REDIS_TIMEOUT_S = 2.0
+# The database errors that mean "the store cannot be reached or is busy right now": a
+# dropped or refused connection, a statement ended by a timeout or the watchdog, no free
+# pooled connection. Anything else (a missing table, say) is a fault, not an outage.
+_DATABASE_OUTAGES = (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)
+
+
+class SessionStoreUnavailable(Exception):
+    """The session store could not be reached, or did not answer in time.
+
+    The store's own exception is the ``__cause__``. Its text is never read: for the
+    database it holds the statement and its parameters.
+    """
+
+
+@contextmanager
+def _outage_as_unavailable(outages: tuple[type[Exception], ...]) -> Iterator[None]:
+    """Turn the backend's outage errors inside the block into SessionStoreUnavailable."""
+    try:
+        yield
+    except outages as exc:
+        raise SessionStoreUnavailable from exc
+
 
 class SessionStore(Protocol):
-    """A key-value store of sealed session records with expiry."""
+    """A key-value store of sealed session records with expiry.
+
+    Every method raises :class:`SessionStoreUnavailable` when the store cannot be
+    reached; the next call tries again, so the store comes back by itself.
+    """
 
     def load(self, id_hash: bytes) -> tuple[bytes, datetime] | None:
         """Return the sealed record and its expiry, or ``None``."""
@@ -51,14 +84,14 @@ class DatabaseSessionStore:
 
     def load(self, id_hash: bytes) -> tuple[bytes, datetime] | None:
         """Return the record if it has not expired."""
-        with self._engine.connect() as conn:
+        with _outage_as_unavailable(_DATABASE_OUTAGES), self._engine.connect() as conn:
             row = conn.execute(_LOAD, {"id_hash": id_hash, "now": utcnow()}).first()
         return None if row is None else (row.sealed, row.expires_at)
 
     def save(self, id_hash: bytes, sealed: bytes, *, expires_at: datetime, new: bool) -> bool:
         """Insert a new record or replace an existing one (never re-create a deleted
         one); creating a record also drops expired ones, which keeps the table small."""
-        with self._engine.begin() as conn:
+        with _outage_as_unavailable(_DATABASE_OUTAGES), self._engine.begin() as conn:
             if not new:
                 updated = conn.execute(
                     _UPDATE, {"key": id_hash, "sealed": sealed, "expires_at": expires_at}
@@ -70,7 +103,7 @@ class DatabaseSessionStore:
 
     def delete(self, id_hash: bytes) -> None:
         """Delete the record."""
-        with self._engine.begin() as conn:
+        with _outage_as_unavailable(_DATABASE_OUTAGES), self._engine.begin() as conn:
             conn.execute(_DELETE, {"id_hash": id_hash})
 
     def count(self) -> int:
@@ -83,22 +116,32 @@ class DatabaseSessionStore:
 
 
 class RedisSessionStore:
-    """Session records in Redis, expiring by Redis TTL."""
+    """Session records in Redis, expiring by Redis TTL.
+
+    redis-py opens a new connection for a command whose pooled connection broke, so
+    when Redis comes back the next request simply works (no restart).
+    """
 
     _PREFIX = "dissent:session:"
 
     def __init__(self, url: str) -> None:
         import redis
 
-        self._redis = redis.Redis.from_url(url)
+        self._redis = redis.Redis.from_url(
+            url, socket_connect_timeout=REDIS_TIMEOUT_S, socket_timeout=REDIS_TIMEOUT_S
+        )
+        # Every Redis error is an outage here: refused, timed out, still loading its
+        # data after a restart, out of memory, a read-only replica after a failover.
+        self._outages: tuple[type[Exception], ...] = (redis.RedisError,)
 
     def load(self, id_hash: bytes) -> tuple[bytes, datetime] | None:
         """Return the record if Redis still holds it."""
         key = self._PREFIX + id_hash.hex()
-        pipe = self._redis.pipeline()
-        pipe.get(key)
-        pipe.pttl(key)
-        sealed, pttl = pipe.execute()
+        with _outage_as_unavailable(self._outages):
+            pipe = self._redis.pipeline()
+            pipe.get(key)
+            pipe.pttl(key)
+            sealed, pttl = pipe.execute()
         if sealed is None or pttl is None or pttl < 0:
             return None
         return bytes(sealed), utcnow() + timedelta(milliseconds=int(pttl))
@@ -106,15 +149,17 @@ class RedisSessionStore:
     def save(self, id_hash: bytes, sealed: bytes, *, expires_at: datetime, new: bool) -> bool:
         """Create (``new``) or replace an existing record until ``expires_at`` (Redis
         expires the key itself); a deleted record is not re-created."""
-        stored = self._redis.set(
-            self._PREFIX + id_hash.hex(),
-            sealed,
-            exat=int(expires_at.timestamp()),
-            nx=new,
-            xx=not new,
-        )
+        with _outage_as_unavailable(self._outages):
+            stored = self._redis.set(
+                self._PREFIX + id_hash.hex(),
+                sealed,
+                exat=int(expires_at.timestamp()),
+                nx=new,
+                xx=not new,
+            )
         return bool(stored)
 
     def delete(self, id_hash: bytes) -> None:
         """Delete the record."""
-        self._redis.delete(self._PREFIX + id_hash.hex())
+        with _outage_as_unavailable(self._outages):
+            self._redis.delete(self._PREFIX + id_hash.hex())

@@ -7,6 +7,11 @@ ciphertext. A staff member's unwrapped identity lives only in such a session, an
 logout or expiry deletes the record (and with it the only usable copy).
 
 Sources and staff have separate cookies, so the two interfaces never share a session.
+
+A session is read from the store only when a request first uses it, so the pages that
+need none (the landing page, static files, /healthz) work while the store is down; a
+request that does need it gets :class:`SessionStoreUnavailable`, which the error pages
+answer with "busy, try again".
 """
 
 from __future__ import annotations
@@ -16,17 +21,17 @@ import binascii
 import hashlib
 import json
 import os
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Flask, Request, Response, request
 from flask.sessions import SessionInterface, SessionMixin
-from werkzeug.datastructures import CallbackDict
 
 from ..crypto import DecryptionError
 from ..crypto.secretbox import KEY_SIZE, open_sealed, seal
 from ..models import utcnow
-from .session_store import SessionStore
+from .session_store import SessionStore, SessionStoreUnavailable
 
 SOURCE_COOKIE = "__Host-dissent-source"
 STAFF_COOKIE = "__Host-dissent-staff"
@@ -38,6 +43,10 @@ _REFRESH_AFTER = timedelta(minutes=1)
 _DEADLINE_KEY = "_deadline"
 # How long an old session id keeps what regenerate(keep_old=...) kept.
 ROTATION_GRACE = timedelta(minutes=2)
+
+# What reading the record a cookie names gives: its data and whether its idle deadline
+# is due for a refresh, or None when there is no usable record.
+Loaded = tuple[dict[str, Any], bool] | None
 
 
 def day_expiry(ttl: timedelta) -> datetime:
@@ -57,22 +66,81 @@ def is_staff_path(path: str) -> bool:
     return any(path == p or path.startswith(p + "/") for p in STAFF_PREFIXES)
 
 
-class ServerSession(CallbackDict[str, Any], SessionMixin):
-    """Session data plus the id and key that name and seal it."""
+class ServerSession(SessionMixin):
+    """Session data plus the id and key that name and seal it.
 
-    def __init__(self, initial: dict[str, Any] | None = None, *, sid: bytes, key: bytes) -> None:
-        def on_update(_self: CallbackDict[str, Any]) -> None:
-            self.modified = True
+    With ``load``, the data is read from the store at first use (and a store that
+    cannot be reached raises :class:`SessionStoreUnavailable` then, every time, until
+    it answers); without, the session starts with ``initial``.
+    """
 
-        super().__init__(initial or {}, on_update)
+    def __init__(
+        self,
+        initial: dict[str, Any] | None = None,
+        *,
+        sid: bytes,
+        key: bytes,
+        load: Callable[[], Loaded] | None = None,
+    ) -> None:
         self.sid = sid
         self.key = key
-        self.is_new = not initial
+        self._load = load
+        self._data: dict[str, Any] | None = None if load else dict(initial or {})
+        # A cookie names a record until reading it shows there is none.
+        self.is_new = load is None and not initial
         self.modified = False
+        self.stale = False
         self.rotate = False
         self.keep_old: dict[str, Any] = {}
         self.destroy = False
-        self.stale = False
+        self.unsaved_allowed = False
+        self.unsaved: SessionStoreUnavailable | None = None
+        self.discarded = False
+
+    # --- the mapping ---------------------------------------------------------------------
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the data is at hand (read from the store, or never stored)."""
+        return self._data is not None
+
+    def _contents(self) -> dict[str, Any]:
+        if self._data is None:
+            assert self._load is not None
+            found = self._load()  # raises SessionStoreUnavailable while the store is down
+            self._load = None
+            if found is None:
+                # Nothing usable under this id: a new session, with an id of its own.
+                self.sid, self.key = os.urandom(_ID_SIZE), os.urandom(KEY_SIZE)
+                self.is_new = True
+                self._data = {}
+            else:
+                self._data, self.stale = found
+        return self._data
+
+    def __getitem__(self, name: str) -> Any:
+        return self._contents()[name]
+
+    def __setitem__(self, name: str, value: Any) -> None:
+        self._contents()[name] = value
+        self.modified = True
+
+    def __delitem__(self, name: str) -> None:
+        del self._contents()[name]
+        self.modified = True
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._contents())
+
+    def __len__(self) -> int:
+        return len(self._contents())
+
+    def clear(self) -> None:
+        """Empty the session."""
+        self._contents().clear()
+        self.modified = True
+
+    # --- what the next save does ----------------------------------------------------------
 
     def regenerate(self, *, keep_old: tuple[str, ...] = ()) -> None:
         """Give the session a new id and key at the next save (after login).
@@ -80,14 +148,32 @@ class ServerSession(CallbackDict[str, Any], SessionMixin):
         ``keep_old`` names keys the *old* id keeps for a short grace period, for a
         request already on its way with the old cookie (a double-clicked submit).
         """
+        data = self._contents()  # read now: the data moves to the new id
+        self.keep_old = {k: data[k] for k in keep_old if k in data}
         self.rotate = True
         self.modified = True
-        self.keep_old = {k: self[k] for k in keep_old if k in self}
 
     def end(self) -> None:
-        """Delete the session from the store and the browser at the next save."""
-        self.clear()
+        """Delete the session from the store and the browser at the next save.
+
+        Needs no read of the store: quick exit works while it is down.
+        """
+        self._data, self._load = {}, None
         self.destroy = True
+
+    def allow_unsaved(self) -> None:
+        """Let this response go out even if the store cannot keep the session.
+
+        For a page that reports something already committed (the new codename), or
+        that must never be refused (quick exit): without the session the visitor is
+        simply not logged in. The failure is kept in :attr:`unsaved` for the log.
+        """
+        self.unsaved_allowed = True
+
+    def discard(self) -> None:
+        """Save nothing at the end of this request: store and cookie stay as they were
+        (the error page that replaces a response whose save failed)."""
+        self.discarded = True
 
 
 def _new_session() -> ServerSession:
@@ -113,7 +199,7 @@ class SplitKnowledgeSessionInterface(SessionInterface):
         return self.staff_ttl if is_staff_path(request.path) else self.source_ttl
 
     def open_session(self, app: Flask, request: Request) -> ServerSession:
-        """Return the session named by the cookie, or a new empty one."""
+        """Return the session named by the cookie (read at first use), or a new one."""
         raw = request.cookies.get(self._cookie_name(request))
         if not raw:
             return _new_session()
@@ -124,31 +210,54 @@ class SplitKnowledgeSessionInterface(SessionInterface):
         if len(decoded) != _ID_SIZE + KEY_SIZE:
             return _new_session()
         sid, key = decoded[:_ID_SIZE], decoded[_ID_SIZE:]
+        ttl = self._ttl(request)
+        return ServerSession(sid=sid, key=key, load=lambda: self._load(sid, key, ttl=ttl))
+
+    def _load(self, sid: bytes, key: bytes, *, ttl: timedelta) -> Loaded:
         record = self.store.load(_id_hash(sid))
         if record is None:
-            return _new_session()
+            return None
         sealed, _coarse_expiry = record
         try:
             data = json.loads(open_sealed(sealed, key=key, context=_id_hash(sid)))
             deadline = datetime.fromtimestamp(float(data.pop(_DEADLINE_KEY)), UTC)
         except (DecryptionError, ValueError, KeyError, TypeError):
-            return _new_session()
+            return None
         remaining = deadline - utcnow()
         if remaining <= timedelta(0):
             self.store.delete(_id_hash(sid))
-            return _new_session()
-        session = ServerSession(data, sid=sid, key=key)
-        session.is_new = False
-        session.stale = remaining < self._ttl(request) - _REFRESH_AFTER
-        return session
+            return None
+        return data, remaining < ttl - _REFRESH_AFTER
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
-        """Seal and store the session, or delete it, and set the cookie accordingly."""
+        """Seal and store the session, or delete it, and set the cookie accordingly.
+
+        Raises :class:`SessionStoreUnavailable` if the store fails, unless the session
+        allowed that (:meth:`ServerSession.allow_unsaved`) or the save would only have
+        moved an unchanged session's idle deadline: the response then goes out as it
+        is, and the failure is left in ``session.unsaved``.
+        """
         assert isinstance(session, ServerSession)
+        if session.discarded:
+            return
+        refresh_only = not (session.modified or session.is_new or session.rotate or session.destroy)
+        try:
+            self._store(session, response)
+        except SessionStoreUnavailable as exc:
+            if not (session.unsaved_allowed or refresh_only):
+                raise
+            session.unsaved = exc
+
+    def _store(self, session: ServerSession, response: Response) -> None:
         name = self._cookie_name(request)
+        if not session.loaded:
+            return  # never read, so never changed
         if session.destroy or (not session and not session.is_new):
-            self.store.delete(_id_hash(session.sid))
+            # The browser forgets the cookie even if the store cannot be told now: the
+            # record is sealed with the key only that cookie held, and expires.
             response.delete_cookie(name, path="/", secure=True, httponly=True, samesite="Strict")
+            if not session.is_new:
+                self.store.delete(_id_hash(session.sid))
             return
         if not session:
             return  # nothing to keep, nothing to store

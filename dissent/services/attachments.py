@@ -32,7 +32,7 @@ from .keyring import observation_recipients
 from .locks import lock_observation
 from .metadata import STRIPPABLE, FileType, StripFailed, sniff, strip_metadata
 from .storage import open_blob, publish_with_record
-from .uploads import FALLBACK_FILENAME, UploadSink, sanitize_filename
+from .uploads import FALLBACK_FILENAME, UploadSink, disk_is_full, sanitize_filename
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +70,10 @@ class ObservationFull(AttachmentError):
 
 class EmptyAttachment(AttachmentError):
     """The file has no content (or no file was chosen)."""
+
+
+class AttachmentOutOfSpace(AttachmentError):
+    """The server's disk is full: the file was not stored (nothing of it is kept)."""
 
 
 class AttachmentUnreadable(ServiceError):
@@ -182,6 +186,8 @@ def store_upload(
     :class:`AttachmentError` when the file is empty or over a limit; nothing is kept then.
     """
     sink = upload.sink
+    if sink.out_of_space:
+        raise AttachmentOutOfSpace
     if sink.too_large:
         raise AttachmentTooLarge(sink.max_bytes)
     if sink.size == 0 or sink.parts == 0:
@@ -200,7 +206,12 @@ def store_upload(
         },
         recipients=observation_recipients(session, ctx.settings, observation),
     )
-    blob = sink.seal(cleaned.data)  # from here on, publish_with_record removes it on failure
+    try:
+        blob = sink.seal(cleaned.data)  # from here on, publish_with_record removes it on failure
+    except OSError as exc:
+        if disk_is_full(exc):
+            raise AttachmentOutOfSpace from exc
+        raise
 
     def record(stored_size: int) -> Attachment:
         # Two uploads at once must not both pass the limits.
@@ -230,7 +241,12 @@ def store_upload(
             )
         return attachment
 
-    return publish_with_record(session, blob, record)
+    try:
+        return publish_with_record(session, blob, record)
+    except OSError as exc:
+        if disk_is_full(exc):
+            raise AttachmentOutOfSpace from exc
+        raise
 
 
 # --- finding -----------------------------------------------------------------------------

@@ -11,6 +11,7 @@ connection.
 
 from __future__ import annotations
 
+import errno
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -60,6 +61,11 @@ class _Discard:
         return 0
 
 
+def disk_is_full(exc: OSError) -> bool:
+    """Return whether ``exc`` says the disk (or the user's quota) is full."""
+    return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
 class UploadSink:
     """The file part of an upload: held in memory to be cleaned, or encrypted as it arrives.
 
@@ -84,6 +90,7 @@ class UploadSink:
         self.kind: FileType | None = None
         self.too_large = False
         self.too_large_to_strip = False
+        self.out_of_space = False
         self._memory: bytearray | None = bytearray()
         self._blob: PendingBlob | None = None
         self._encryptor: Encryptor | None = None
@@ -107,26 +114,37 @@ class UploadSink:
         """Take the next piece of the file."""
         size = len(data)
         self.size += size
-        if self.too_large:
-            return size
+        if self.too_large or self.out_of_space:
+            return size  # refused already: read the rest of the body, keep nothing
         if self.size > self.max_bytes:
             self.too_large = True
             self._drop()
             return size
+        try:
+            self._take(data)
+        except OSError as exc:
+            if not disk_is_full(exc):
+                raise
+            # The parser must still read the body to its end for the page to be
+            # answered; what arrived so far is removed.
+            self.out_of_space = True
+            self._drop()
+        return size
+
+    def _take(self, data: bytes) -> None:
         if self._encryptor is not None:
             self._encryptor.write(data)
-            return size
+            return
         assert self._memory is not None
         self._memory += data
         if self.kind is None and len(self._memory) >= SNIFF_BYTES:
             self.kind = sniff(bytes(self._memory[:SNIFF_BYTES]))
             if self.kind not in STRIPPABLE:
                 self._start_encrypting(self._memory)
-                return size
+                return
         if self.kind is not None and len(self._memory) > self.memory_limit:
             self.too_large_to_strip = True
             self._start_encrypting(self._memory)
-        return size
 
     def seek(self, offset: int, whence: int = 0, /) -> int:
         """Accept the parser's rewind at the end of the part (there is nothing to reread)."""

@@ -28,6 +28,7 @@ from ..services.errors import (
     SubmissionReplayed,
 )
 from ..services.sources import authenticate_source
+from ..web.errors import kept_on_outage
 from ..web.forms import choices_from
 from ..web.labels import CATEGORY_LABELS, CONSENT_LABELS, CONTRADICTION_LABELS, WHEN_LABELS
 from ..web.messages import codename_format_message, show_on
@@ -74,8 +75,9 @@ def _render_submit(form: SubmitForm, *, status: int = 200) -> ResponseReturnValu
 
 @bp.route("/submit", methods=["GET", "POST"])
 @allow(Access.PUBLIC)
+@kept_on_outage(SubmitForm, "what", "where", "official_report")
 def submit() -> ResponseReturnValue:
-    """Show the observation form, or file an observation."""
+    """Show the observation form, or file an observation and show its codename."""
     missions = submission.open_missions(db.session)
     form = SubmitForm()
     form.mission.choices = choices_from((m.id, m.name) for m in missions)
@@ -120,17 +122,28 @@ def submit() -> ResponseReturnValue:
     # A new session id from here on: a cookie copied before the submit (on a shared
     # computer, say) must not open this source's inbox. The old id keeps the open
     # forms for a moment, so the second request of a double click, which the browser
-    # sends with the old cookie, can still lead to the codename page.
+    # sends with the old cookie, can still show the same codename.
     session.regenerate(keep_old=(_PENDING_FORMS, "csrf_token"))  # type: ignore[attr-defined]
     log_in_source(result.source_id, result.identity_secret)
     session[_NEW_CODENAME] = codename
-    return redirect(url_for("source.codename"), code=303)
+    # The codename is this response, not a page the browser fetches next with the
+    # session: once the record is committed, nothing but this answer must reach the
+    # source for them to have their codename, and a session store failing now costs
+    # only the login (they log in with the codename), not the codename (invariant 4).
+    session.allow_unsaved()  # type: ignore[attr-defined]
+    return _codename_page(codename, CodenameSavedForm(formdata=None))
+
+
+def _codename_page(
+    codename: str, form: CodenameSavedForm, *, status: int = 200
+) -> ResponseReturnValue:
+    return render_template("source/codename.html", codename=codename, form=form), status
 
 
 @bp.route("/submit/codename", methods=["GET", "POST"])
 @allow(Access.SOURCE)
 def codename() -> ResponseReturnValue:
-    """Show the new codename once, until the source confirms they wrote it down."""
+    """Show the new codename again, until the source confirms they wrote it down."""
     new_codename = session.get(_NEW_CODENAME)
     if not new_codename:
         return redirect(url_for("source.inbox"))
@@ -139,8 +152,7 @@ def codename() -> ResponseReturnValue:
         session.pop(_NEW_CODENAME, None)
         session.pop(_PENDING_FORMS, None)
         return redirect(url_for("source.inbox"), code=303)
-    status = 400 if form.is_submitted() else 200
-    return render_template("source/codename.html", codename=new_codename, form=form), status
+    return _codename_page(new_codename, form, status=400 if form.is_submitted() else 200)
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -228,6 +240,7 @@ def _post_message(ref: str, text: str) -> None:
 
 @bp.route("/inbox/<ref>/reply", methods=["POST"])
 @allow(Access.SOURCE)
+@kept_on_outage(ReplyForm, "text")
 def reply(ref: str) -> ResponseReturnValue:
     """Add a message to one of the source's observations."""
     form = ReplyForm()
@@ -246,6 +259,7 @@ def reply(ref: str) -> ResponseReturnValue:
 
 @bp.route("/inbox/proposals/<int:proposal_id>", methods=["POST"])
 @allow(Access.SOURCE)
+@kept_on_outage(ProposalDecisionForm, "comment")
 def decide(proposal_id: int) -> ResponseReturnValue:
     """Approve or decline a proposed summary, with an optional comment to the adviser.
 
@@ -281,6 +295,7 @@ def leave() -> ResponseReturnValue:
     """End the session at once and show a page that says nothing about this site."""
     LeaveForm()  # a POST without a valid token still leaves: leaving is never refused
     session.end()  # type: ignore[attr-defined]
+    session.allow_unsaved()  # type: ignore[attr-defined]  # not even by a store that is down
     response = make_response(render_template("source/leave.html"))
     response.headers["Clear-Site-Data"] = '"cache", "cookies", "storage"'
     return response

@@ -17,6 +17,7 @@ from ..models.mission import NAME_MAX
 from ..services import attachments
 from ..services.attachments import (
     AttachmentError,
+    AttachmentOutOfSpace,
     AttachmentTooLarge,
     EmptyAttachment,
     ObservationFull,
@@ -133,6 +134,10 @@ _SIMPLE: dict[type[ServiceError], Any] = {
         "if it happens again, tell the operator."
     ),
     EmptyAttachment: _l("This file is empty. Choose another file."),
+    AttachmentOutOfSpace: _l(
+        "The server is out of space, so this file was not stored. Nothing else was lost. "
+        "Please try again later."
+    ),
     ChangedMeanwhile: _l(
         "A colleague changed this just now, so nothing was done. It is shown below as it "
         "stands; anything you typed is kept. Check it, then send again if it still applies."

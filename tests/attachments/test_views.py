@@ -9,6 +9,7 @@ or logged in clear is checked with the other canaries in tests/security/test_can
 
 from __future__ import annotations
 
+import errno
 import io
 import logging
 import os
@@ -704,3 +705,65 @@ def test_content_disposition_offers_a_safe_ascii_name_and_the_real_one():
     assert header == (
         "attachment; filename=\"_berblick 100_.pdf\"; filename*=UTF-8''%C3%9Cberblick%20100%25.pdf"
     )
+
+
+class FullDisk(io.RawIOBase):
+    """A blob file on a disk that fills after ``room`` bytes (or at the final flush)."""
+
+    def __init__(self, real, room: int) -> None:
+        self._real, self._room = real, room
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        if self._room < len(data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self._room -= len(data)
+        return self._real.write(data)
+
+    def flush(self) -> None:
+        if self._room <= 0:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self._real.flush()
+
+    def fileno(self) -> int:
+        return self._real.fileno()
+
+    def close(self) -> None:
+        self._real.close()
+
+
+def fill_disk_after(monkeypatch, room: int) -> None:
+    real_new_blob = uploads.new_blob
+
+    def on_a_full_disk(settings):
+        blob = real_new_blob(settings)
+        blob.file = FullDisk(blob.file, room)
+        return blob
+
+    monkeypatch.setattr(uploads, "new_blob", on_a_full_disk)
+
+
+@pytest.mark.parametrize(
+    ("data", "name", "room"),
+    [
+        (random_bytes(300_000), "scan.bin", 100_000),  # encrypted as it arrives
+        (b"a short note", "note.txt", 0),  # held in memory, written when sealed
+    ],
+)
+def test_a_full_disk_says_so_on_the_upload_form_and_keeps_nothing(
+    app, source, monkeypatch, data, name, room
+):
+    fill_disk_after(monkeypatch, room)
+
+    response = source_upload(source, data, name)
+
+    assert response.status_code == 507
+    assert field_errors(response) == [
+        "The server is out of space, so this file was not stored. Nothing else was lost. "
+        "Please try again later."
+    ]
+    assert_nothing_stored(app)
+    monkeypatch.undo()
+    assert source_upload(source, data, name).status_code == 303  # space again: it works

@@ -54,9 +54,8 @@ def submit_observation(client, *, what: str, confirm: bool = True, **fields) -> 
     ``fields`` override the form's other answers (``mission`` picks one of several);
     with ``confirm`` the source also says the codename is saved and reaches the inbox.
     """
-    response = post_submission(client, what=what, **fields)
-    assert response.status_code == 303, response.data.decode()[:2000]
-    page = client.get(response.headers["Location"], base_url=BASE_URL)
+    page = post_submission(client, what=what, **fields)
+    assert page.status_code == 200, page.data.decode()[:2000]
     codename = shown_codename(page)
     if confirm:
         response = client.post(

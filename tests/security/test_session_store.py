@@ -8,11 +8,18 @@ import uuid
 from datetime import timedelta
 
 import pytest
+import redis
+from sqlalchemy import create_engine
 
 from dissent.extensions import db
 from dissent.models import utcnow
-from dissent.security.session_store import DatabaseSessionStore, RedisSessionStore
+from dissent.security.session_store import (
+    DatabaseSessionStore,
+    RedisSessionStore,
+    SessionStoreUnavailable,
+)
 from dissent.services.context import KdfGate
+from tests.helpers.outage import CLOSED_PORT_URL, FlakyRedis, RedisRelay
 
 REDIS_URL = os.environ.get("DISSENT_TEST_REDIS_URL", "")
 needs_redis = pytest.mark.skipif(
@@ -79,6 +86,68 @@ def test_redis_session_record_expires_by_ttl():
     while client.exists("dissent:session:" + key.hex()):
         pass  # Redis expires it within milliseconds; no sleeping-to-pass
     assert store.load(key) is None
+
+
+# --- outages: a store that cannot be reached says so, and comes back by itself ---------------
+
+
+def every_call(store):
+    """Yield each of the store's calls, ready to make."""
+    key = uuid.uuid4().bytes * 2
+    later = utcnow() + timedelta(minutes=5)
+    yield lambda: store.load(key)
+    yield lambda: store.save(key, b"sealed", expires_at=later, new=True)
+    yield lambda: store.delete(key)
+
+
+def test_redis_that_refuses_connections_is_unavailable_not_a_crash():
+    store = RedisSessionStore(CLOSED_PORT_URL)
+
+    for call in every_call(store):
+        with pytest.raises(SessionStoreUnavailable) as caught:
+            call()
+        assert isinstance(caught.value.__cause__, redis.ConnectionError)
+
+
+def test_a_database_that_cannot_be_opened_is_unavailable_not_a_crash(tmp_path):
+    store = DatabaseSessionStore(create_engine(f"sqlite:///{tmp_path}/missing/dir/db.sqlite3"))
+
+    for call in every_call(store):
+        with pytest.raises(SessionStoreUnavailable):
+            call()
+
+
+def test_the_redis_store_works_again_when_redis_comes_back():
+    store = RedisSessionStore(CLOSED_PORT_URL)
+    store._redis = backend = FlakyRedis()
+    key = uuid.uuid4().bytes * 2
+    backend.down = True
+
+    with pytest.raises(SessionStoreUnavailable):
+        store.save(key, b"sealed", expires_at=utcnow() + timedelta(minutes=5), new=True)
+
+    backend.down = False
+    assert store.save(key, b"sealed", expires_at=utcnow() + timedelta(minutes=5), new=True)
+    assert store.load(key)[0] == b"sealed"
+
+
+@needs_redis
+def test_the_same_store_reconnects_when_the_real_redis_comes_back():
+    relay = RedisRelay(REDIS_URL)
+    store = RedisSessionStore(relay.url)
+    key = uuid.uuid4().bytes * 2
+    try:
+        assert store.save(key, b"sealed", expires_at=utcnow() + timedelta(minutes=5), new=True)
+        relay.cut()
+        with pytest.raises(SessionStoreUnavailable):
+            store.load(key)  # the pooled connection is gone, and no new one is accepted
+
+        relay.restore()
+
+        assert store.load(key)[0] == b"sealed"  # no restart: a new connection
+    finally:
+        relay.cut()
+        store._redis.close()
 
 
 def test_kdf_gate_bounds_concurrent_derivations(monkeypatch, app):

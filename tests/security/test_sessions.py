@@ -9,6 +9,7 @@ import pytest
 from flask import request
 
 from dissent.security import sessions
+from dissent.security.session_store import SessionStoreUnavailable
 from dissent.security.sessions import (
     ROTATION_GRACE,
     SOURCE_COOKIE,
@@ -25,16 +26,30 @@ START = datetime(2024, 3, 5, 13, 47, 12, tzinfo=UTC)
 
 
 class MemoryStore:
-    """A session store on a dict, keeping the store's rule: only ``new`` creates."""
+    """A session store on a dict, keeping the store's rule: only ``new`` creates.
+
+    While ``down`` every call fails as an unreachable store does; while
+    ``refusing_writes`` only saves and deletes do.
+    """
 
     def __init__(self) -> None:
         self.records: dict[bytes, tuple[bytes, datetime]] = {}
         self.saves = 0
+        self.calls = 0
+        self.down = False
+        self.refusing_writes = False
+
+    def _reach(self, *, write: bool) -> None:
+        self.calls += 1
+        if self.down or (write and self.refusing_writes):
+            raise SessionStoreUnavailable
 
     def load(self, id_hash: bytes) -> tuple[bytes, datetime] | None:
+        self._reach(write=False)
         return self.records.get(id_hash)
 
     def save(self, id_hash: bytes, sealed: bytes, *, expires_at: datetime, new: bool) -> bool:
+        self._reach(write=True)
         self.saves += 1
         if not new and id_hash not in self.records:
             return False
@@ -42,6 +57,7 @@ class MemoryStore:
         return True
 
     def delete(self, id_hash: bytes) -> None:
+        self._reach(write=True)
         self.records.pop(id_hash, None)
 
 
@@ -62,7 +78,12 @@ def interface(store) -> SplitKnowledgeSessionInterface:
     return SplitKnowledgeSessionInterface(store, staff_ttl=STAFF_TTL, source_ttl=SOURCE_TTL)
 
 
-def request_cycle(app, interface, path="/submit", cookie=None, change=lambda s: None):
+def read(session) -> None:
+    """What a page that shows who is logged in does with the session."""
+    session.get("source_id")
+
+
+def request_cycle(app, interface, path="/submit", cookie=None, change=read):
     """Open the session of one request to ``path``, apply ``change``, save it.
 
     Return the session and the cookie value set (``""`` for a deleted cookie, ``None``
@@ -174,8 +195,8 @@ def test_a_cookie_with_another_key_opens_an_empty_session(app, interface, store,
 
     session, _ = request_cycle(app, interface, cookie=forged)
 
-    assert session.is_new
     assert dict(session) == {}
+    assert session.is_new
     assert len(store.records) == 1  # the real session is untouched
 
 
@@ -266,6 +287,7 @@ def test_a_late_save_does_not_bring_back_a_session_deleted_meanwhile(app, interf
     _, cookie = request_cycle(app, interface, change=put(source_id=7))
 
     def quick_exit_in_another_tab(session):
+        read(session)
         store.records.clear()
         session["csrf_token"] = "new"
 
@@ -281,5 +303,92 @@ def test_the_staff_and_source_interfaces_never_share_a_session(app, interface, s
     with app.test_request_context("/inbox", headers={"Cookie": f"{STAFF_COOKIE}={staff_cookie}"}):
         on_source_side = interface.open_session(app, request)
 
-    assert on_source_side.is_new
     assert dict(on_source_side) == {}
+    assert on_source_side.is_new
+
+
+# --- a store that is down -------------------------------------------------------------------
+
+
+def untouched(session) -> None:
+    """What a page that needs no session (the landing page, a static file) does with it."""
+
+
+def test_a_request_that_does_not_use_its_session_never_asks_the_store(app, interface, store, clock):
+    _, cookie = request_cycle(app, interface, change=put(source_id=7))
+    store.down = True
+    calls = store.calls
+
+    session, set_cookie = request_cycle(app, interface, cookie=cookie, change=untouched)
+
+    assert store.calls == calls
+    assert set_cookie is None  # the browser keeps its cookie
+    assert not session.loaded
+
+
+def test_reading_a_session_while_the_store_is_down_fails_and_keeps_the_cookie(
+    app, interface, store, clock
+):
+    _, cookie = request_cycle(app, interface, change=put(source_id=7))
+    store.down = True
+
+    with app.test_request_context("/inbox", headers={"Cookie": f"{SOURCE_COOKIE}={cookie}"}):
+        session = interface.open_session(app, request)
+        with pytest.raises(SessionStoreUnavailable):
+            session.get("source_id")
+        response = app.response_class()
+        interface.save_session(app, session, response)
+
+    assert "Set-Cookie" not in response.headers  # neither replaced nor deleted
+    store.down = False
+    assert peek(app, interface, cookie)["source_id"] == 7  # back, with the same cookie
+
+
+def test_a_changed_session_that_cannot_be_saved_fails_the_request(app, interface, store, clock):
+    store.down = True
+
+    with pytest.raises(SessionStoreUnavailable):
+        request_cycle(app, interface, change=put(csrf_token="t"))
+
+
+def test_a_session_that_allowed_it_goes_out_unsaved_without_a_cookie(app, interface, store, clock):
+    _, cookie = request_cycle(app, interface, change=put(csrf_token="t"))
+    store.refusing_writes = True
+
+    def log_in(session):
+        session["source_id"] = 7
+        session.regenerate()
+        session.allow_unsaved()
+
+    session, set_cookie = request_cycle(app, interface, cookie=cookie, change=log_in)
+
+    assert isinstance(session.unsaved, SessionStoreUnavailable)
+    assert set_cookie is None
+    store.refusing_writes = False
+    assert "source_id" not in peek(app, interface, cookie)  # simply not logged in
+
+
+def test_an_idle_deadline_that_cannot_be_moved_does_not_fail_the_page(app, interface, store, clock):
+    _, cookie = request_cycle(app, interface, change=put(source_id=7))
+    clock["now"] += timedelta(seconds=61)  # due for a rewrite (see the test above)
+    store.refusing_writes = True
+
+    session, _ = request_cycle(app, interface, cookie=cookie)
+
+    assert session["source_id"] == 7
+    assert isinstance(session.unsaved, SessionStoreUnavailable)
+
+
+def test_ending_a_session_while_the_store_is_down_still_deletes_the_cookie(
+    app, interface, store, clock
+):
+    _, cookie = request_cycle(app, interface, change=put(source_id=7))
+    store.down = True
+
+    def quick_exit(session):
+        session.end()
+        session.allow_unsaved()
+
+    _, set_cookie = request_cycle(app, interface, cookie=cookie, change=quick_exit)
+
+    assert set_cookie == ""

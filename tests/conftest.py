@@ -193,3 +193,9 @@ def adviser(mission, make_staff) -> StaffLogin:
 def leader(mission, make_staff) -> StaffLogin:
     """An enrolled leader of the test mission."""
     return make_staff(Role.LEADERSHIP)
+
+
+@pytest.fixture
+def settings(app):
+    """The settings the test app runs with."""
+    return app.extensions["dissent.settings"]

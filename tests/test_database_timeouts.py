@@ -11,18 +11,16 @@ import os
 import signal
 import socket
 import time
-import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from dissent import database
 from dissent.database import Watchdog, make_engine
 from dissent.migrate import upgrade
-from tests.helpers.stores import POSTGRES_URL
+from tests.helpers.stores import POSTGRES_URL, postgres_database
 
 needs_postgres = pytest.mark.skipif(
     not POSTGRES_URL, reason="needs DISSENT_TEST_DATABASE_URL (PostgreSQL; .ci/run sets it)"
@@ -79,14 +77,8 @@ def test_a_server_that_accepts_but_never_answers_fails_the_connection_in_seconds
 @pytest.fixture
 def pg_url():
     """A fresh, empty PostgreSQL database of its own."""
-    name = f"dissent_timeouts_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with postgres_database() as url:
+        yield url
 
 
 @needs_postgres

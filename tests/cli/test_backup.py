@@ -20,11 +20,11 @@ from tests.helpers.backups import (
     inbox_of,
     ledger_of,
     make_live,
-    postgres_database,
     settings_of,
     tables_in,
 )
 from tests.helpers.cli import CLEAN_ENV, assert_one_line_error, run
+from tests.helpers.stores import postgres_database
 
 # The tests of SQLite instances copy SQLite files (the PostgreSQL run leaves them out);
 # those of PostgreSQL instances need the server and its client programs.

@@ -17,11 +17,6 @@ from tests.helpers.instances import run_in
 
 
 @pytest.fixture
-def settings(app):
-    return app.extensions["dissent.settings"]
-
-
-@pytest.fixture
 def instance(config, app):
     """The test instance with its instance file written as `dissent init` writes it."""
     return instance_file_of(config)

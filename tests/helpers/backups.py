@@ -6,18 +6,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
-import itertools
 import json
-import os
 import re
 import shutil
 import tarfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, make_url, select, text
+from sqlalchemy import create_engine, select, text
 
 from dissent.app import create_app
 from dissent.config import Settings
@@ -188,23 +184,6 @@ NEEDS_POSTGRES = pytest.mark.skipif(
     bool(_why_postgres_backups_cannot_run()),
     reason=_why_postgres_backups_cannot_run() or "PostgreSQL is there",
 )
-
-_databases = itertools.count()
-
-
-@contextmanager
-def postgres_database() -> Iterator[str]:
-    """Yield the URL of a new, empty PostgreSQL database; drop it afterwards."""
-    name = f"dissent_bk_{os.getpid()}_{next(_databases)}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as connection:
-            connection.execute(text(f'CREATE DATABASE "{name}"'))
-        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def tables_in(database_url: str) -> list[str]:

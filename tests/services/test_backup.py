@@ -27,13 +27,13 @@ from tests.helpers.backups import (
     copy_live,
     ledger_of,
     make_live,
-    postgres_database,
     repack,
     rewrite,
     serve,
     settings_of,
     tables_in,
 )
+from tests.helpers.stores import postgres_database
 
 # The tests of SQLite instances copy SQLite files (the PostgreSQL run leaves them out);
 # those of PostgreSQL instances need the server and its client programs.

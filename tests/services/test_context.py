@@ -21,11 +21,6 @@ class CountingLimiter:
         return True
 
 
-@pytest.fixture
-def settings(app):
-    return app.extensions["dissent.settings"]
-
-
 def test_the_context_hashes_passwords_at_the_settings_cost_and_keeps_the_limiter(settings):
     limiter = CountingLimiter()
 

@@ -30,11 +30,6 @@ REDIS_URL = os.environ.get("DISSENT_TEST_REDIS_URL", "")
 
 
 @pytest.fixture
-def settings(app):
-    return app.extensions["dissent.settings"]
-
-
-@pytest.fixture
 def instance(config, app):
     """The test instance with its instance file written as `dissent init` writes it."""
     return instance_file_of(config)

@@ -58,11 +58,6 @@ def test_invisible_and_control_characters_are_removed(invisible):
 
 
 @pytest.fixture
-def settings(app):
-    return app.extensions["dissent.settings"]
-
-
-@pytest.fixture
 def make_sink(settings, recovery_identity):
     sinks: list[uploads.UploadSink] = []
 

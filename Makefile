@@ -25,13 +25,15 @@ install: $(STAMP)
 demo: install
 	$(BIN)/dissent demo --host $(HOST) --port $(PORT) --instance $(INSTANCE)
 
-# System tools the tests use: Debian's `age` (interoperability) and `chromium`
+# System tools the tests use: Debian's `age` (interoperability), `chromium`
 # (browser tests, driven by Playwright; Playwright's own browser download cannot work
-# here). Installed with apt-get when we are root; otherwise we say what is missing.
+# here) and `zbarimg` from zbar-tools (reads back the enrolment QR code). Installed
+# with apt-get when we are root; otherwise we say what is missing.
 system-deps:
 	@missing=""; \
 	command -v age >/dev/null 2>&1 || missing="$$missing age"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v zbarimg >/dev/null 2>&1 || missing="$$missing zbar-tools"; \
 	command -v pg_restore >/dev/null 2>&1 || missing="$$missing postgresql-client"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \

@@ -61,6 +61,23 @@ class Settings:
     # Cookies are always Secure and __Host- prefixed; browsers accept Secure cookies
     # from http://127.0.0.1 and localhost, so the demo works without TLS.
     public_url: str | None = None
+    # The name pages show in their title and header. None: the neutral default in the
+    # reader's language ("Confidential channel"), never a product name a passer-by could
+    # look up.
+    site_name: str | None = None
+
+
+SITE_NAME_MAX = 60
+
+
+def _site_name(values: Mapping[str, Any]) -> str | None:
+    raw = values.get("site_name")
+    if raw is None or str(raw).strip() == "":
+        return None
+    name = " ".join(str(raw).split())
+    if len(name) > SITE_NAME_MAX or not name.isprintable():
+        raise ConfigError(f"site_name must be printable text of at most {SITE_NAME_MAX} characters")
+    return name
 
 
 def _whole(values: Mapping[str, Any], name: str, default: int, *, low: int, high: int) -> int:
@@ -120,6 +137,7 @@ def load_settings(
         "DATABASE_URL": "database_url",
         "REDIS_URL": "redis_url",
         "DISSENT_PUBLIC_URL": "public_url",
+        "DISSENT_SITE_NAME": "site_name",
     }
     for env_name, key in env_map.items():
         if environ.get(env_name):
@@ -172,6 +190,7 @@ def load_settings(
         ),
         testing=values.get("testing", False) is True,
         public_url=values.get("public_url") or None,
+        site_name=_site_name(values),
     )
     return settings
 

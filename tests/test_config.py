@@ -277,3 +277,13 @@ def test_the_operations_guide_states_the_key_derivation_defaults_the_code_has():
         DEFAULT_KDF_PARAMS.iterations,
         DEFAULT_KDF_PARAMS.lanes,
     )
+
+
+def test_the_channel_name_comes_from_the_environment_and_is_checked(tmp_path, secrets):
+    named = load(tmp_path, {"DISSENT_SITE_NAME": "Meldpunt Missie Noord"}, **secrets)
+    unnamed = load(tmp_path, **secrets)
+
+    assert named.site_name == "Meldpunt Missie Noord"
+    assert unnamed.site_name is None  # the pages then show the neutral default
+    assert "at most 60 characters" in refusal(tmp_path, **secrets, SITE_NAME="x" * 61)
+    assert "printable" in refusal(tmp_path, **secrets, SITE_NAME="Meldpunt\x00")

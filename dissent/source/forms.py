@@ -92,6 +92,14 @@ class LoginForm(CsrfForm):
             Length(max=300, message=_l("That is longer than any codename.")),
         ],
         description=_l("%(n)d words, separated by spaces.", n=CODENAME_WORDS),
+        # A phone must not capitalise, "correct" or remember the words, and a spell
+        # checker must not send them anywhere to be checked.
+        render_kw={
+            "autocomplete": "off",
+            "autocapitalize": "none",
+            "autocorrect": "off",
+            "spellcheck": "false",
+        },
     )
 
 

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import io
-
-import segno
 from flask import Blueprint, redirect, render_template, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from markupsafe import Markup
 
 from ..extensions import current_context, db
 from ..models import Role, StaffUser
@@ -23,6 +19,7 @@ from ..services.errors import (
     WeakPassword,
 )
 from ..web.messages import show_on
+from ..web.qr import qr_svg
 from .forms import EnrolForm, LoginForm, LogoutForm, TotpForm
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
@@ -101,19 +98,6 @@ def logout() -> ResponseReturnValue:
     return redirect(url_for("staff.login", bye=1), code=303)
 
 
-def _qr_svg(uri: str) -> Markup:
-    buffer = io.BytesIO()
-    segno.make(uri, error="m").save(
-        buffer,
-        kind="svg",
-        scale=5,
-        xmldecl=False,
-        svgns=True,
-        title=_("Scan with your authenticator app"),
-    )
-    return Markup(buffer.getvalue().decode())  # noqa: S704 - generated SVG, no user input
-
-
 @bp.route("/enrol/<token>", methods=["GET", "POST"])
 @allow(Access.PUBLIC)
 def enrol(token: str) -> ResponseReturnValue:
@@ -154,5 +138,8 @@ def enrol(token: str) -> ResponseReturnValue:
         username=username,
         role=enrolment.staff.role,
         totp_secret=totp_secret,
-        qr=_qr_svg(accounts.totp_uri(totp_secret, username=username)),
+        qr=qr_svg(
+            accounts.totp_uri(totp_secret, username=username),
+            title=_("Scan with your authenticator app"),
+        ),
     ), status

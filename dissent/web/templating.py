@@ -3,7 +3,7 @@ the upload limits, the CSRF token and the language switch."""
 
 from __future__ import annotations
 
-from flask import Flask
+from flask import Flask, current_app
 from flask_babel import format_date, format_datetime, format_decimal, format_number, get_locale
 from flask_babel import gettext as _
 
@@ -34,6 +34,13 @@ def attachment_limits() -> dict[str, int]:
     }
 
 
+def site_name() -> str:
+    """Return the name pages show: the instance's own, else a neutral one in the
+    reader's language."""
+    configured: str | None = current_app.extensions["dissent.settings"].site_name
+    return configured or str(_("Confidential channel"))
+
+
 def install_template_helpers(app: Flask) -> None:
     """Make the helpers above available in every template of ``app``."""
     app.jinja_env.globals.update(
@@ -41,6 +48,7 @@ def install_template_helpers(app: Flask) -> None:
         csrf_token=csrf_token,
         languages=LANGUAGE_NAMES,
         attachment_limits=attachment_limits,
+        site_name=site_name,
     )
     app.jinja_env.filters.update(
         format_date=format_date,

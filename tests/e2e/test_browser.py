@@ -161,7 +161,7 @@ def test_wrong_input_is_kept_and_quick_exit_ends_session(fresh_context, shot):
     expect(page.locator("article.observation")).to_have_count(1)
     assert SOURCE_COOKIE in cookie_names(context)
 
-    page.locator("header").get_by_role("link", name="Quick exit").click()
+    page.get_by_role("link", name="Quick exit").click()
     page.wait_for_url("**/leave")
     expect(page).to_have_title("New Tab")
     expect(page.locator("body")).to_be_empty()

@@ -416,3 +416,16 @@ def test_a_message_to_a_closed_observation_is_explained_and_kept(app, client, ad
 
     assert b"This observation is closed; it takes no more messages." in response.data
     assert b"Typed in the old tab." in response.data
+
+
+def test_the_codename_field_is_not_remembered_capitalised_or_spell_checked(client):
+    page = client.get("/login", base_url=BASE_URL)
+
+    field = re.search(rb'<input[^>]*name="codename"[^>]*>', page.data).group(0).decode()
+    for attribute in (
+        'autocomplete="off"',
+        'autocapitalize="none"',
+        'autocorrect="off"',
+        'spellcheck="false"',
+    ):
+        assert attribute in field

@@ -8,6 +8,7 @@ import pytest
 from flask import session
 from flask_babel import force_locale
 
+from dissent.app import create_app
 from dissent.services import attachments
 from dissent.web.forms import CSRF_SESSION_KEY
 from dissent.web.templating import MIB, filesize
@@ -73,3 +74,21 @@ def test_templates_format_dates_in_the_readers_language(app):
 
     assert english == "March 5, 2024"
     assert dutch == "5 maart 2024"
+
+
+def test_pages_are_named_neutrally_in_the_readers_language(client):
+    english = client.get("/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    dutch = client.get("/", headers={"Accept-Language": "nl"}).get_data(as_text=True)
+
+    assert "<title>Confidential channel</title>" in english
+    assert "<title>Vertrouwelijk meldpunt</title>" in dutch
+    assert "dissent" not in english.lower() and "dissent" not in dutch.lower()
+
+
+def test_an_instance_can_give_its_channel_its_own_name(config):
+    app = create_app({**config, "SITE_NAME": "  Meldpunt   Missie Noord "})
+
+    page = app.test_client().get("/", headers={"Accept-Language": "nl"}).get_data(as_text=True)
+
+    assert "<title>Meldpunt Missie Noord</title>" in page
+    assert '<a class="brand" href="/">Meldpunt Missie Noord</a>' in page

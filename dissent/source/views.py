@@ -18,6 +18,7 @@ from ..security.identity import (
 )
 from ..security.policy import Access, allow
 from ..services import attachments, consent, conversation, submission, verification
+from ..services.deadlines import ack_due, feedback_due
 from ..services.errors import (
     CodenameNotFound,
     InvalidInput,
@@ -131,13 +132,23 @@ def submit() -> ResponseReturnValue:
     # source for them to have their codename, and a session store failing now costs
     # only the login (they log in with the codename), not the codename (invariant 4).
     session.allow_unsaved()  # type: ignore[attr-defined]
-    return _codename_page(codename, CodenameSavedForm(formdata=None))
+    return _codename_page(codename, CodenameSavedForm(formdata=None), source_id=result.source_id)
 
 
 def _codename_page(
-    codename: str, form: CodenameSavedForm, *, status: int = 200
+    codename: str, form: CodenameSavedForm, *, source_id: int, status: int = 200
 ) -> ResponseReturnValue:
-    return render_template("source/codename.html", codename=codename, form=form), status
+    # What happens next, and by when: the deadlines of the observation just filed.
+    observations = conversation.source_observations(db.session, source_id)
+    due = (
+        (
+            ack_due(observations[0], observations[0].mission),
+            feedback_due(observations[0], observations[0].mission),
+        )
+        if observations
+        else None
+    )
+    return render_template("source/codename.html", codename=codename, form=form, due=due), status
 
 
 @bp.route("/submit/codename", methods=["GET", "POST"])
@@ -152,7 +163,12 @@ def codename() -> ResponseReturnValue:
         session.pop(_NEW_CODENAME, None)
         session.pop(_PENDING_FORMS, None)
         return redirect(url_for("source.inbox"), code=303)
-    return _codename_page(new_codename, form, status=400 if form.is_submitted() else 200)
+    return _codename_page(
+        new_codename,
+        form,
+        source_id=current_source_id(),
+        status=400 if form.is_submitted() else 200,
+    )
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -197,6 +213,8 @@ def _inbox_page(
                 "view": conversation.view_observation(found, identity, for_staff=False),
                 "files": attachments.list_attachments(db.session, found, identity),
                 "proposals": consent.proposals_for(db.session, found, identity),
+                "ack_due": ack_due(found, found.mission),
+                "feedback_due": feedback_due(found, found.mission),
                 "escalations": [
                     (e, verification.open_versions(e, identity))
                     for e in verification.escalations_of(db.session, found)

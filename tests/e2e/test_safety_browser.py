@@ -109,3 +109,24 @@ def test_staff_pages_carry_no_quick_exit(page):
 
     expect(page.locator("a.quick-exit")).to_have_count(0)
     assert "dissent" not in page.title().lower()
+
+
+NEXT = {
+    "en": ("What happens next", "acknowledges it by", "I have written down my codename"),
+    "nl": ("Wat er nu gebeurt", "bevestigt de ontvangst uiterlijk op", "Ik heb mijn codenaam"),
+}
+SEND = {"en": "Send observation", "nl": "Melding versturen"}
+WHAT = {"en": "What happened?", "nl": "Wat is er gebeurd?"}
+
+
+def test_the_codename_page_says_what_happens_next(page, shot, language, view):
+    heading, promise, saved = NEXT[language]
+    page.goto("/submit")
+    page.get_by_label(WHAT[language]).fill("The audit was postponed twice without a reason.")
+    page.locator('input[name="category"]').first.check()
+    page.get_by_role("button", name=SEND[language]).click()
+
+    expect(page.get_by_role("heading", name=heading)).to_be_visible()
+    expect(page.locator("main")).to_contain_text(promise)
+    expect(page.get_by_label(saved)).to_be_visible()
+    shot(page, f"{language}-{view}-codename")

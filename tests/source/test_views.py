@@ -5,18 +5,22 @@ from __future__ import annotations
 import html
 import logging
 import re
+from datetime import timedelta
 
 import pytest
+from flask_babel import force_locale, format_date
 from sqlalchemy import select
 
 from dissent.crypto import DecryptionError, generate_identity, identity_from_secret, unwrap_identity
 from dissent.crypto.codename import CODENAME_WORDS, codename_wordlist, derive_source_keys
-from dissent.extensions import db
-from dissent.models import Message, Observation, Role, Source, StaffUser
+from dissent.extensions import current_context, db
+from dissent.models import Message, Observation, Role, Source, StaffUser, today
+from dissent.models.mission import DEFAULT_ACK_DAYS, DEFAULT_FEEDBACK_MONTHS
 from dissent.security.session_store import RedisSessionStore
 from dissent.security.sessions import SOURCE_COOKIE
-from dissent.services import accounts
+from dissent.services import accounts, conversation
 from dissent.services.content import open_document
+from dissent.services.deadlines import add_months
 from dissent.services.submission import WHAT_MAX, WHERE_MAX
 from tests.helpers.outage import REDIS_URL, RedisRelay, flaky_store
 from tests.helpers.pages import (
@@ -25,6 +29,7 @@ from tests.helpers.pages import (
     csrf_from,
     field_errors,
     input_value,
+    text_of,
     textarea_value,
 )
 from tests.helpers.source import (
@@ -36,7 +41,7 @@ from tests.helpers.source import (
     source_reply,
     submit_observation,
 )
-from tests.helpers.staff import PASSWORD
+from tests.helpers.staff import PASSWORD, adviser_keys
 
 NO_MISSION = b"No mission can take observations yet"
 BUSY = "The service is busy for a moment. Nothing you typed was stored yet."
@@ -560,3 +565,43 @@ def test_the_codename_is_shown_even_if_the_session_cannot_be_saved(
     returning = new_client()
     assert source_login(returning, codename).status_code == 303
     assert b"Filed as Redis died." in returning.get("/inbox", base_url=BASE_URL).data
+
+
+def _shown_day(day) -> str:
+    with force_locale("en"):
+        return format_date(day)
+
+
+def test_the_codename_page_says_what_happens_next_and_by_when(app, client, adviser):
+    ack_by = today() + timedelta(days=DEFAULT_ACK_DAYS)
+    hear_by = add_months(ack_by, DEFAULT_FEEDBACK_MONTHS)
+
+    page = post_submission(client, what="The audit was postponed twice.")
+
+    text = text_of(page)
+    assert page.status_code == 200 and "What happens next" in text
+    with app.test_request_context():
+        assert f"acknowledges it by {_shown_day(ack_by)}" in text
+        assert f"By {_shown_day(hear_by)} at the latest you hear what was done" in text
+    assert "never one at work or of the mission" in text  # no work printer
+
+
+def test_the_inbox_says_by_when_an_adviser_acknowledges_and_then_when_they_did(
+    app, client, adviser
+):
+    submit_observation(client, what="The audit was postponed twice.")
+    with app.test_request_context():
+        ack_by = _shown_day(today() + timedelta(days=DEFAULT_ACK_DAYS))
+        shown_today = _shown_day(today())
+
+    before = text_of(client.get("/inbox", base_url=BASE_URL))
+    with app.app_context(), db.unit():
+        observation = db.session.scalar(select(Observation))
+        user, _ = adviser_keys(adviser)
+        conversation.acknowledge(db.session, current_context(), staff=user, observation=observation)
+    after = text_of(client.get("/inbox", base_url=BASE_URL))
+
+    assert f"an adviser acknowledges it by {ack_by}" in before
+    assert "you hear what was done by" in before
+    assert f"acknowledged on {shown_today}" in after
+    assert "an adviser acknowledges it by" not in after

@@ -307,6 +307,16 @@ def decide(proposal_id: int) -> ResponseReturnValue:
     return redirect(url_for("source.inbox", _anchor="thread-" + ref), code=303)
 
 
+@bp.route("/logout", methods=["POST"])
+@allow(Access.PUBLIC)
+def logout() -> ResponseReturnValue:
+    """Log the source out and say so on the login page (Quick exit is the way out that
+    shows nothing of this site)."""
+    session.end()  # type: ignore[attr-defined]
+    session.allow_unsaved()  # type: ignore[attr-defined]
+    return redirect(url_for("source.login", logged_out=1), code=303)
+
+
 @bp.route("/leave", methods=["GET", "POST"])
 @allow(Access.PUBLIC)
 def leave() -> ResponseReturnValue:

@@ -8,6 +8,8 @@ software, only the instance's neutral name, in the reader's language.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -130,3 +132,26 @@ def test_the_codename_page_says_what_happens_next(page, shot, language, view):
     expect(page.locator("main")).to_contain_text(promise)
     expect(page.get_by_label(saved)).to_be_visible()
     shot(page, f"{language}-{view}-codename")
+
+
+LOG_OUT = {"en": ("Log out", "You are logged out."), "nl": ("Uitloggen", "U bent uitgelogd.")}
+
+
+def test_a_logged_in_source_can_log_out_plainly(page, shot, language, view):
+    button, told = LOG_OUT[language]
+    page.goto("/submit")
+    page.get_by_label(WHAT[language]).fill("The audit was postponed twice without a reason.")
+    page.locator('input[name="category"]').first.check()
+    page.get_by_role("button", name=SEND[language]).click()
+    page.locator('input[name="saved"]').check()
+    page.locator("main form button[type=submit]").click()
+    page.wait_for_url("**/inbox")
+
+    page.get_by_role("button", name=button).click()
+
+    page.wait_for_url("**/login?logged_out=1")
+    expect(page.get_by_role("status")).to_have_text(re.compile(re.escape(told)))
+    assert SOURCE_COOKIE not in {c["name"] for c in page.context.cookies()} or (
+        page.goto("/inbox") and "/login" in page.url
+    )
+    shot(page, f"{language}-{view}-logged-out")

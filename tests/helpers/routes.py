@@ -28,8 +28,8 @@ PRINCIPALS = ("anonymous", "source", "pending", "adviser", "leadership", "admin"
 
 
 STAFF_ROLES = ("adviser", "leadership", "admin")
-# Both end the caller's session; the matrix visits them last.
-SESSION_ENDING = ("source.leave", "staff.logout")
+# They end the caller's session; the matrix visits them last.
+SESSION_ENDING = ("source.leave", "source.logout", "staff.logout")
 
 
 def methods_of(rule: Rule) -> list[str]:

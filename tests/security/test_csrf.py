@@ -177,6 +177,17 @@ def case_leave(env: Env) -> None:
     assert_sent_to(browser.get("/inbox", base_url=BASE_URL), "/login")
 
 
+def case_source_logout(env: Env) -> None:
+    # Like Quick exit, logging out is never refused: without a token too, it logs out
+    # (and a cross-site post carries no cookie to log out: they are SameSite=Strict).
+    browser = env.source()
+
+    response = browser.post("/logout", base_url=BASE_URL)
+
+    assert response.status_code == 303
+    assert_sent_to(browser.get("/inbox", base_url=BASE_URL), "/login")
+
+
 def case_staff_login(env: Env) -> None:
     login = env.make_staff(Role.ADVISER)
     browser = env.new_client()
@@ -572,6 +583,7 @@ CASES: dict[str, Callable[[Env], None]] = {
     "source.login": case_login,
     "source.reply": case_source_reply,
     "source.leave": case_leave,
+    "source.logout": case_source_logout,
     "staff.login": case_staff_login,
     "staff.second_factor": case_second_factor,
     "staff.logout": case_logout,

@@ -605,3 +605,17 @@ def test_the_inbox_says_by_when_an_adviser_acknowledges_and_then_when_they_did(
     assert "you hear what was done by" in before
     assert f"acknowledged on {shown_today}" in after
     assert "an adviser acknowledges it by" not in after
+
+
+def test_a_source_can_log_out_plainly_and_is_told_so(app, client, adviser):
+    submit_observation(client, what="The audit was postponed twice.")
+    inbox = client.get("/inbox", base_url=BASE_URL)
+    assert 'action="/logout"' in inbox.get_data(as_text=True)  # beside the inbox link
+
+    response = client.post("/logout", data={"csrf_token": csrf_from(inbox)}, base_url=BASE_URL)
+
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/login?logged_out=1"
+    page = client.get(response.headers["Location"], base_url=BASE_URL)
+    assert "You are logged out." in text_of(page)
+    assert client.get("/inbox", base_url=BASE_URL).status_code in (302, 303)  # session gone

@@ -66,7 +66,7 @@ class SubmitForm(CsrfForm):
         ],
     )
     consent = RadioField(
-        _l("May this be escalated into the official reporting line?"),
+        _l("May this be passed on to the official reporting line?"),
         choices=choices_from(CONSENT_LABELS),
         default=Consent.ASK_FIRST,
         validators=[InputRequired()],

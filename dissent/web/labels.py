@@ -48,7 +48,7 @@ CONTRADICTION_LABELS = {
 CONSENT_LABELS = {
     Consent.ASK_FIRST: _l("Ask me first: show me the proposed summary to approve"),
     Consent.SUMMARY_ALLOWED: _l(
-        "The adviser may escalate a summary with everything that could identify me removed"
+        "The adviser may pass on a summary with everything that could identify me removed"
     ),
     Consent.NEVER: _l("Never: I only want to talk with an adviser"),
 }

@@ -619,3 +619,16 @@ def test_a_source_can_log_out_plainly_and_is_told_so(app, client, adviser):
     page = client.get(response.headers["Location"], base_url=BASE_URL)
     assert "You are logged out." in text_of(page)
     assert client.get("/inbox", base_url=BASE_URL).status_code in (302, 303)  # session gone
+
+
+@pytest.mark.parametrize(("language", "jargon"), [("en", "escalat"), ("nl", "escala")])
+def test_source_pages_say_pass_on_not_escalate(app, client, adviser, language, jargon):
+    headers = {"Accept-Language": language}
+    pages = [client.get(path, base_url=BASE_URL, headers=headers) for path in ("/", "/after")]
+    pages.append(client.get("/submit", base_url=BASE_URL, headers=headers))
+    submit_observation(client, what="The audit was postponed twice.")
+    pages.append(client.get("/inbox", base_url=BASE_URL, headers=headers))
+
+    for page in pages:
+        assert page.status_code == 200
+        assert jargon not in text_of(page).lower()

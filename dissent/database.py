@@ -100,6 +100,11 @@ class Watchdog:
         with self._wake:
             self._armed.pop(id(dbapi_connection), None)
 
+    def is_armed(self, dbapi_connection: Any) -> bool:
+        """Return whether a call on ``dbapi_connection`` has a deadline running."""
+        with self._wake:
+            return id(dbapi_connection) in self._armed
+
     @contextlib.contextmanager
     def deadline(self, dbapi_connection: Any, seconds: float) -> Iterator[None]:
         """Run the block as one call with a deadline."""
@@ -168,7 +173,10 @@ def _watch_postgres(engine: Engine, watchdog: Watchdog) -> None:
         if seconds is not None and not conn.invalidated:
             watchdog.arm(conn.connection.dbapi_connection, seconds)
 
-    def checked_in(dbapi_connection: Any, _record: Any) -> None:
+    def checked_in(dbapi_connection: Any, *_: Any) -> None:
+        # Also when the pool closes or throws away a connection (after an error, say):
+        # its descriptor number may soon belong to another socket, which a deadline
+        # left armed would then shut.
         watchdog.disarm(dbapi_connection)
 
     def ping(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
@@ -189,7 +197,8 @@ def _watch_postgres(engine: Engine, watchdog: Watchdog) -> None:
     event.listen(engine, "handle_error", on_error)
     event.listen(engine, "commit", before_end)
     event.listen(engine, "rollback", before_end)
-    event.listen(engine, "checkin", checked_in)
+    for done in ("checkin", "invalidate", "soft_invalidate", "close", "close_detached"):
+        event.listen(engine, done, checked_in)
     event.listen(engine, "checkout", ping)
 
 

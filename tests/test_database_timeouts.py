@@ -172,3 +172,21 @@ def test_the_operations_guide_states_the_timeouts_the_code_has():
         f"SQLite waits at most {database.SQLITE_BUSY_TIMEOUT_MS // 1000} s",
     ):
         assert stated in guide, stated
+
+
+@needs_postgres
+def test_a_connection_thrown_away_leaves_no_deadline_to_shut_another_socket(pg_url):
+    # A commit's deadline runs until the connection goes back to the pool. One thrown
+    # away instead (invalidated after an error) must take its deadline with it: its
+    # descriptor number is soon another socket's, which the deadline would then cut.
+    engine = make_engine(pg_url)
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+        dbapi = conn.connection.dbapi_connection
+        conn.commit()
+        assert database.WATCHDOG.is_armed(dbapi)  # until it is back in the pool
+
+        conn.invalidate()
+
+    assert not database.WATCHDOG.is_armed(dbapi)
+    engine.dispose()

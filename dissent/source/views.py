@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import date
 
 from flask import Blueprint, make_response, redirect, render_template, session, url_for
 from flask.typing import ResponseReturnValue
@@ -114,8 +115,12 @@ def submit() -> ResponseReturnValue:
             result = submission.submit_observation(
                 db.session, ctx, draft=draft, submit_token=token, codename=codename
             )
+            # Read before the commit: after it, nothing may stand between the record
+            # and its codename page.
+            due = _deadlines_of(result.source_id)
     except SubmissionReplayed:
         result = submission.replayed_submission(db.session, ctx, codename=codename)
+        due = _deadlines_of(result.source_id)
     except MissionUnavailable as exc:
         show_on(form, exc, field="mission")
         form.submit_token.data = _start_form()
@@ -132,22 +137,25 @@ def submit() -> ResponseReturnValue:
     # source for them to have their codename, and a session store failing now costs
     # only the login (they log in with the codename), not the codename (invariant 4).
     session.allow_unsaved()  # type: ignore[attr-defined]
-    return _codename_page(codename, CodenameSavedForm(formdata=None), source_id=result.source_id)
+    return _codename_page(codename, CodenameSavedForm(formdata=None), due=due)
+
+
+def _deadlines_of(source_id: int) -> tuple[date, date] | None:
+    """Return by when the source's newest observation is acknowledged and answered."""
+    observations = conversation.source_observations(db.session, source_id)
+    if not observations:
+        return None
+    newest = observations[0]
+    return ack_due(newest, newest.mission), feedback_due(newest, newest.mission)
 
 
 def _codename_page(
-    codename: str, form: CodenameSavedForm, *, source_id: int, status: int = 200
+    codename: str,
+    form: CodenameSavedForm,
+    *,
+    due: tuple[date, date] | None,
+    status: int = 200,
 ) -> ResponseReturnValue:
-    # What happens next, and by when: the deadlines of the observation just filed.
-    observations = conversation.source_observations(db.session, source_id)
-    due = (
-        (
-            ack_due(observations[0], observations[0].mission),
-            feedback_due(observations[0], observations[0].mission),
-        )
-        if observations
-        else None
-    )
     return render_template("source/codename.html", codename=codename, form=form, due=due), status
 
 
@@ -166,7 +174,7 @@ def codename() -> ResponseReturnValue:
     return _codename_page(
         new_codename,
         form,
-        source_id=current_source_id(),
+        due=_deadlines_of(current_source_id()),
         status=400 if form.is_submitted() else 200,
     )
 

@@ -46,13 +46,6 @@ from tests.helpers.staff import adviser_keys
 SUMMARY = "The literacy course was completed by all 40 recruits of the second intake."
 
 
-@pytest.fixture
-def case(app, mission, adviser) -> Case:
-    case = file_case(app, mission.id)
-    acknowledge(app, case, adviser)
-    return case
-
-
 def escalations() -> int:
     return db.session.scalar(select(func.count()).select_from(Escalation))
 

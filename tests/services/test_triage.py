@@ -12,8 +12,6 @@ from dissent.services.errors import ChangedMeanwhile, InvalidInput, Problem, Tra
 from dissent.services.triage import NOTE_MAX, REASON_MAX
 from tests.helpers.services import (
     Case,
-    acknowledge,
-    file_case,
     put_in_state,
     staff_user,
     stranger,
@@ -24,13 +22,6 @@ from tests.helpers.staff import adviser_keys
 @pytest.fixture
 def adviser(mission, make_staff):
     return make_staff(Role.ADVISER, username="adviser-a")
-
-
-@pytest.fixture
-def case(app, mission, adviser) -> Case:
-    case = file_case(app, mission.id)
-    acknowledge(app, case, adviser)
-    return case
 
 
 def change(app, case: Case, adviser, to_state: State, reason: str = "") -> None:

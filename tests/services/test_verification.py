@@ -20,7 +20,6 @@ from dissent.services.verification import (
     word_diff,
 )
 from tests.helpers.services import (
-    Case,
     acknowledge,
     escalate,
     file_case,
@@ -32,13 +31,6 @@ from tests.helpers.staff import adviser_keys
 
 SUMMARY = "The literacy course was completed by all 40 recruits of the second intake."
 REVISED = "The literacy course was attended by all 40 recruits; 12 completed it."
-
-
-@pytest.fixture
-def case(app, mission, adviser) -> Case:
-    case = file_case(app, mission.id)
-    acknowledge(app, case, adviser)
-    return case
 
 
 @pytest.fixture

@@ -161,6 +161,34 @@ def test_a_new_codename_still_goes_out_if_clean_up_fails(production, client, adv
     assert CANARY not in caplog.text
 
 
+def test_a_new_codename_still_goes_out_if_the_database_goes_away_after_the_commit(
+    production, client, adviser
+):
+    # Invariant 4: once the observation is committed, nothing may stand between it and
+    # its codename page; here every statement after the commit fails (the session too).
+    engine = db.engine(production)
+    committed = []
+
+    def note_commit(_conn):
+        if request.method == "POST":
+            committed.append(True)
+
+    def gone_after_the_commit(conn, cursor, statement, parameters, context, executemany):
+        if committed:
+            raise sql_error(statement)
+
+    event.listen(engine, "commit", note_commit)
+
+    event.listen(engine, "before_cursor_execute", gone_after_the_commit)
+    page = post_submission(client, what="Filed just before the database went away.")
+
+    assert page.status_code == 200
+    assert shown_codename(page)
+    assert "What happens next" in page.get_data(as_text=True)
+    event.remove(engine, "before_cursor_execute", gone_after_the_commit)
+    assert count(production, Observation) == 1
+
+
 def test_a_staff_page_with_the_session_store_down_is_the_same_busy_page(app, client, adviser):
     backend = flaky_store(app)
     login_staff(client, adviser)

@@ -79,7 +79,13 @@ def create_instance(instance: Path) -> None:
     from dissent.services import accounts
     from dissent.services.instance import initialise_instance
 
-    initialise_instance(instance, kind=KeyKind.HYBRID, threshold=2, custodians=3)
+    initialise_instance(
+        instance,
+        kind=KeyKind.HYBRID,
+        threshold=2,
+        custodians=3,
+        public_url="http://127.0.0.1:5000",  # needed to serve; no link is followed
+    )
     app = create_app({"INSTANCE_PATH": str(instance), "KDF_PARAMS": TEST_KDF_PARAMS})
     with app.app_context(), db.unit():
         accounts.create_mission(db.session, slug="bench", name="Benchmark mission")

@@ -51,6 +51,7 @@ def build(directory: Path, count: int):
             "RECOVERY_RECIPIENT": generate_identity(KeyKind.HYBRID).recipient.encode(),
             "DATABASE_URL": url,
             "KDF_PARAMS": TEST_KDF_PARAMS,
+            "PUBLIC_URL": BASE,
         }
     )
     logins = {}

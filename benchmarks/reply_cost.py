@@ -95,6 +95,7 @@ def run(batches: int, workdir: Path) -> list[Cost]:
     from dissent.services import conversation
     from dissent.services.content import seal_document
     from dissent.services.keyring import adviser_recipients, conversation_recipients
+    from dissent.services.locks import lock_observation
 
     instance = workdir / "instance"
     submit.create_instance(instance, None)
@@ -181,9 +182,12 @@ def run(batches: int, workdir: Path) -> list[Cost]:
 
         def insert_and_commit() -> None:
             with engine.begin() as conn:
+                # The observation's lock, then the message at the next place of its thread.
+                lock_observation(conn, observation_id)
                 conn.execute(
                     conversation._INSERT_MESSAGE,
                     {
+                        "thread": observation_id,
                         "observation_id": observation_id,
                         "sender": Sender.SOURCE,
                         "kind": MessageKind.MESSAGE,
@@ -195,7 +199,7 @@ def run(batches: int, workdir: Path) -> list[Cost]:
                 )
 
         costs.append(measure(f"seal for {len(recipients)} hybrid recipients", seal, batches))
-        costs.append(measure("INSERT and commit (fsync)", insert_and_commit, batches))
+        costs.append(measure("lock, INSERT and commit (fsync)", insert_and_commit, batches))
     engine.dispose()
     return costs
 

@@ -28,8 +28,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
-import hmac
 import http.client
+import json
 import math
 import multiprocessing
 import os
@@ -130,7 +130,7 @@ def required_app(instance: Path) -> Flask:
     from dissent.extensions import db
     from dissent.services import conversation
     from dissent.services.context import ServiceContext
-    from dissent.web.forms import CSRF_SESSION_KEY
+    from dissent.web.forms import CSRF_PURPOSE
 
     product = create_app({"INSTANCE_PATH": str(instance)})
     interface = product.session_interface
@@ -141,9 +141,9 @@ def required_app(instance: Path) -> Flask:
     @app.post("/inbox/<ref>/reply")
     def reply(ref: str) -> ResponseReturnValue:
         session = interface.open_session(product, request)
-        source_id, expected = session.get("source_id"), session.get(CSRF_SESSION_KEY)
+        source_id = session.get("source_id")
         token = request.form.get("csrf_token", "")
-        if source_id is None or not expected or not hmac.compare_digest(expected, token):
+        if source_id is None or not session.check_token(CSRF_PURPOSE, token):
             return "refused", 403
         with engine.begin() as connection:
             conversation.post_source_message(
@@ -611,9 +611,16 @@ def database(workdir: Path) -> Iterator[tuple[str | None, str]]:
         admin.dispose()
 
 
-def create_instance(instance: Path, database_url: str | None, keys: str = "hybrid") -> None:
-    """Initialise an instance with one mission and one enrolled adviser."""
+def create_instance(
+    instance: Path, database_url: str | None, keys: str = "hybrid", *, unbudgeted: bool = True
+) -> None:
+    """Initialise an instance with one mission and one enrolled adviser.
+
+    ``unbudgeted``: hourly filing budgets far above what a run files, so that bursts of
+    new sources measure filing, not its budget (benchmarks/filing_budget.py measures that).
+    """
     from dissent.app import create_app
+    from dissent.config import INSTANCE_FILE, MAX_FILING_BUDGET_MIB, MAX_FILING_BUDGET_OBSERVATIONS
     from dissent.crypto import KeyKind
     from dissent.extensions import current_context, db
     from dissent.models import Role
@@ -626,7 +633,16 @@ def create_instance(instance: Path, database_url: str | None, keys: str = "hybri
         threshold=2,
         custodians=3,
         database_url=database_url,
+        public_url="http://127.0.0.1:5000",  # `dissent serve` needs one; no link is followed
     )
+    if unbudgeted:
+        settings_file = instance / INSTANCE_FILE
+        values = json.loads(settings_file.read_text())
+        values.update(filing_budget_observations=MAX_FILING_BUDGET_OBSERVATIONS)
+        values.update(filing_budget_mission_observations=MAX_FILING_BUDGET_OBSERVATIONS)
+        values.update(filing_budget_mib=MAX_FILING_BUDGET_MIB)
+        values.update(filing_budget_mission_mib=MAX_FILING_BUDGET_MIB)
+        settings_file.write_text(json.dumps(values, indent=2) + "\n")
     app = create_app({"INSTANCE_PATH": str(instance)})
     with app.app_context(), db.unit():
         accounts.create_mission(db.session, slug="bench", name="Benchmark mission")

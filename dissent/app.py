@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
+from typing import IO, Any
 
-from flask import Flask
+from flask import Flask, Request
+from werkzeug.formparser import FormDataParser
+from werkzeug.routing import IntegerConverter, Map
 
-from .config import load_settings
+from .config import INSTANCE_FILE, ConfigError, load_settings
 from .crypto.secretbox import derive_key
 from .extensions import babel, db, install_context
 from .locations import static_dir, templates_dir, translations_dir
+from .models.base import RANDOM_ID_MAX
 from .security.headers import set_security_headers
 from .security.policy import Access, allow, enforce, reject_nul
 from .security.ratelimit import DatabaseRateLimiter, RedisRateLimiter
@@ -27,11 +31,65 @@ from .web.templating import install_template_helpers
 # Bodies larger than this are refused before any view runs (the upload routes raise it
 # for their own requests only).
 MAX_FORM_BYTES = 256 * 1024
+# The largest number a route's ``<int:...>`` takes: PostgreSQL's ``integer``, the type
+# of the ids a sequence hands out. A larger number names no record: it is no page (a
+# 404), where it would reach the database as a value out of its range (a 500).
+MAX_ROUTE_INT = 2**31 - 1
 
 
-def create_app(config: Mapping[str, Any] | None = None) -> Flask:
-    """Return a configured dissent application; ``config`` overrides for tests."""
+class RouteInt(IntegerConverter):
+    """``<int:...>`` in a route: a whole number from 0 to :data:`MAX_ROUTE_INT`."""
+
+    def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_ROUTE_INT)
+        super().__init__(map, *args, **kwargs)
+
+
+class RouteBigInt(IntegerConverter):
+    """``<bigint:...>`` in a route: a random row id, from 0 to the largest one."""
+
+    def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", RANDOM_ID_MAX)
+        super().__init__(map, *args, **kwargs)
+
+
+def _in_memory(*_args: Any, **_kwargs: Any) -> IO[bytes]:
+    return io.BytesIO()
+
+
+class _FormParser(FormDataParser):
+    """Werkzeug's form parser, holding a file part in memory (within the form limit).
+
+    Only the upload routes take files, with a parser of their own
+    (``attachments/receive.py``). Elsewhere Werkzeug's default would spool a file part
+    to a temporary file, and leave it open when the body breaks off inside the part.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["stream_factory"] = _in_memory
+        super().__init__(*args, **kwargs)
+
+
+class FormRequest(Request):
+    """The request of every route: its form parts, files included, held in memory."""
+
+    form_data_parser_class = _FormParser
+
+
+def create_app(config: Mapping[str, Any] | None = None, *, serving: bool = True) -> Flask:
+    """Return a configured dissent application; ``config`` overrides for tests.
+
+    An application that may serve pages needs the instance's public address (outside
+    tests); ``serving=False`` is for the command line, whose commands serve none.
+    """
     settings = load_settings(os.environ, config)
+    if serving and settings.public_url is None and not settings.testing:
+        raise ConfigError(
+            "no public address: set DISSENT_PUBLIC_URL (or public_url in "
+            f"{settings.instance_path / INSTANCE_FILE}) to the address staff reach the "
+            "instance at, such as https://dissent.example.org; enrolment links are made "
+            "from it, never from what a request claims"
+        )
     # Its errors after the view (saving the session) and in clean-up get the error
     # pages too, not Flask's traceback log or the WSGI server's bare page.
     app = ErrorPagesFlask(
@@ -40,6 +98,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         static_folder=str(static_dir()),
         instance_path=str(settings.instance_path),
     )
+    app.request_class = FormRequest
     app.config.update(
         SECRET_KEY=derive_key(settings.secret_key, purpose="flask-secret-key"),
         TESTING=settings.testing,
@@ -70,6 +129,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     install_context(app, service_context(settings, limiter))
     babel.init_app(app, locale_selector=select_locale)
     install_template_helpers(app)
+    # Before any blueprint adds a route: each rule takes its converters as it is added.
+    app.url_map.converters["int"] = RouteInt
+    app.url_map.converters["bigint"] = RouteBigInt
     _allow_static(app)
 
     _quiet_request_logging()

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from .crypto import KeyFormatError, KeyKind, PublicKeyRecipient, parse_recipient
 from .crypto.codename import DEFAULT_KDF_PARAMS, MIN_SALT_BYTES, KdfParams
@@ -34,6 +35,19 @@ DEFAULT_MAX_CONCURRENT_KDF = 1
 DEFAULT_PASSWORD_PARAMS = KdfParams(memory_cost_kib=64 * 1024, iterations=3, lanes=4)
 STAFF_IDLE_MINUTES = 15
 SOURCE_IDLE_MINUTES = 30
+# Hourly filing budgets (dissent/services/budget.py): what anonymous visitors may add in
+# one clock hour, for the whole instance and for each mission. Far above what a mission's
+# staff file in an hour, far below what fills a disk: at the defaults the sources of the
+# instance add at most 24 GiB a day.
+FILING_BUDGET_OBSERVATIONS = 30
+FILING_BUDGET_MISSION_OBSERVATIONS = 10
+FILING_BUDGET_MIB = 1024
+FILING_BUDGET_MISSION_MIB = 512
+# A volume budget must hold the largest attachment as stored (200 MiB, padded by up to
+# 12 %: dissent/services/attachments.py), or that file could never be attached.
+MIN_FILING_BUDGET_MIB = 256
+MAX_FILING_BUDGET_MIB = 1024 * 1024
+MAX_FILING_BUDGET_OBSERVATIONS = 1_000_000
 
 
 class ConfigError(Exception):
@@ -57,17 +71,59 @@ class Settings:
     max_concurrent_kdf: int = DEFAULT_MAX_CONCURRENT_KDF
     staff_idle_minutes: int = STAFF_IDLE_MINUTES
     source_idle_minutes: int = SOURCE_IDLE_MINUTES
+    # New observations and stored KiB per clock hour: for the instance, and per mission.
+    filing_budget_observations: int = FILING_BUDGET_OBSERVATIONS
+    filing_budget_mission_observations: int = FILING_BUDGET_MISSION_OBSERVATIONS
+    filing_budget_mib: int = FILING_BUDGET_MIB
+    filing_budget_mission_mib: int = FILING_BUDGET_MISSION_MIB
     testing: bool = False
     # Cookies are always Secure and __Host- prefixed; browsers accept Secure cookies
     # from http://127.0.0.1 and localhost, so the demo works without TLS.
+    # The address staff reach the instance at: links that leave the site (enrolment)
+    # are built from it, never from a request's Host header. Required to serve.
     public_url: str | None = None
     # The name pages show in their title and header. None: the neutral default in the
     # reader's language ("Confidential channel"), never a product name a passer-by could
     # look up.
     site_name: str | None = None
+    # The seed of the instance's Ed25519 report key, which signs evaluators' copies of
+    # the periodic report (services/evaluator.py). None: an instance made before it
+    # existed; `dissent report key --create` adds one.
+    report_key: bytes | None = field(default=None, repr=False)
 
 
 SITE_NAME_MAX = 60
+PUBLIC_URL_SCHEMES = ("https", "http")
+
+
+def parse_public_url(text: str) -> str:
+    """Return ``text`` as the instance's public address (no trailing slash), or raise
+    :class:`ConfigError` if it is not an http(s) address: scheme, host, optional port
+    and path, nothing else."""
+    try:
+        parts = urlsplit(text.strip())
+        parts.port  # noqa: B018 - reading it checks the port
+    except ValueError:
+        parts = None
+    if (
+        parts is None
+        or parts.scheme not in PUBLIC_URL_SCHEMES
+        or not parts.hostname
+        or parts.username is not None
+        or parts.query
+        or parts.fragment
+        or not text.isprintable()
+    ):
+        raise ConfigError(
+            f"public_url must be the address staff reach the instance at, such as "
+            f"https://dissent.example.org, not {text!r}"
+        )
+    return urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+
+
+def _public_url(values: Mapping[str, Any]) -> str | None:
+    raw = values.get("public_url")
+    return None if raw is None or str(raw).strip() == "" else parse_public_url(str(raw))
 
 
 def _site_name(values: Mapping[str, Any]) -> str | None:
@@ -93,6 +149,27 @@ def _whole(values: Mapping[str, Any], name: str, default: int, *, low: int, high
     return number
 
 
+def _filing_budgets(values: Mapping[str, Any]) -> dict[str, int]:
+    """Return the four filing budgets, each validated (see ``FILING_BUDGET_*``)."""
+    counts = {"low": 1, "high": MAX_FILING_BUDGET_OBSERVATIONS}
+    sizes = {"low": MIN_FILING_BUDGET_MIB, "high": MAX_FILING_BUDGET_MIB}
+    return {
+        "filing_budget_observations": _whole(
+            values, "filing_budget_observations", FILING_BUDGET_OBSERVATIONS, **counts
+        ),
+        "filing_budget_mission_observations": _whole(
+            values,
+            "filing_budget_mission_observations",
+            FILING_BUDGET_MISSION_OBSERVATIONS,
+            **counts,
+        ),
+        "filing_budget_mib": _whole(values, "filing_budget_mib", FILING_BUDGET_MIB, **sizes),
+        "filing_budget_mission_mib": _whole(
+            values, "filing_budget_mission_mib", FILING_BUDGET_MISSION_MIB, **sizes
+        ),
+    }
+
+
 def _b64(value: Any, *, name: str, min_bytes: int) -> bytes:
     if isinstance(value, bytes):
         raw = value
@@ -104,6 +181,19 @@ def _b64(value: Any, *, name: str, min_bytes: int) -> bytes:
     if len(raw) < min_bytes:
         raise ConfigError(f"{name} must be at least {min_bytes} bytes")
     return raw
+
+
+REPORT_KEY_BYTES = 32
+
+
+def _report_key(values: Mapping[str, Any]) -> bytes | None:
+    raw = values.get("report_key")
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    key = _b64(raw, name="report_key", min_bytes=REPORT_KEY_BYTES)
+    if len(key) != REPORT_KEY_BYTES:
+        raise ConfigError(f"report_key must be {REPORT_KEY_BYTES} bytes (base64)")
+    return key
 
 
 def read_instance_file(instance_path: Path) -> dict[str, Any]:
@@ -138,6 +228,11 @@ def load_settings(
         "REDIS_URL": "redis_url",
         "DISSENT_PUBLIC_URL": "public_url",
         "DISSENT_SITE_NAME": "site_name",
+        "DISSENT_REPORT_KEY": "report_key",
+        "DISSENT_FILING_BUDGET_OBSERVATIONS": "filing_budget_observations",
+        "DISSENT_FILING_BUDGET_MISSION_OBSERVATIONS": "filing_budget_mission_observations",
+        "DISSENT_FILING_BUDGET_MIB": "filing_budget_mib",
+        "DISSENT_FILING_BUDGET_MISSION_MIB": "filing_budget_mission_mib",
     }
     for env_name, key in env_map.items():
         if environ.get(env_name):
@@ -188,11 +283,36 @@ def load_settings(
         source_idle_minutes=_whole(
             values, "source_idle_minutes", SOURCE_IDLE_MINUTES, low=1, high=1440
         ),
+        **_filing_budgets(values),
         testing=values.get("testing", False) is True,
-        public_url=values.get("public_url") or None,
+        public_url=_public_url(values),
         site_name=_site_name(values),
+        report_key=_report_key(values),
     )
     return settings
+
+
+def add_to_instance_file(instance_path: Path, name: str, value: str) -> Path:
+    """Add one setting to an existing instance file, which keeps every other value and
+    its owner-only mode; refuse if the file is missing or has the setting already."""
+    path = instance_path / INSTANCE_FILE
+    values = read_instance_file(instance_path)
+    if not values:
+        raise ConfigError(f"no instance file at {path}")
+    if name in values:
+        raise ConfigError(f"{path} has a {name} already; refusing to replace it")
+    values[name] = value
+    # Written beside it and renamed over it: a crash leaves the old file or the new one.
+    fresh = path.with_name(f".{INSTANCE_FILE}.new")
+    fresh.unlink(missing_ok=True)
+    fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(values, handle, indent=2)
+        handle.write("\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    fresh.replace(path)
+    return path
 
 
 def write_instance_file(instance_path: Path, values: Mapping[str, Any]) -> Path:

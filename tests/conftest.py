@@ -29,6 +29,7 @@ from dissent.extensions import current_context, db
 from dissent.migrate import upgrade
 from dissent.models import Role
 from dissent.services import accounts
+from tests.helpers.pages import BASE_URL
 from tests.helpers.staff import PASSWORD, StaffLogin
 from tests.helpers.stores import POSTGRES_URL
 
@@ -98,12 +99,16 @@ def config(tmp_path, database_url, recovery_identity) -> dict[str, Any]:
         "SOURCE_SALT": base64.b64encode(os.urandom(32)).decode(),
         "KEY_KIND": KeyKind.HYBRID.value,
         "RECOVERY_RECIPIENT": recovery_identity.recipient.encode(),
+        # Signs evaluators' copies of the periodic report.
+        "REPORT_KEY": base64.b64encode(os.urandom(32)).decode(),
         "DATABASE_URL": database_url,
         "KDF_PARAMS": TEST_KDF_PARAMS,
         # Staff passwords are hashed at the lowest cost too (at the production cost a
         # login takes half a second, and the suite logs in thousands of times).
         "PASSWORD_PARAMS": TEST_KDF_PARAMS,
         "STAFF_WRAP_WORK_FACTOR": 10,
+        # Where links that leave the site point (enrolment links): the tests' own host.
+        "PUBLIC_URL": BASE_URL,
         "TESTING": True,
     }
 

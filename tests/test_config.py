@@ -14,6 +14,7 @@ import pytest
 from dissent.config import (
     DEFAULT_MAX_CONCURRENT_KDF,
     INSTANCE_FILE,
+    MIN_FILING_BUDGET_MIB,
     MIN_SECRET_KEY_BYTES,
     ConfigError,
     load_settings,
@@ -96,6 +97,41 @@ def test_the_environment_beats_the_file_and_the_overrides_beat_both(tmp_path, se
     assert settings.database_url == "sqlite:///from-override.db"
     assert settings.secret_key == b"e" * MIN_SECRET_KEY_BYTES
     assert settings.public_url == "https://env.example"
+
+
+@pytest.mark.parametrize(
+    ("given", "kept"),
+    [
+        ("https://dissent.example.org/", "https://dissent.example.org"),
+        (" http://127.0.0.1:5000 ", "http://127.0.0.1:5000"),
+        ("https://intranet.example/dissent/", "https://intranet.example/dissent"),
+        ("http://abcdefghijklmnop.onion", "http://abcdefghijklmnop.onion"),
+    ],
+)
+def test_the_public_address_is_kept_without_a_trailing_slash(tmp_path, secrets, given, kept):
+    (tmp_path / INSTANCE_FILE).write_text(json.dumps(secrets), encoding="utf-8")
+
+    assert load(tmp_path, {"DISSENT_PUBLIC_URL": given}).public_url == kept
+
+
+@pytest.mark.parametrize(
+    "given",
+    [
+        "dissent.example.org",
+        "ftp://dissent.example.org",
+        "https://",
+        "https://user:pw@dissent.example.org",
+        "https://dissent.example.org/?next=1",
+        "https://dissent.example.org/#top",
+        "https://dissent.example.org:99999",
+        "https://dissent.example.org/\r\nX: y",
+    ],
+)
+def test_a_public_address_that_is_not_one_is_refused(tmp_path, secrets, given):
+    (tmp_path / INSTANCE_FILE).write_text(json.dumps(secrets), encoding="utf-8")
+
+    with pytest.raises(ConfigError, match="public_url"):
+        load(tmp_path, {"DISSENT_PUBLIC_URL": given})
 
 
 def test_an_empty_environment_variable_does_not_replace_the_file(tmp_path, secrets):
@@ -287,3 +323,38 @@ def test_the_channel_name_comes_from_the_environment_and_is_checked(tmp_path, se
     assert unnamed.site_name is None  # the pages then show the neutral default
     assert "at most 60 characters" in refusal(tmp_path, **secrets, SITE_NAME="x" * 61)
     assert "printable" in refusal(tmp_path, **secrets, SITE_NAME="Meldpunt\x00")
+
+
+def test_the_filing_budgets_come_from_the_environment_and_are_checked(tmp_path, secrets):
+    defaults = load(tmp_path, **secrets)
+    tuned = load(
+        tmp_path,
+        {
+            "DISSENT_FILING_BUDGET_OBSERVATIONS": "100",
+            "DISSENT_FILING_BUDGET_MISSION_OBSERVATIONS": "20",
+            "DISSENT_FILING_BUDGET_MIB": "4096",
+            "DISSENT_FILING_BUDGET_MISSION_MIB": "2048",
+        },
+        **secrets,
+    )
+
+    assert (
+        defaults.filing_budget_observations,
+        defaults.filing_budget_mission_observations,
+        defaults.filing_budget_mib,
+        defaults.filing_budget_mission_mib,
+    ) == (30, 10, 1024, 512)
+    assert (
+        tuned.filing_budget_observations,
+        tuned.filing_budget_mission_observations,
+        tuned.filing_budget_mib,
+        tuned.filing_budget_mission_mib,
+    ) == (100, 20, 4096, 2048)
+    # A volume budget smaller than the largest file would refuse that file for ever.
+    assert refusal(tmp_path, **secrets, FILING_BUDGET_MISSION_MIB="100") == (
+        f"filing_budget_mission_mib must be a whole number from {MIN_FILING_BUDGET_MIB} to "
+        f"{1024 * 1024}, not '100'"
+    )
+    assert "filing_budget_observations" in refusal(
+        tmp_path, **secrets, FILING_BUDGET_OBSERVATIONS="0"
+    )

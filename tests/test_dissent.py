@@ -53,6 +53,7 @@ def test_flask_app_dissent_finds_the_factory_and_reads_the_instance_file(config,
             "key_kind": config["KEY_KIND"],
             "recovery_recipient": config["RECOVERY_RECIPIENT"],
             "database_url": config["DATABASE_URL"],
+            "public_url": config["PUBLIC_URL"],
         },
     )
     clean_env.setenv("DISSENT_INSTANCE", str(instance))

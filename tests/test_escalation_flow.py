@@ -250,3 +250,78 @@ def test_a_proposal_on_a_closed_observation_cannot_be_decided_and_says_why(app, 
     with app.app_context():
         assert db.session.scalar(select(Proposal.status)) is ProposalStatus.PENDING
         assert db.session.scalar(select(func.count()).select_from(Message)) == messages_before
+
+
+CONTRADICTS = {
+    "record_contradicts": "y",
+    "record_title": "Q3 progress report: literacy course completed by 40 of 40",
+    "record_period": "third quarter of 2026",
+}
+
+
+def test_a_summary_marked_as_contradicting_goes_to_a_decision_and_back(app, new_client, cast):
+    """Over HTTP: the adviser marks the summary, the leader must decide about the record,
+    the adviser sees the decision and passes it on, the source reads it."""
+    _adviser, leader, staff = cast
+    source, ref = file_and_acknowledge(new_client, staff, consent="summary_allowed")
+    first = post_summary(staff, ref, SUMMARY, "check", **CONTRADICTS)
+    # The report's name and period are flagged like the summary (its numbers here).
+    assert b"3 possible identifiers flagged in the report's name or period." in first.data
+    # A statement changed after the check is shown flagged again, not sent.
+    changed = post_summary(
+        staff,
+        ref,
+        SUMMARY,
+        "escalate",
+        [leader.id],
+        checked_hash(first),
+        **{**CONTRADICTS, "record_period": "fourth quarter of 2026"},
+    )
+    assert changed.status_code == 200 and b'id="record-flags"' in changed.data
+    sent = post_summary(
+        staff, ref, SUMMARY, "escalate", [leader.id], checked_hash(first), **CONTRADICTS
+    )
+    assert sent.status_code == 303
+    with app.app_context():
+        escalation = db.session.scalar(select(Escalation))
+        assert escalation.versions[0].contradicts_record is True
+
+    chief = new_client()
+    login_staff(chief, leader)
+    url = "/leadership/e/eupol/1"
+    page = chief.get(url, base_url=BASE_URL)
+    assert CONTRADICTS["record_title"].encode() in page.data
+    refused = chief.post(
+        f"{url}/respond",
+        data={"csrf_token": csrf_from(page), "kind": "action_taken", "text": "Noted."},
+        base_url=BASE_URL,
+    )
+    assert refused.status_code == 400
+    decided = chief.post(
+        f"{url}/respond",
+        data={
+            "csrf_token": csrf_from(page),
+            "kind": "action_taken",
+            "text": "The report was reissued.",
+            "record_decision": "corrected",
+            "record_note": "Q3 progress report, revision 2",
+        },
+        base_url=BASE_URL,
+    )
+    assert decided.status_code == 303
+
+    case = staff.get(f"/adviser/o/{ref}", base_url=BASE_URL)
+    assert b"Official record:" in case.data and b"<strong>Corrected</strong>" in case.data
+    assert b"Q3 progress report, revision 2" in case.data
+    response = staff.post(
+        f"/adviser/o/{ref}/feedback",
+        data={
+            "feedback-csrf_token": csrf_from(case),
+            "feedback-text": "The Q3 report was corrected (revision 2).",
+        },
+        base_url=BASE_URL,
+    )
+    assert response.status_code == 303
+    inbox = source.get("/inbox", base_url=BASE_URL)
+    assert b"The Q3 report was corrected (revision 2)." in inbox.data
+    assert b"Passed on as contradicting an official report or figure" in inbox.data

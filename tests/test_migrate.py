@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import re
 import uuid
 from collections.abc import Iterator
@@ -147,3 +148,119 @@ def test_upgrading_a_database_with_data_keeps_every_row(empty_engine):
         assert conn.execute(text("SELECT count(*) FROM message")).scalar() == 1
         assert conn.execute(text("SELECT count(*) FROM observation")).scalar() == 1
     assert schema_drift(empty_engine) == []
+
+
+def test_random_row_ids_keep_each_conversation_in_order_both_ways(empty_engine):
+    """0006: messages and files get random ids and keep their order in a position; a file
+    the audit ledger names keeps its id; downgrading numbers them in that order again."""
+    upgrade(empty_engine, "0005")
+    _fill(empty_engine, "mission", id=1, slug="eupol", name="EUPOL")
+    _fill(empty_engine, "source", id=1)
+    for observation_id, ref in ((1, "AAAA-BBBB"), (2, "CCCC-DDDD")):
+        _fill(
+            empty_engine,
+            "observation",
+            id=observation_id,
+            ref=ref,
+            mission_id=1,
+            source_id=1,
+            category="other",
+            state="received",
+            consent="ask_first",
+            submit_token_hash=bytes([observation_id]) * 32,
+        )
+    # Interleaved, as a sequence numbered them: 1, 3, 4 in the first thread; 2, 5 in the second.
+    for message_id, observation_id in ((1, 1), (2, 2), (3, 1), (4, 1), (5, 2)):
+        _fill(empty_engine, "message", id=message_id, observation_id=observation_id)
+    for attachment_id in (1, 2, 3):
+        _fill(
+            empty_engine,
+            "attachment",
+            id=attachment_id,
+            observation_id=1,
+            blob_name=f"blob{attachment_id}",
+            sender="source",
+        )
+    _fill(empty_engine, "audit_entry", seq=1, action="attachment_download", subject="AAAA-BBBB/2")
+
+    upgrade(empty_engine, "0006")
+
+    def rows(table: str) -> list[tuple[int, int, int]]:
+        with empty_engine.connect() as conn:
+            found = conn.execute(
+                text(f"SELECT id, observation_id, position FROM {table} ORDER BY id")
+            )
+            return [tuple(row) for row in found]
+
+    messages = rows("message")
+    assert sorted((o, p) for _, o, p in messages) == [(1, 1), (1, 2), (1, 3), (2, 1), (2, 2)]
+    assert not {i for i, _, _ in messages} & {1, 2, 3, 4, 5}
+    assert all(0 < i < 2**63 for i, _, _ in messages)
+    files = rows("attachment")
+    assert 2 in {i for i, _, _ in files}  # the ledger's "AAAA-BBBB/2" still names it
+    assert not {i for i, _, _ in files} & {1, 3}
+    assert sorted(p for _, _, p in files) == [1, 2, 3]
+    with empty_engine.begin() as conn:  # a new row needs no id from a sequence
+        conn.execute(
+            text(
+                "INSERT INTO message (id, observation_id, position, sender, kind, sent_on, body)"
+                " VALUES (:id, 2, 3, 'source', 'message', :day, :body)"
+            ),
+            {"id": 2**63 - 1, "day": datetime.date(2026, 1, 2), "body": b"sealed"},
+        )
+
+    downgrade(empty_engine, "0005")
+
+    with empty_engine.connect() as conn:
+        ordered = conn.execute(text("SELECT id, observation_id FROM message ORDER BY id")).all()
+    assert [tuple(row) for row in ordered] == [(1, 1), (2, 1), (3, 1), (4, 2), (5, 2), (6, 2)]
+    _fill(empty_engine, "message", observation_id=1)  # numbered by the database again
+    with empty_engine.connect() as conn:
+        assert conn.execute(text("SELECT max(id) FROM message")).scalar() == 7
+
+
+def test_official_record_columns_leave_earlier_versions_as_they_were_both_ways(empty_engine):
+    """0008: a version and a response from before keep their rows, with no statement and
+    no decision; downgrading drops only the new columns."""
+    upgrade(empty_engine, "0007")
+    _fill(empty_engine, "mission", id=1, slug="eupol", name="EUPOL")
+    _fill(empty_engine, "source", id=1)
+    _fill(
+        empty_engine,
+        "observation",
+        id=1,
+        ref="AAAA-BBBB",
+        mission_id=1,
+        source_id=1,
+        category="other",
+        state="escalated",
+        consent="ask_first",
+        submit_token_hash=b"\x01" * 32,
+    )
+    _fill(empty_engine, "staff_user", id=1, username="adviser", role="adviser")
+    _fill(empty_engine, "escalation", id=1, mission_id=1, observation_id=1, state="responded")
+    _fill(empty_engine, "escalation_version", id=1, escalation_id=1, author_id=1)
+    _fill(empty_engine, "response", id=1, escalation_id=1, responder_id=1, kind="action_taken")
+
+    upgrade(empty_engine, "0008")
+
+    with empty_engine.connect() as conn:
+        assert conn.execute(
+            text("SELECT contradicts_record, record_sha256 FROM escalation_version")
+        ).all() == [(None, None)]
+        assert conn.execute(text("SELECT record_decision, correction_due FROM response")).all() == [
+            (None, None)
+        ]
+        conn.execute(
+            text("UPDATE response SET record_decision = 'correction_planned', correction_due = :d"),
+            {"d": datetime.date(2026, 7, 1)},
+        )
+        conn.commit()
+
+    downgrade(empty_engine, "0007")
+
+    columns = {c["name"] for c in inspect(empty_engine).get_columns("response")}
+    assert "record_decision" not in columns and "correction_due" not in columns
+    with empty_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM escalation_version")).scalar() == 1
+        assert conn.execute(text("SELECT count(*) FROM response")).scalar() == 1

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Blueprint, abort, redirect, render_template, session, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
-from ..extensions import db
+from ..extensions import current_context, db
 from ..models import AccessGrant, Mission, Role, StaffUser
 from ..security.identity import current_staff, logged_in_staff_id
 from ..security.policy import Access, allow
-from ..services import accounts
+from ..services import accounts, budget
 from ..services.errors import AccountExists, InvalidInput, MissionExists, NotFound
 from ..services.keyring import adviser_recipients
+from ..web import keys as web_keys
 from ..web.forms import choices_from
 from ..web.labels import ROLE_LABELS
+from ..web.links import public_url_for
 from ..web.messages import show_on
 from .forms import AccountActionForm, AccountForm, MissionForm
 
@@ -28,6 +32,7 @@ def _page(
     *,
     mission_form: MissionForm | None = None,
     account_form: AccountForm | None = None,
+    keys: dict[str, Any] | None = None,
     status: int = 200,
 ) -> ResponseReturnValue:
     missions = list(db.session.scalars(select(Mission).order_by(Mission.name)))
@@ -41,6 +46,10 @@ def _page(
         "admin/index.html",
         missions=missions,
         adviser_counts={m.id: len(adviser_recipients(db.session, m.id)) for m in missions},
+        budgets=budget.state(
+            db.session.connection(), current_context().settings, [m.id for m in missions]
+        ),
+        budget_kinds=budget.Budget,
         users=users,
         waiting=waiting,
         mission_form=mission_form or MissionForm(),
@@ -48,6 +57,7 @@ def _page(
         action_form=AccountActionForm(),
         role_labels=ROLE_LABELS,
         enrolment_link=session.pop(_NEW_LINK, None),
+        **(keys or web_keys.page_context(current_staff())),
     ), status
 
 
@@ -56,6 +66,19 @@ def _page(
 def index() -> ResponseReturnValue:
     """Show missions and accounts."""
     return _page()
+
+
+@bp.route("/keys/<int:staff_id>/<int:mission_id>", methods=["POST"])
+@allow(Access.ADMIN)
+def confirm_key(staff_id: int, mission_id: int) -> ResponseReturnValue:
+    """Confirm the key of a mission's first adviser, as a second operator."""
+    return web_keys.confirm_view(
+        current_staff(),
+        staff_id=staff_id,
+        mission_id=mission_id,
+        page=lambda keys: _page(keys=keys, status=400),
+        done="admin.index",
+    )
 
 
 @bp.route("/missions", methods=["POST"])
@@ -82,7 +105,7 @@ def add_mission() -> ResponseReturnValue:
 
 
 def _remember_link(token: str) -> None:
-    session[_NEW_LINK] = url_for("staff.enrol", token=token, _external=True)
+    session[_NEW_LINK] = public_url_for("staff.enrol", token=token)
 
 
 @bp.route("/accounts", methods=["POST"])

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import HiddenField, SelectField, SelectMultipleField
-from wtforms.validators import DataRequired
+from wtforms import BooleanField, HiddenField, SelectField, SelectMultipleField, StringField
+from wtforms.validators import DataRequired, Length, ValidationError
 
 from ..services.consent import SUMMARY_MAX
 from ..services.conversation import MESSAGE_MAX
 from ..services.names import NAMES_MAX
+from ..services.official_record import (
+    RECORD_PERIOD_MAX,
+    RECORD_TITLE_MAX,
+    RecordClaim,
+    check_claim,
+)
 from ..services.triage import NOTE_MAX, REASON_MAX
 from ..web.forms import CsrfForm, choices_from, long_text
 from ..web.labels import CATEGORY_LABELS, SEVERITY_LABELS
@@ -76,6 +82,41 @@ class SummaryForm(CsrfForm):
     checked = HiddenField()
     leaders = SelectMultipleField(_l("Send to"), coerce=int)
     action = HiddenField()
+    # The adviser's statement about the official record, signed with the summary.
+    record_contradicts = BooleanField(_l("This summary contradicts an official report or figure"))
+    record_title = StringField(
+        _l("Which report or figure, as it was reported"),
+        description=_l(
+            "Its title, or the figure as the report gives it, without anything that could "
+            "point at the source."
+        ),
+        validators=[
+            Length(
+                max=RECORD_TITLE_MAX,
+                message=_l("At most %(max)d characters.", max=RECORD_TITLE_MAX),
+            )
+        ],
+    )
+    record_period = StringField(
+        _l("The period it covers"),
+        description=_l("For example: second quarter of 2026."),
+        validators=[
+            Length(
+                max=RECORD_PERIOD_MAX,
+                message=_l("At most %(max)d characters.", max=RECORD_PERIOD_MAX),
+            )
+        ],
+    )
+
+    def validate_record_title(self, field: StringField) -> None:
+        """A contradicted report or figure is named."""
+        if self.record_contradicts.data and not (field.data or "").strip():
+            raise ValidationError(_l("Name the report or figure this summary contradicts."))
+
+    def validate_record_period(self, field: StringField) -> None:
+        """... with the period it covers."""
+        if self.record_contradicts.data and not (field.data or "").strip():
+            raise ValidationError(_l("Give the period the report or figure covers."))
 
 
 class FeedbackForm(CsrfForm):
@@ -92,3 +133,13 @@ class NamesForm(CsrfForm):
     """The mission's list of names to flag in summaries."""
 
     names = long_text(_l("Names to flag, one per line"), limit=NAMES_MAX)
+
+
+def stated_record(form: SummaryForm) -> RecordClaim:
+    """Return the statement about the official record a valid summary form makes
+    (or raise :class:`InvalidInput`, as the service would)."""
+    return check_claim(
+        contradicts=bool(form.record_contradicts.data),
+        title=form.record_title.data or "",
+        period=form.record_period.data or "",
+    )

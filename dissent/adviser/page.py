@@ -6,19 +6,22 @@ from typing import Any
 
 from flask import abort, render_template
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 
 from ..extensions import db
-from ..models import Escalation, Observation, ProposalStatus, Role
+from ..models import Escalation, Observation, ProposalStatus, Role, today
 from ..models.observation import REF_LENGTH
 from ..security.identity import current_identity, current_staff
 from ..services import (
     access,
     attachments,
+    confirmation,
     consent,
     conversation,
     inbox,
     leadership,
     names,
+    official_record,
     triage,
     verification,
 )
@@ -34,6 +37,8 @@ from ..web.labels import (
     ESCALATION_STATE_LABELS,
     FLAG_LABELS,
     PROPOSAL_STATUS_LABELS,
+    RECORD_DECISION_LABELS,
+    RECORD_OUTCOME_LABELS,
     RESPONSE_KIND_LABELS,
     SEVERITY_LABELS,
     SIGNATURE_PROBLEM_LABELS,
@@ -63,6 +68,8 @@ LABELS = {
     "escalation": ESCALATION_STATE_LABELS,
     "response": RESPONSE_KIND_LABELS,
     "signature": SIGNATURE_PROBLEM_LABELS,
+    "record_decision": RECORD_DECISION_LABELS,
+    "record": RECORD_OUTCOME_LABELS,
 }
 
 
@@ -104,10 +111,27 @@ def prepare_forms(
         approved = [p for p in proposals if p.proposal.status is ProposalStatus.APPROVED]
         if approved:
             summary_form.summary.data = approved[0].summary
+            # ... with the statement about the official record the source approved.
+            summary_form.record_contradicts.data = approved[0].record.contradicts
+            summary_form.record_title.data = approved[0].record.title
+            summary_form.record_period.data = approved[0].record.period
     leaders = triage.mission_staff(db.session, observation.mission_id, Role.LEADERSHIP)
-    summary_form.leaders.choices = choices_from((u.id, u.username) for u in leaders)
-    if not summary_form.leaders.data and leaders:
-        summary_form.leaders.data = [u.id for u in leaders]
+    # Only leaders whose key an adviser confirmed are chosen for the adviser: an account
+    # the operator made and enrolled alone is listed, marked, and never pre-selected.
+    confirmed = {
+        u.id
+        for u in leaders
+        if confirmation.is_confirmed(db.session, staff_id=u.id, mission_id=observation.mission_id)
+    }
+    summary_form.leaders.choices = choices_from(
+        (
+            u.id,
+            u.username if u.id in confirmed else _("%(name)s (key not confirmed)", name=u.username),
+        )
+        for u in leaders
+    )
+    if not summary_form.leaders.data and confirmed:
+        summary_form.leaders.data = [u.id for u in leaders if u.id in confirmed]
     return {
         "reply_form": forms.get("reply_form") or ReplyForm(),
         "ack_form": forms.get("ack_form") or AcknowledgeForm(),
@@ -124,12 +148,14 @@ def render_observation(
     *,
     status: int = 200,
     flags_for: str | None = None,
+    record: official_record.RecordClaim | None = None,
     revising: Escalation | None = None,
     viewing: bool = False,
     notice: str | None = None,
     **forms: Any,
 ) -> ResponseReturnValue:
-    """Render the observation page; ``flags_for`` is a summary text to show flagged.
+    """Render the observation page; ``flags_for`` is a summary text to show flagged,
+    ``record`` the statement about the official record that goes with it.
 
     ``viewing``: a plain GET of the page, the only render that may write (it asks for
     access when the adviser's key opens nothing here); its caller commits.
@@ -139,15 +165,21 @@ def render_observation(
     if viewing and not (view.readable and all(m.readable for m in view.messages)):
         # Their colleagues are then asked to grant it (access).
         access.note_unreadable(db.session, current_staff(), observation)
-    flags = (
-        flag_identifiers(
-            flags_for, names=names.read_names(db.session, observation.mission_id, identity)
-        )
-        if flags_for is not None
-        else None
-    )
+    flags = record_flags = None
+    if flags_for is not None:
+        listed = names.read_names(db.session, observation.mission_id, identity)
+        flags = flag_identifiers(flags_for, names=listed)
+        if record is not None and record.contradicts:
+            record_flags = flag_identifiers(record.text(), names=listed)
+    on = today()
     escalations = [
-        (e, verification.open_versions(e, identity), leadership.open_responses(e, identity))
+        (
+            e,
+            verification.open_versions(e, identity),
+            leadership.open_responses(e, identity),
+            official_record.outcome(e, on=on),
+            official_record.correction_due(e),
+        )
         for e in verification.escalations_of(db.session, observation)
     ]
     proposals = consent.proposals_for(db.session, observation, identity)
@@ -162,6 +194,10 @@ def render_observation(
         revising=revising,
         notice=notice,
         flag_segments=segments(flags_for, flags) if flags is not None and flags_for else [],
+        record_flags=record_flags,
+        record_segments=(
+            segments(record.text(), record_flags) if record is not None and record_flags else []
+        ),
         flag_labels=FLAG_LABELS,
         ack_due=ack_due(observation, observation.mission),
         feedback_due=feedback_due(observation, observation.mission),

@@ -11,10 +11,20 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy.orm import Session
 
 from ..extensions import current_context, db
-from ..models import Category, Consent, Observation, Severity, StaffUser, State
+from ..models import Category, Consent, Observation, Severity, StaffUser, State, today
 from ..security.identity import current_identity, current_identity_secret, current_staff
 from ..security.policy import Access, allow
-from ..services import access, audit, consent, conversation, escalation, inbox, names, triage
+from ..services import (
+    access,
+    audit,
+    consent,
+    conversation,
+    escalation,
+    inbox,
+    names,
+    official_record,
+    triage,
+)
 from ..services.context import ServiceContext
 from ..services.errors import (
     ChangedMeanwhile,
@@ -27,9 +37,11 @@ from ..services.errors import (
     ServiceError,
     SigningKeyMismatch,
 )
+from ..services.official_record import RecordClaim
 from ..services.verification import escalations_of, summary_hash
+from ..web import keys as web_keys
 from ..web.forms import seen_revision
-from ..web.labels import CATEGORY_LABELS
+from ..web.labels import CATEGORY_LABELS, ROLE_LABELS
 from ..web.messages import message_for, show_on
 from .forms import (
     FEEDBACK_PREFIX,
@@ -43,12 +55,21 @@ from .forms import (
     StateForm,
     SummaryForm,
     TriageForm,
+    stated_record,
 )
 from .page import find_observation, prepare_forms, render_observation
 
 bp = Blueprint("adviser", __name__, url_prefix="/adviser")
 # The keyword under which the observation page takes each text form back.
 _FORM_NAMES = {ReplyForm: "reply_form", NoteForm: "note_form", FeedbackForm: "feedback_form"}
+
+
+def checked_hash(text: str, record: RecordClaim) -> str:
+    """Return the token of what the adviser saw flagged: the summary's hash, with the
+    statement about the official record when it names a report or figure."""
+    if not record.contradicts:
+        return summary_hash(text)
+    return summary_hash(f"{text}\x00{record.sha256()}")
 
 
 def _back(ref: str, anchor: str) -> ResponseReturnValue:
@@ -68,7 +89,11 @@ def inbox_view() -> ResponseReturnValue:
 
 
 def _inbox_page(
-    number: int = 1, *, grant_form: GrantForm | None = None, status: int = 200
+    number: int = 1,
+    *,
+    grant_form: GrantForm | None = None,
+    keys: dict[str, Any] | None = None,
+    status: int = 200,
 ) -> ResponseReturnValue:
     staff = current_staff()
     data = inbox.adviser_inbox(db.session, staff, page=number)
@@ -76,6 +101,10 @@ def _inbox_page(
         "adviser/inbox.html",
         inbox=data,
         page=number,
+        overdue_corrections=[
+            (e, official_record.correction_due(e))
+            for e in official_record.overdue_corrections(db.session, staff, on=today())
+        ],
         category_labels=CATEGORY_LABELS,
         grants=[
             (g, access.remaining_observations(db.session, g))
@@ -83,7 +112,22 @@ def _inbox_page(
         ],
         waiting=access.waiting_for(db.session, staff.id),
         grant_form=grant_form or GrantForm(),
+        role_labels=ROLE_LABELS,
+        **(keys or web_keys.page_context(staff)),
     ), status
+
+
+@bp.route("/keys/<int:staff_id>/<int:mission_id>", methods=["POST"])
+@allow(Access.ADVISER)
+def confirm_key(staff_id: int, mission_id: int) -> ResponseReturnValue:
+    """Confirm a colleague's key for a mission, by the fingerprint they read out."""
+    return web_keys.confirm_view(
+        current_staff(),
+        staff_id=staff_id,
+        mission_id=mission_id,
+        page=lambda keys: _inbox_page(keys=keys, status=400),
+        done="adviser.inbox_view",
+    )
 
 
 @bp.route("/access/<int:grant_id>", methods=["POST"])
@@ -282,11 +326,17 @@ def summary(ref: str) -> ResponseReturnValue:
     if found.consent is Consent.NEVER:
         show_on(form, ConsentRefused(ConsentProblem.NEVER), field="summary")
         return render_observation(found, summary_form=form, status=400)
-    if action == "check" or form.checked.data != summary_hash(text):
+    try:
+        record = stated_record(form)
+    except InvalidInput as exc:
+        show_on(form, exc)
+        return render_observation(found, summary_form=form, status=400)
+    if action == "check" or form.checked.data != checked_hash(text, record):
         # Whatever was asked, a text the adviser has not seen flagged is shown flagged
-        # first: nothing leaves without that look.
-        form.checked.data = summary_hash(text)
-        return render_observation(found, summary_form=form, flags_for=text)
+        # first: nothing leaves without that look (the statement about the official
+        # record included).
+        form.checked.data = checked_hash(text, record)
+        return render_observation(found, summary_form=form, flags_for=text, record=record)
     if action not in ("propose", "escalate"):
         abort(400)
     ctx, staff = current_context(), current_staff()
@@ -299,6 +349,7 @@ def summary(ref: str) -> ResponseReturnValue:
                     staff=staff,
                     observation=found,
                     summary=text,
+                    record=record,
                     seen=seen_revision(),
                 )
             else:
@@ -311,6 +362,7 @@ def summary(ref: str) -> ResponseReturnValue:
                     observation=found,
                     summary=text,
                     leader_ids=list(form.leaders.data or []),
+                    record=record,
                     seen=seen_revision(),
                 )
     except ChangedMeanwhile as exc:
@@ -321,7 +373,7 @@ def summary(ref: str) -> ResponseReturnValue:
         show_on(form, exc)
     else:
         return _back(found.ref, "escalation")
-    return render_observation(found, summary_form=form, flags_for=text, status=400)
+    return render_observation(found, summary_form=form, flags_for=text, record=record, status=400)
 
 
 @bp.route("/o/<ref>/escalations/<int:escalation_id>/revise", methods=["POST"])
@@ -338,9 +390,16 @@ def revise(ref: str, escalation_id: int) -> ResponseReturnValue:
     if not form.validate():
         return render_observation(found, summary_form=form, revising=target, status=400)
     text = (form.summary.data or "").strip()
-    if form.checked.data != summary_hash(text):
-        form.checked.data = summary_hash(text)
-        return render_observation(found, summary_form=form, flags_for=text, revising=target)
+    try:
+        record = stated_record(form)
+    except InvalidInput as exc:
+        show_on(form, exc)
+        return render_observation(found, summary_form=form, revising=target, status=400)
+    if form.checked.data != checked_hash(text, record):
+        form.checked.data = checked_hash(text, record)
+        return render_observation(
+            found, summary_form=form, flags_for=text, record=record, revising=target
+        )
     try:
         with db.unit():
             escalation.revise(
@@ -351,6 +410,7 @@ def revise(ref: str, escalation_id: int) -> ResponseReturnValue:
                 identity_secret=current_identity_secret(),
                 escalation=target,
                 summary=text,
+                record=record,
                 seen=seen_revision(),
             )
     except ChangedMeanwhile as exc:
@@ -358,7 +418,7 @@ def revise(ref: str, escalation_id: int) -> ResponseReturnValue:
     except (ConsentRefused, SigningKeyMismatch, InvalidInput) as exc:
         show_on(form, exc, field="summary")
         return render_observation(
-            found, summary_form=form, flags_for=text, revising=target, status=400
+            found, summary_form=form, flags_for=text, record=record, revising=target, status=400
         )
     return _back(found.ref, "escalation")
 

@@ -38,11 +38,16 @@ def receive_upload(sink: UploadSink) -> None:
     """Parse the current request's body, its file going into ``sink``.
 
     Raises :class:`AttachmentTooLarge` when the body is larger than an upload may be,
-    without reading it if its declared length already says so.
+    without reading it if its declared length already says so. A body that is not
+    multipart is not read here: it holds no file.
     """
     if "files" in request.__dict__:
         # Parsed already, by Werkzeug's default parser: the file may have been spooled.
         raise RuntimeError("the request body was parsed before the upload sink was set")
+    if request.mimetype != "multipart/form-data":
+        # No other body can carry a file: the form then says to choose one. Such a body
+        # is read (if at all) under the ordinary form limits, never the upload's.
+        return
     limit = attachments.max_request_bytes()
     request.max_content_length = limit
     request.max_form_parts = MAX_FORM_PARTS

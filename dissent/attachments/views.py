@@ -29,8 +29,9 @@ from ..services.attachments import (
     AttachmentUnreadable,
     Download,
 )
+from ..services.budget import BudgetReached
 from ..services.errors import InvalidState, NotFound
-from ..web.messages import message_for
+from ..web.messages import budget_refusal, message_for
 from .forms import UploadForm
 from .receive import receive_upload
 
@@ -51,6 +52,9 @@ def _upload(
     except (AttachmentError, InvalidState) as exc:
         # Refused before reading the body: nothing of the file is received at all.
         return _page(observation, done_url, staff=staff, errors=[message_for(exc)], status=400)
+    except BudgetReached as exc:
+        page = _page(observation, done_url, staff=staff, errors=[message_for(exc)], status=503)
+        return budget_refusal(page, exc)
     try:
         receive_upload(upload.sink)
         form = UploadForm()
@@ -63,6 +67,10 @@ def _upload(
                 attachments.store_upload(db.session, ctx, upload, staff=staff)
             return redirect(done_url, code=303)
         errors, expired, status = list(form.file.errors), bool(form.csrf_token.errors), 400
+    except BudgetReached as exc:
+        # Nothing of the file is kept (its blob goes with the rolled-back record).
+        page = _page(observation, done_url, staff=staff, errors=[message_for(exc)], status=503)
+        return budget_refusal(page, exc)
     except AttachmentError as exc:
         errors, expired = [message_for(exc)], False
         status = (
@@ -158,7 +166,7 @@ def _send(download: Download) -> Response:
     return response
 
 
-@bp.route("/inbox/attachments/<int:attachment_id>")
+@bp.route("/inbox/attachments/<bigint:attachment_id>")
 @allow(Access.SOURCE)
 def source_download(attachment_id: int) -> ResponseReturnValue:
     """Send a file of one of the source's observations, decrypted as it streams."""
@@ -176,7 +184,7 @@ def source_download(attachment_id: int) -> ResponseReturnValue:
     return _send(download)
 
 
-@bp.route("/adviser/attachments/<int:attachment_id>")
+@bp.route("/adviser/attachments/<bigint:attachment_id>")
 @allow(Access.ADVISER)
 def adviser_download(attachment_id: int) -> ResponseReturnValue:
     """Send a file of an observation of the adviser's missions; the download is audited

@@ -25,7 +25,8 @@ def _create_app() -> object:
     from .age import CommandError
 
     try:
-        return create_app()
+        # `dissent serve` and `dissent demo` make their own, serving application.
+        return create_app(serving=False)
     except ConfigError as exc:  # no instance yet, or a broken one: one line, no traceback
         raise CommandError(str(exc)) from exc
 

@@ -7,7 +7,6 @@ import os
 import secrets
 import shutil
 from pathlib import Path
-from typing import Any
 
 import click
 from flask import Flask
@@ -71,6 +70,13 @@ def _print_ceremony(shares: list[str], threshold: int) -> None:
     default=None,
     help="Database (default: SQLite in the instance folder).",
 )
+@click.option(
+    "--public-url",
+    default=None,
+    metavar="URL",
+    help="The address staff reach the instance at, e.g. https://dissent.example.org "
+    "(kept in the instance file; `dissent serve` needs it, or DISSENT_PUBLIC_URL).",
+)
 def init(  # noqa: PLR0917 - click passes every option as an argument
     instance_path: Path,
     key_kind: str,
@@ -78,6 +84,7 @@ def init(  # noqa: PLR0917 - click passes every option as an argument
     custodians: int,
     recovery_recipient: str | None,
     database_url: str | None,
+    public_url: str | None,
 ) -> None:
     """Create instance secrets, the recovery key ceremony and the database."""
     from ..services.instance import initialise_instance
@@ -92,11 +99,15 @@ def init(  # noqa: PLR0917 - click passes every option as an argument
             custodians=custodians,
             recovery_recipient=recovery_recipient,
             database_url=database_url,
+            public_url=public_url,
         )
     except (ConfigError, ValueError) as exc:
         raise CommandError(str(exc)) from exc
     click.echo(f"Instance created in {created.path}")
     click.echo(f"Recovery recipient: {created.recovery_recipient.encode()}")
+    click.echo(
+        f"Report key (public; evaluators check reports with it): {created.report_key.to_text()}"
+    )
     if created.recovery is not None:
         _print_ceremony(created.recovery.shares, created.recovery.threshold)
 
@@ -169,7 +180,10 @@ def demo(
         shutil.rmtree(instance_path)
     instance_path.mkdir(parents=True)
     (instance_path / DEMO_MARKER).write_text("created by dissent demo; safe to delete\n")
-    created = initialise_instance(instance_path, kind=KeyKind.HYBRID, threshold=2, custodians=3)
+    base = f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+    created = initialise_instance(
+        instance_path, kind=KeyKind.HYBRID, threshold=2, custodians=3, public_url=base
+    )
     assert created.recovery is not None
     # Demo only: the shares go to a file so the recovery path can be tried out.
     shares_file = instance_path / "recovery-shares.txt"
@@ -181,7 +195,6 @@ def demo(
         fd = os.open(credentials_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(logins, handle, indent=2)
-    base = f"http://{host}:{port}"
     click.echo(f"\ndissent demo instance in {instance_path}\n")
     click.echo(f"  Source side:  {base}/")
     click.echo(f"  Staff login:  {base}/staff/login\n")
@@ -195,34 +208,11 @@ def demo(
 
 
 def run_server(app: Flask, *, host: str, port: int, workers: int) -> None:
-    """Serve ``app`` with gunicorn, without an access log (it would hold addresses)."""
-    from gunicorn.app.base import BaseApplication
+    """Serve ``app`` with gunicorn: no access log, no addresses, paced reads
+    (:mod:`dissent.cli.server`)."""
+    from .server import serve_forever
 
-    class Server(BaseApplication):  # type: ignore[misc]
-        def load_config(self) -> None:
-            options: dict[str, Any] = {
-                "bind": f"{host}:{port}",
-                "workers": workers,
-                "threads": 4,
-                "worker_class": "gthread",
-                "accesslog": None,
-                "errorlog": "-",
-                "loglevel": "warning",
-                # A worker whose main loop stops answering is replaced after this long.
-                # Threads serving slow uploads keep it answering; a request waiting on a
-                # frozen database is ended sooner by database.py's deadlines.
-                "timeout": 30,
-                "graceful_timeout": 30,
-                "forwarded_allow_ips": "",
-                "proxy_allow_ips": "",
-            }
-            for key, value in options.items():
-                self.cfg.set(key, value)
-
-        def load(self) -> Flask:
-            return app
-
-    Server().run()
+    serve_forever(app, host=host, port=port, workers=workers)
 
 
 @click.command()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import click
 from flask import current_app, url_for
@@ -76,18 +77,22 @@ def user() -> None:
 )
 @click.option(
     "--base-url",
-    envvar="DISSENT_PUBLIC_URL",
-    default="http://127.0.0.1:5000",
-    show_default=True,
-    help="Address staff use to reach the instance.",
+    default=None,
+    help="Address staff use to reach the instance (default: the configured public "
+    "address, DISSENT_PUBLIC_URL or public_url in the instance file).",
 )
 @with_appcontext
-def user_add(username: str, role: str, missions: tuple[str, ...], base_url: str) -> None:
+def user_add(username: str, role: str, missions: tuple[str, ...], base_url: str | None) -> None:
     """Create an account and print its one-time enrolment link (valid 72 hours)."""
-    from ..extensions import db
+    from ..extensions import current_context, db
     from ..services.accounts import create_account
     from ..services.errors import AccountExists, InvalidInput
 
+    base_url = base_url or current_context().settings.public_url
+    if base_url is None:
+        raise CommandError(
+            "no address for the enrolment link: give --base-url, or set DISSENT_PUBLIC_URL"
+        )
     try:
         with db.unit():
             created, token = create_account(
@@ -103,6 +108,69 @@ def user_add(username: str, role: str, missions: tuple[str, ...], base_url: str)
         f"Account {created.username} ({role}) created. Enrolment link, valid 72 hours, once:"
     )
     click.echo(link)
+
+
+@user.command("confirm-key")
+@click.argument("username")
+@click.argument("mission_slug", metavar="MISSION")
+@click.option(
+    "--recovery-identity",
+    "identity_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    required=True,
+    help="The recovery identity, rebuilt by the custodians (dissent recovery combine).",
+)
+@click.option(
+    "--fingerprint",
+    prompt="Fingerprint, as the person reads it from their own screen",
+    help="The fingerprint of the person's key, as they read it out.",
+)
+@with_appcontext
+def user_confirm_key(
+    username: str, mission_slug: str, identity_file: Path, fingerprint: str
+) -> None:
+    """Confirm USERNAME's key for MISSION as the recovery key's custodians.
+
+    For a mission's first adviser when there is no second operator: holding the
+    recovery identity is the custodians' proof that they take part.
+    """
+    from sqlalchemy import select
+
+    from ..crypto import KeyFormatError, parse_identity_file
+    from ..extensions import current_context, db
+    from ..models import Mission, StaffUser
+    from ..services import confirmation
+    from ..services.errors import InvalidInput, NotFound
+
+    try:
+        identities = parse_identity_file(identity_file.read_text(encoding="ascii"))
+    except (KeyFormatError, UnicodeDecodeError) as exc:
+        raise CommandError(f"{identity_file} is not an identity file") from exc
+    recovery = current_context().settings.recovery_recipient.encode()
+    if not any(identity.recipient.encode() == recovery for identity in identities):
+        raise CommandError("this is not the instance's recovery identity")
+    try:
+        with db.unit():
+            staff = db.session.scalar(select(StaffUser).where(StaffUser.username == username))
+            mission = db.session.scalar(select(Mission).where(Mission.slug == mission_slug))
+            if staff is None or mission is None:
+                raise NotFound
+            confirmation.confirm(
+                db.session,
+                confirmer=None,
+                staff_id=staff.id,
+                mission_id=mission.id,
+                typed_fingerprint=fingerprint,
+            )
+    except NotFound as exc:
+        raise CommandError(
+            f"{username!r} is not an enrolled member of mission {mission_slug!r}"
+        ) from exc
+    except InvalidInput as exc:
+        raise CommandError(
+            "that is not the fingerprint of this person's key; nothing was confirmed"
+        ) from exc
+    click.echo(f"The key of {username} is confirmed for mission {mission_slug}.")
 
 
 @click.group("db")

@@ -13,24 +13,28 @@ from ..extensions import current_context, db
 from ..models import Escalation, EscalationState, Mission, ResponseKind, StaffUser, today, utcnow
 from ..security.identity import current_identity, current_staff
 from ..security.policy import Access, allow
-from ..services import audit, leadership
+from ..services import audit, confirmation, leadership, official_record
 from ..services.charts import bar_chart
 from ..services.errors import AlreadyDone, ChangedMeanwhile, InvalidInput, NotFound
+from ..services.evaluator import copy_zip, evaluator_copy, public_key
 from ..services.leadership import RESPONSE_MAX
 from ..services.report import (
+    AT_LEAST,
     SUPPRESS_BELOW,
     WITHHELD,
+    Figure,
     Report,
     build_report,
     last_full_quarter,
     report_csv,
-    shown,
 )
 from ..services.verification import open_versions
 from ..web.forms import seen_revision
 from ..web.labels import (
     CATEGORY_LABELS,
     ESCALATION_STATE_LABELS,
+    RECORD_DECISION_LABELS,
+    RECORD_OUTCOME_LABELS,
     RESPONSE_KIND_LABELS,
     SIGNATURE_PROBLEM_LABELS,
     STATE_LABELS,
@@ -44,6 +48,8 @@ LABELS = {
     "state": ESCALATION_STATE_LABELS,
     "kind": RESPONSE_KIND_LABELS,
     "signature": SIGNATURE_PROBLEM_LABELS,
+    "record_decision": RECORD_DECISION_LABELS,
+    "record": RECORD_OUTCOME_LABELS,
 }
 
 
@@ -60,6 +66,8 @@ def index() -> ResponseReturnValue:
         staff=staff,
         lines=leadership.leader_list(db.session, staff, on=today()),
         labels=LABELS,
+        own_key_waiting=confirmation.awaiting(db.session, staff),
+        own_fingerprint=confirmation.fingerprint(staff.recipient) if staff.recipient else "",
     )
 
 
@@ -82,14 +90,18 @@ def _page(
 ) -> ResponseReturnValue:
     identity = current_identity()
     versions = open_versions(escalation, identity)
+    form = response_form or ResponseForm()
+    form.record_required = official_record.contradicts(escalation)
     return render_template(
         "leadership/escalation.html",
         escalation=escalation,
         versions=versions,
         tampered=any(not v.verified for v in versions),
         responses=leadership.open_responses(escalation, identity),
+        record=official_record.outcome(escalation, on=today()),
+        correction_due=official_record.correction_due(escalation),
         ack_form=ack_form or AcknowledgeForm(),
-        response_form=response_form or ResponseForm(),
+        response_form=form,
         response_max=RESPONSE_MAX,
         labels=LABELS,
         notice=notice,
@@ -146,8 +158,10 @@ def respond(slug: str, number: int) -> ResponseReturnValue:
     """Record a response: action taken, action planned (with a date), or declined."""
     found = _escalation(slug, number)
     form = ResponseForm()
+    form.record_required = official_record.contradicts(found)
     if not form.validate():
         return _page(found, response_form=form, status=400)
+    decision, note, due = form.record
     try:
         with db.unit():
             leadership.respond(
@@ -158,6 +172,9 @@ def respond(slug: str, number: int) -> ResponseReturnValue:
                 kind=ResponseKind(form.kind.data),
                 text=form.text.data or "",
                 planned_for=form.planned_day,
+                record_decision=decision,
+                record_note=note,
+                correction_due=due,
                 seen=seen_revision(),
             )
     except ChangedMeanwhile:
@@ -203,28 +220,34 @@ def _build(staff: StaffUser, form: ReportForm, *, kind: str) -> tuple[Report, da
 
 def _cell(value: str) -> str:
     """Return a displayed count in the reader's language."""
-    return str(_("withheld")) if value == WITHHELD else value
+    if value == WITHHELD:
+        return str(_("withheld"))
+    if value.startswith(AT_LEAST):
+        return str(_("at least %(n)s", n=value.removeprefix(AT_LEAST).strip()))
+    return value
 
 
 def _charts(report: Report) -> dict[str, object]:
+    # Each bar is drawn to what its figure publishes (suppressed cells add nothing).
     return {
         "mission": bar_chart(
             [
-                (name, report.by_mission[name], _cell(cell))
-                for name, cell in report.mission_cells().items()
+                (m.name, figure.value, _cell(figure.shown()))
+                for m in report.missions
+                for figure in [report.by_mission.get(m.slug, Figure())]
             ],
             title=_("Observations by mission"),
         ),
         "category": bar_chart(
             [
-                (str(CATEGORY_LABELS[c]), report.by_category[c], _cell(cell))
+                (str(CATEGORY_LABELS[c]), report.by_category[c].value, _cell(cell))
                 for c, cell in report.category_cells().items()
             ],
             title=_("Observations by category"),
         ),
         "state": bar_chart(
             [
-                (str(STATE_LABELS[s]), report.by_state[s], _cell(cell))
+                (str(STATE_LABELS[s]), report.by_state[s].value, _cell(cell))
                 for s, cell in report.state_cells().items()
             ],
             title=_("Observations by state"),
@@ -241,6 +264,7 @@ def report() -> ResponseReturnValue:
     if not form.validate():
         return render_template("leadership/report.html", form=form, report=None), 400
     built, generated_at = _build(staff, form, kind="page")
+    seed = current_context().settings.report_key
     return render_template(
         "leadership/report.html",
         form=form,
@@ -248,7 +272,6 @@ def report() -> ResponseReturnValue:
         staff=staff,
         generated_at=generated_at,
         charts=_charts(built),
-        shown=shown,
         cell=_cell,
         suppress_below=SUPPRESS_BELOW,
         labels={
@@ -256,8 +279,10 @@ def report() -> ResponseReturnValue:
             "state": STATE_LABELS,
             "escalation": ESCALATION_STATE_LABELS,
             "kind": RESPONSE_KIND_LABELS,
+            "record": RECORD_OUTCOME_LABELS,
         },
         responded=EscalationState.RESPONDED,
+        report_key=public_key(seed) if seed else None,
     )
 
 
@@ -275,4 +300,26 @@ def report_csv_download() -> ResponseReturnValue:
         report_csv(built, generated_at=generated_at),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@bp.route("/report/evaluator.zip")
+@allow(Access.LEADERSHIP)
+def report_evaluator_download() -> ResponseReturnValue:
+    """Return the evaluator's copy of the report (JSON, CSV, signature) as a zip."""
+    staff = current_staff()
+    form = _form(staff)
+    seed = current_context().settings.report_key
+    if seed is None or not form.validate():
+        # Without a report key there is nothing to sign with; the page says so.
+        return render_template("leadership/report.html", form=form, report=None), (
+            409 if seed is None else 400
+        )
+    built, generated_at = _build(staff, form, kind="evaluator")
+    folder = f"dissent-report-{built.start.isoformat()}-{built.end.isoformat()}"
+    files = evaluator_copy(built, generated_at=generated_at, seed=seed)
+    return Response(
+        copy_zip(files, folder=folder),
+        mimetype="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{folder}.zip"'},
     )

@@ -4,22 +4,31 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import BigInteger, ForeignKey, LargeBinary, String
+from sqlalchemy import BigInteger, ForeignKey, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from .base import Base, enum_type, today
+from .base import RANDOM_ID_TYPE, Base, enum_type, random_id, today
 from .observation import Sender
 
 
 class Attachment(Base):
-    """A file attached to an observation by the source or an adviser."""
+    """A file attached to an observation by the source or an adviser.
+
+    Like a message, its id is random and ``position`` is its place among the
+    observation's files (invariant 2).
+    """
 
     __tablename__ = "attachment"
+    __table_args__ = (UniqueConstraint("observation_id", "position"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(
+        RANDOM_ID_TYPE, primary_key=True, autoincrement=False, default=random_id
+    )
     observation_id: Mapped[int] = mapped_column(
         ForeignKey("observation.id", ondelete="CASCADE"), index=True
     )
+    # Handed out under the observation's lock (services/attachments.py).
+    position: Mapped[int]
     sender: Mapped[Sender] = mapped_column(enum_type(Sender, length=16))
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff_user.id"), default=None)
     added_on: Mapped[date] = mapped_column(default=today)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import enum
+import secrets
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import Date, Enum, MetaData
+from sqlalchemy import BigInteger, Date, Enum, Integer, MetaData
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import DateTime, TypeDecorator
 
@@ -17,6 +18,24 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+# The largest row id: ids fit PostgreSQL's BIGINT and SQLite's INTEGER (both signed 64-bit).
+RANDOM_ID_MAX = 2**63 - 1
+# The column type of a random id: BIGINT, but INTEGER on SQLite, where only an INTEGER
+# primary key is the row's own number (any other type adds a hidden, sequential one).
+RANDOM_ID_TYPE = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def random_id() -> int:
+    """Return a uniformly random positive 63-bit row id.
+
+    For rows a source writes among rows with exact staff times (messages, attachments):
+    a sequence would number them in the order they were written, and a database dump
+    would place a source's message between two staff rows whose times are exact
+    (invariant 2). Order within a conversation is kept by a counter of its own.
+    """
+    return secrets.randbelow(RANDOM_ID_MAX) + 1
 
 
 class UTCDateTime(TypeDecorator[datetime]):

@@ -115,6 +115,11 @@ class EscalationVersion(Base):
     body_sha256: Mapped[str] = mapped_column(String(64))
     signature: Mapped[bytes] = mapped_column(LargeBinary(64))
     verify_key: Mapped[str] = mapped_column(String(64))  # the signer's key at signing time
+    # The adviser's signed statement whether the summary contradicts an official report or
+    # figure (which one is in the sealed body; its SHA-256 here, like the text's). Both
+    # None: a version signed before advisers were asked (services/official_record.py).
+    contradicts_record: Mapped[bool | None] = mapped_column(default=None)
+    record_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
 
     escalation: Mapped[Escalation] = relationship(back_populates="versions")
     author: Mapped[StaffUser] = relationship()
@@ -126,6 +131,14 @@ class ResponseKind(enum.StrEnum):
     ACTION_TAKEN = "action_taken"
     ACTION_PLANNED = "action_planned"
     DECLINED = "declined"
+
+
+class RecordDecision(enum.StrEnum):
+    """What leadership decided about an official report or figure an escalation contradicts."""
+
+    CORRECTED = "corrected"
+    CORRECTION_PLANNED = "correction_planned"
+    NOT_CORRECTED = "not_corrected"
 
 
 class Response(Base):
@@ -141,6 +154,12 @@ class Response(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     kind: Mapped[ResponseKind] = mapped_column(enum_type(ResponseKind, length=16))
     planned_for: Mapped[date | None] = mapped_column(default=None)
+    # For an escalation that contradicts the official record: the decision about it, and
+    # for a planned correction its date (the reference or the reason is in the body).
+    record_decision: Mapped[RecordDecision | None] = mapped_column(
+        enum_type(RecordDecision, length=24), default=None
+    )
+    correction_due: Mapped[date | None] = mapped_column(default=None)
     # Encrypted to the escalation's leaders, the mission's advisers and recovery.
     body: Mapped[bytes] = mapped_column(LargeBinary)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, enum_type, today
+from .base import RANDOM_ID_TYPE, Base, enum_type, random_id, today
 from .mission import Mission
 from .staff import StaffUser
 
@@ -119,19 +119,28 @@ class Observation(Base):
     source: Mapped[Source] = relationship()
     assigned_to: Mapped[StaffUser | None] = relationship()
     messages: Mapped[list[Message]] = relationship(
-        back_populates="observation", order_by="Message.id", cascade="all, delete-orphan"
+        back_populates="observation", order_by="Message.position", cascade="all, delete-orphan"
     )
 
 
 class Message(Base):
-    """One message in an observation's conversation, encrypted."""
+    """One message in an observation's conversation, encrypted.
+
+    Its id is random and its place in the conversation is ``position`` (1, 2, ...): a
+    sequential id would order a source's message against every staff row (invariant 2).
+    """
 
     __tablename__ = "message"
+    __table_args__ = (UniqueConstraint("observation_id", "position"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(
+        RANDOM_ID_TYPE, primary_key=True, autoincrement=False, default=random_id
+    )
     observation_id: Mapped[int] = mapped_column(
         ForeignKey("observation.id", ondelete="CASCADE"), index=True
     )
+    # Handed out under the observation's lock (services/conversation.py).
+    position: Mapped[int]
     sender: Mapped[Sender] = mapped_column(enum_type(Sender, length=16))
     kind: Mapped[MessageKind] = mapped_column(
         enum_type(MessageKind, length=16), default=MessageKind.MESSAGE

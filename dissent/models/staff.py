@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import Column, ForeignKey, LargeBinary, String, Table, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, enum_type, utcnow
+from .base import Base, UTCDateTime, enum_type, utcnow
 from .mission import Mission
 
 USERNAME_MAX = 64
@@ -22,11 +22,18 @@ class Role(enum.StrEnum):
     ADMIN = "admin"
 
 
+# Membership of a mission. A member's key is read by (advisers) or offered to (leaders)
+# the mission only once a second person confirmed it: ``confirmed_key`` is the recipient
+# they compared with the newcomer, so a key replaced later is not confirmed by it
+# (``services/confirmation.py``).
 staff_mission = Table(
     "staff_mission",
     Base.metadata,
     Column("staff_id", ForeignKey("staff_user.id", ondelete="CASCADE"), primary_key=True),
     Column("mission_id", ForeignKey("mission.id", ondelete="CASCADE"), primary_key=True),
+    Column("confirmed_key", Text, nullable=True),
+    Column("confirmed_by", String(USERNAME_MAX), nullable=True),
+    Column("confirmed_at", UTCDateTime(), nullable=True),
 )
 
 
@@ -40,6 +47,9 @@ class StaffUser(Base):
     role: Mapped[Role] = mapped_column(enum_type(Role, length=16))
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The operator account that made this one ("cli" from the command line): the
+    # operator who made an adviser cannot also confirm their key.
+    created_by: Mapped[str | None] = mapped_column(String(USERNAME_MAX), default=None)
     enrolled_at: Mapped[datetime | None] = mapped_column(default=None)
     # Argon2id, for checking the password at login.
     password_hash: Mapped[str | None] = mapped_column(String(255), default=None)

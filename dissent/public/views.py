@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+import unicodedata
 
 from flask import Blueprint, make_response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -41,15 +41,26 @@ def channels() -> ResponseReturnValue:
     return render_template("public/channels.html")
 
 
+def is_safe_return_path(target: str) -> bool:
+    """Return whether ``target`` is a path on this site that is safe to redirect to.
+
+    Only a path: it starts with one "/" (not "//", which a browser reads as another
+    host), and holds no control character, space or backslash anywhere (a line break
+    would end the Location header early, and "/\\" is another host to some browsers).
+    """
+    return (
+        target.startswith("/")
+        and target[1:2] != "/"
+        and not any(c.isspace() or c == "\\" or unicodedata.category(c) == "Cc" for c in target)
+    )
+
+
 @bp.route("/lang/<code>")
 @allow(Access.PUBLIC)
 def language(code: str) -> ResponseReturnValue:
     """Switch the interface language and return to the page the visitor was on."""
     target = request.args.get("next", "/")
-    parts = urlsplit(target)
-    # Only a path on this site: no scheme, no host, and no "//" or "/\\" that a browser
-    # would read as another host.
-    if parts.scheme or parts.netloc or not target.startswith("/") or target[1:2] in ("/", "\\"):
+    if not is_safe_return_path(target):
         target = url_for("public.index")
     response = make_response(redirect(target, code=303))
     if code in LANGUAGES:

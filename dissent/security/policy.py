@@ -115,14 +115,13 @@ def enforce() -> Response | None:
 
 
 def reject_nul() -> None:
-    """Refuse a request whose path, query or plain form carries a NUL character.
+    """Refuse a request whose path or query carries a NUL character.
 
     No legitimate input holds one, and PostgreSQL refuses it in a query (a 500 instead
-    of a message). Multipart bodies are left to their own routes: reading them here
-    would parse an upload before its route could allow its size.
+    of a message). Form bodies are left to the forms, which refuse control characters
+    with a message next to the field (``web.forms.CsrfForm``); reading a body here would
+    also parse an upload before its route could allow its size.
     """
     values = [request.path, *request.args.values()]
-    if request.mimetype == "application/x-www-form-urlencoded":
-        values += list(request.form.values())
     if any("\x00" in value for value in values):
         abort(400)

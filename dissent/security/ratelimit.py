@@ -2,7 +2,8 @@
 
 Sources reach us through Tor, where every visitor has the same address, and keeping
 addresses would break invariant 2 (docs/architecture.md). Limits therefore name what is
-attempted ("staff-login:alice", "source-login") rather than who attempts it.
+attempted ("staff-login:alice:…", "source-login") rather than who attempts it; the one
+notion of a client is a staff browser's device token (``services/login_throttle.py``).
 
 Counts are shared by every worker and host: in Redis when it is configured, otherwise in
 the database (staff-side limits; decision 18 in docs/decisions.md). Limits on what
@@ -15,6 +16,7 @@ import hashlib
 import hmac
 import threading
 import time
+from collections import OrderedDict
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine, bindparam, delete, select
@@ -50,8 +52,9 @@ class MemoryRateLimiter:
     _MAX_KEYS = 10_000
 
     def __init__(self) -> None:
-        # key -> (window length in seconds, window number, attempts in it)
-        self._counts: dict[str, tuple[int, int, int]] = {}
+        # key -> (window length in seconds, window number, attempts in it), least
+        # recently counted first
+        self._counts: OrderedDict[str, tuple[int, int, int]] = OrderedDict()
         self._lock = threading.Lock()
 
     def hit(self, key: str, *, limit: int, window_seconds: int) -> bool:
@@ -60,15 +63,20 @@ class MemoryRateLimiter:
         window = now // window_seconds
         with self._lock:
             if key not in self._counts and len(self._counts) >= self._MAX_KEYS:
-                # Drop counters of past windows; if a flood of fresh keys still fills
-                # the table, refuse rather than forget the limits already counted.
-                self._counts = {k: v for k, v in self._counts.items() if v[1] == now // v[0]}
-                if len(self._counts) >= self._MAX_KEYS:
-                    return False
-            _, seen_window, count = self._counts.get(key, (window_seconds, window, 0))
+                self._make_room(now)
+            _, seen_window, count = self._counts.pop(key, (window_seconds, window, 0))
             count = count + 1 if seen_window == window else 1
             self._counts[key] = (window_seconds, window, count)
             return count <= limit
+
+    def _make_room(self, now: int) -> None:
+        """Drop counters of past windows; if a flood of fresh keys still fills the
+        table, forget the least recently counted one. Refusing every new key instead
+        would let one flood refuse everyone (issue 15, finding 13); what it costs is
+        that a key left alone while ``_MAX_KEYS`` others are counted starts again."""
+        self._counts = OrderedDict((k, v) for k, v in self._counts.items() if v[1] == now // v[0])
+        while len(self._counts) >= self._MAX_KEYS:
+            self._counts.popitem(last=False)
 
 
 _EXPIRED = (

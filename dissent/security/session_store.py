@@ -52,8 +52,10 @@ class SessionStore(Protocol):
     def save(self, id_hash: bytes, sealed: bytes, *, expires_at: datetime, new: bool) -> bool:
         """Store ``sealed`` under ``id_hash`` until ``expires_at``; return whether it was.
 
-        ``new`` creates the record; otherwise only an existing record is replaced, so a
-        save that arrives after a logout or expiry deleted it does not bring it back.
+        ``new`` creates the record, and only if there is none under that id yet (the
+        first of two twin requests keeps its record); otherwise only an existing record
+        is replaced, so a save that arrives after a logout or expiry deleted it does not
+        bring it back.
         """
 
     def delete(self, id_hash: bytes) -> None:
@@ -90,16 +92,22 @@ class DatabaseSessionStore:
 
     def save(self, id_hash: bytes, sealed: bytes, *, expires_at: datetime, new: bool) -> bool:
         """Insert a new record or replace an existing one (never re-create a deleted
-        one); creating a record also drops expired ones, which keeps the table small."""
-        with _outage_as_unavailable(_DATABASE_OUTAGES), self._engine.begin() as conn:
-            if not new:
-                updated = conn.execute(
-                    _UPDATE, {"key": id_hash, "sealed": sealed, "expires_at": expires_at}
+        one, never overwrite one with ``new``); creating a record also drops expired
+        ones, which keeps the table small."""
+        try:
+            with _outage_as_unavailable(_DATABASE_OUTAGES), self._engine.begin() as conn:
+                if not new:
+                    updated = conn.execute(
+                        _UPDATE, {"key": id_hash, "sealed": sealed, "expires_at": expires_at}
+                    )
+                    return updated.rowcount == 1
+                conn.execute(_DELETE_EXPIRED, {"now": utcnow()})
+                conn.execute(
+                    _INSERT, {"id_hash": id_hash, "sealed": sealed, "expires_at": expires_at}
                 )
-                return updated.rowcount == 1
-            conn.execute(_INSERT, {"id_hash": id_hash, "sealed": sealed, "expires_at": expires_at})
-            conn.execute(_DELETE_EXPIRED, {"now": utcnow()})
-            return True
+                return True
+        except sa_exc.IntegrityError:
+            return False  # a record under this id exists (``new``): it is kept
 
     def delete(self, id_hash: bytes) -> None:
         """Delete the record."""

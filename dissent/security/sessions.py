@@ -8,6 +8,11 @@ logout or expiry deletes the record (and with it the only usable copy).
 
 Sources and staff have separate cookies, so the two interfaces never share a session.
 
+A record is stored only once there is something worth keeping (a login, a new codename).
+A visitor who only opens a form gets a cookie and no record: the form's CSRF token is made
+from the cookie's key (:meth:`ServerSession.token`), so it needs nothing stored, and a
+flood of form pages fills no store (issue 15, finding 9).
+
 A session is read from the store only when a request first uses it, so the pages that
 need none (the landing page, static files, /healthz) work while the store is down; a
 request that does need it gets :class:`SessionStoreUnavailable`, which the error pages
@@ -18,14 +23,17 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
+import hmac
 import json
 import os
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import Flask, Request, Response, request
+from flask import Flask, Request, Response, current_app, request, session
 from flask.sessions import SessionInterface, SessionMixin
 
 from ..crypto import DecryptionError
@@ -41,8 +49,10 @@ _ID_SIZE = 32
 # that reading pages does not write to the store on every request.
 _REFRESH_AFTER = timedelta(minutes=1)
 _DEADLINE_KEY = "_deadline"
-# How long an old session id keeps what regenerate(keep_old=...) kept.
-ROTATION_GRACE = timedelta(minutes=2)
+# How long the twin of a request (the second request of a double click) can still be
+# answered as the first was (see share_with_twin).
+TWIN_GRACE = timedelta(minutes=2)
+_TOKEN_CONTEXT = b"dissent/v1/token/"
 
 # What reading the record a cookie names gives: its data and whether its idle deadline
 # is due for a refresh, or None when there is no usable record.
@@ -69,9 +79,10 @@ def is_staff_path(path: str) -> bool:
 class ServerSession(SessionMixin):
     """Session data plus the id and key that name and seal it.
 
-    With ``load``, the data is read from the store at first use (and a store that
-    cannot be reached raises :class:`SessionStoreUnavailable` then, every time, until
-    it answers); without, the session starts with ``initial``.
+    With ``load`` (a browser's cookie named it), the data is read from the store at
+    first use (and a store that cannot be reached raises
+    :class:`SessionStoreUnavailable` then, every time, until it answers); without, the
+    session starts with ``initial``.
     """
 
     def __init__(
@@ -86,12 +97,18 @@ class ServerSession(SessionMixin):
         self.key = key
         self._load = load
         self._data: dict[str, Any] | None = None if load else dict(initial or {})
-        # A cookie names a record until reading it shows there is none.
+        # Whether no record is stored under ``sid``: a cookie names one until reading
+        # it shows there is none.
         self.is_new = load is None and not initial
+        # Whether the browser's cookie holds ``sid`` and ``key``.
+        self.in_browser = load is not None
+        # Whether the response carries a token made with ``key`` (so the browser must
+        # hold the cookie, record or not).
+        self.bound = False
         self.modified = False
         self.stale = False
-        self.rotate = False
-        self.keep_old: dict[str, Any] = {}
+        # The id whose record the next save deletes (regenerate).
+        self.replaced: bytes | None = None
         self.destroy = False
         self.unsaved_allowed = False
         self.unsaved: SessionStoreUnavailable | None = None
@@ -110,24 +127,37 @@ class ServerSession(SessionMixin):
             found = self._load()  # raises SessionStoreUnavailable while the store is down
             self._load = None
             if found is None:
-                # Nothing usable under this id: a new session, with an id of its own.
-                self.sid, self.key = os.urandom(_ID_SIZE), os.urandom(KEY_SIZE)
+                # Nothing stored under this id (a visitor who only opened forms, or a
+                # session that ended): empty. The id and key stay, for the tokens of
+                # the forms this browser holds, until something is stored.
                 self.is_new = True
                 self._data = {}
             else:
                 self._data, self.stale = found
         return self._data
 
+    def _changing(self) -> dict[str, Any]:
+        """Return the data for a change; the first change of a session the browser
+        brought without a record gives it an id and key of its own, so a cookie planted
+        in a browser never names what is stored later (session fixation)."""
+        data = self._contents()
+        if self.is_new and self.in_browser:
+            self._renew()
+        self.modified = True
+        return data
+
+    def _renew(self) -> None:
+        self.sid, self.key = os.urandom(_ID_SIZE), os.urandom(KEY_SIZE)
+        self.is_new, self.in_browser = True, False
+
     def __getitem__(self, name: str) -> Any:
         return self._contents()[name]
 
     def __setitem__(self, name: str, value: Any) -> None:
-        self._contents()[name] = value
-        self.modified = True
+        self._changing()[name] = value
 
     def __delitem__(self, name: str) -> None:
-        del self._contents()[name]
-        self.modified = True
+        del self._changing()[name]
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._contents())
@@ -140,17 +170,40 @@ class ServerSession(SessionMixin):
         self._contents().clear()
         self.modified = True
 
+    # --- tokens made with the key -----------------------------------------------------------
+
+    def token(self, purpose: str, value: str = "") -> str:
+        """Return the token of ``purpose`` (and ``value``) for a page this response shows.
+
+        It is made with the session's key, which only this browser's cookie holds, so
+        it proves that a form came from a page shown to this browser without anything
+        being stored (the browser is given the cookie if it has none yet).
+        """
+        self.bound = True
+        return self._token(purpose, value)
+
+    def check_token(self, purpose: str, submitted: str, value: str = "") -> bool:
+        """Return whether ``submitted`` is this session's token of ``purpose``."""
+        expected = self._token(purpose, value)
+        return hmac.compare_digest(submitted.encode("utf-8"), expected.encode("ascii"))
+
+    def _token(self, purpose: str, value: str) -> str:
+        message = _TOKEN_CONTEXT + purpose.encode() + b"\x00" + value.encode("utf-8")
+        digest = hmac.new(self.key, message, hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
     # --- what the next save does ----------------------------------------------------------
 
-    def regenerate(self, *, keep_old: tuple[str, ...] = ()) -> None:
-        """Give the session a new id and key at the next save (after login).
+    def regenerate(self) -> None:
+        """Give the session a new id and key now (after login); the next save moves the
+        data there and deletes the old record, so a cookie copied before opens nothing.
 
-        ``keep_old`` names keys the *old* id keeps for a short grace period, for a
-        request already on its way with the old cookie (a double-clicked submit).
+        Tokens made before are void: a page rendered after this call gets new ones.
         """
-        data = self._contents()  # read now: the data moves to the new id
-        self.keep_old = {k: data[k] for k in keep_old if k in data}
-        self.rotate = True
+        self._contents()  # read now: the data moves to the new id
+        if not self.is_new:
+            self.replaced = self.sid
+        self._renew()
         self.modified = True
 
     def end(self) -> None:
@@ -182,6 +235,20 @@ def _new_session() -> ServerSession:
 
 def _id_hash(sid: bytes) -> bytes:
     return hashlib.sha256(b"dissent/v1/session-id" + sid).digest()
+
+
+def _derive(key: bytes, purpose: bytes, proof: bytes) -> bytes:
+    return hmac.new(key, b"dissent/v1/" + purpose + b"\x00" + proof, hashlib.sha256).digest()
+
+
+@dataclass(frozen=True)
+class Twin:
+    """What the first of two twin requests kept, the id of its record, and whether this
+    request made it."""
+
+    sid: bytes = field(repr=False)
+    value: str = field(repr=False)
+    created: bool = False
 
 
 class SplitKnowledgeSessionInterface(SessionInterface):
@@ -240,7 +307,7 @@ class SplitKnowledgeSessionInterface(SessionInterface):
         assert isinstance(session, ServerSession)
         if session.discarded:
             return
-        refresh_only = not (session.modified or session.is_new or session.rotate or session.destroy)
+        refresh_only = not (session.modified or session.is_new or session.destroy)
         try:
             self._store(session, response)
         except SessionStoreUnavailable as exc:
@@ -251,7 +318,10 @@ class SplitKnowledgeSessionInterface(SessionInterface):
     def _store(self, session: ServerSession, response: Response) -> None:
         name = self._cookie_name(request)
         if not session.loaded:
-            return  # never read, so never changed
+            return  # never read, so never changed (and the browser holds its cookie)
+        if session.replaced is not None:
+            # Regenerated: the old id opens nothing from now on.
+            self.store.delete(_id_hash(session.replaced))
         if session.destroy or (not session and not session.is_new):
             # The browser forgets the cookie even if the store cannot be told now: the
             # record is sealed with the key only that cookie held, and expires.
@@ -260,34 +330,54 @@ class SplitKnowledgeSessionInterface(SessionInterface):
                 self.store.delete(_id_hash(session.sid))
             return
         if not session:
-            return  # nothing to keep, nothing to store
-        if session.rotate:
-            if session.keep_old:
-                self._save(
-                    session.sid, session.key, session.keep_old, ttl=ROTATION_GRACE, new=False
-                )
-            else:
-                self.store.delete(_id_hash(session.sid))
-            session.sid, session.key = os.urandom(_ID_SIZE), os.urandom(KEY_SIZE)
-        elif not (session.modified or session.is_new or session.stale):
+            # Nothing worth keeping: no record. A page that carries a token made with
+            # the key still needs the browser to hold it.
+            if session.bound and not session.in_browser:
+                self._set_cookie(response, name, session)
+            return
+        if not (session.modified or session.is_new or session.stale):
             return
         stored = self._save(
-            session.sid,
-            session.key,
-            dict(session),
-            ttl=self._ttl(request),
-            new=session.is_new or session.rotate,
+            session.sid, session.key, dict(session), ttl=self._ttl(request), new=session.is_new
         )
         if not stored:
             # Deleted while this request ran (logout, deactivation, expiry in another
             # tab): it stays deleted, and the browser's cookie now names nothing.
             return
-        if session.is_new or session.rotate:
-            value = base64.urlsafe_b64encode(session.sid + session.key).rstrip(b"=").decode()
-            # No Max-Age: the cookie dies with the browser; the store enforces idle expiry.
-            response.set_cookie(
-                name, value, path="/", secure=True, httponly=True, samesite="Strict"
-            )
+        if not session.in_browser:
+            self._set_cookie(response, name, session)
+
+    @staticmethod
+    def _set_cookie(response: Response, name: str, session: ServerSession) -> None:
+        value = base64.urlsafe_b64encode(session.sid + session.key).rstrip(b"=").decode()
+        # No Max-Age: the cookie dies with the browser; the store enforces idle expiry.
+        response.set_cookie(name, value, path="/", secure=True, httponly=True, samesite="Strict")
+
+    # --- the twin of a request ------------------------------------------------------------
+
+    def share_with_twin(self, session: ServerSession, proof: bytes, value: str) -> Twin | None:
+        """Keep ``value`` for the twin of this request, or return what its twin kept.
+
+        The twin of a request is the same request sent again by the same browser before
+        the first answer reached it (a double click): same cookie, same ``proof``. The
+        record is named and sealed with both, so a copy of the cookie alone (or of the
+        cookie and the form's tokens, without what the source typed) opens nothing. It
+        lasts :data:`TWIN_GRACE`; the store learns only its day, like any source session.
+        Return ``None`` if the twin's record can no longer be read (its grace is over).
+        """
+        sid = _derive(session.key, b"twin-id", proof)
+        key = _derive(session.key, b"twin-key", proof)
+        for _ in range(2):
+            if self._save(sid, key, {"value": value}, ttl=TWIN_GRACE, new=True):
+                return Twin(sid, value, created=True)
+            found = self._load(sid, key, ttl=TWIN_GRACE)  # deletes a record past its grace
+            if found is not None:
+                return Twin(sid, str(found[0].get("value", "")))
+        return None
+
+    def forget_twin(self, sid: bytes) -> None:
+        """Delete the twin record ``sid`` names (the first answer reached its browser)."""
+        self.store.delete(_id_hash(sid))
 
     def _save(
         self, sid: bytes, key: bytes, data: dict[str, Any], *, ttl: timedelta, new: bool
@@ -301,3 +391,25 @@ class SplitKnowledgeSessionInterface(SessionInterface):
         )
         expires_at = utcnow() + ttl if is_staff_path(request.path) else day_expiry(ttl)
         return self.store.save(id_hash, sealed, expires_at=expires_at, new=new)
+
+
+def _current() -> tuple[SplitKnowledgeSessionInterface, ServerSession]:
+    interface = current_app.session_interface
+    assert isinstance(interface, SplitKnowledgeSessionInterface)
+    assert isinstance(session, ServerSession)
+    return interface, session
+
+
+def share_with_twin(proof: bytes, value: str) -> Twin | None:
+    """Keep ``value`` for the twin of the current request, or return what its twin kept
+    (:meth:`SplitKnowledgeSessionInterface.share_with_twin`)."""
+    interface, current = _current()
+    return interface.share_with_twin(current, proof, value)
+
+
+def forget_twin(sid: bytes) -> None:
+    """Delete the twin record ``sid`` names, if the store can be reached now (otherwise
+    it ends with its grace period: this never fails a page)."""
+    interface, _ = _current()
+    with contextlib.suppress(SessionStoreUnavailable):
+        interface.forget_twin(sid)

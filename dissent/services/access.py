@@ -42,6 +42,7 @@ from ..models import (
     Role,
     StaffUser,
     access_grant_pass,
+    staff_mission,
     utcnow,
 )
 from . import audit
@@ -158,6 +159,12 @@ def grants_to_give(session: Session, granter: StaffUser) -> list[AccessGrant]:
                 AccessGrant.staff_id != granter.id,
                 StaffUser.active.is_(True),
                 StaffUser.recipient.is_not(None),
+                # Earlier files go only to a key a second person confirmed, as new ones.
+                exists().where(
+                    staff_mission.c.staff_id == AccessGrant.staff_id,
+                    staff_mission.c.mission_id == AccessGrant.mission_id,
+                    staff_mission.c.confirmed_key == StaffUser.recipient,
+                ),
                 ~passed,
             )
             .order_by(AccessGrant.id)

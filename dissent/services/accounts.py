@@ -8,9 +8,11 @@ import secrets
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any, cast
 
 import pyotp
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -26,12 +28,13 @@ from ..crypto.signing import signing_key_from_secret
 from ..models import Enrolment, Mission, Role, StaffUser, utcnow
 from ..models.mission import NAME_MAX, SLUG_MAX
 from ..models.staff import USERNAME_MAX
-from . import access, audit
+from . import access, audit, confirmation, login_throttle
 from .context import ServiceContext
 from .errors import (
     AccountExists,
     EnrolmentCodeRejected,
     EnrolmentInvalid,
+    EnrolmentUsedMeanwhile,
     InvalidInput,
     Limit,
     LoginFailed,
@@ -46,7 +49,6 @@ from .passwords import check_password_policy
 ENROLMENT_VALID_FOR = timedelta(hours=72)
 SLUG_RE = re.compile(r"\A[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?\Z")
 USERNAME_RE = re.compile(r"\A[a-z0-9][a-z0-9._-]{1,63}\Z")
-STAFF_LOGIN_ATTEMPTS = 10  # per account per 15 minutes
 TOTP_ATTEMPTS = 5  # per account per 5 minutes
 _TOTP_PURPOSE = "totp-secret"
 
@@ -141,7 +143,7 @@ def create_account(
         )
     if session.scalar(select(StaffUser.id).where(StaffUser.username == username)) is not None:
         raise AccountExists(username)
-    user = StaffUser(username=username, role=role, missions=missions)
+    user = StaffUser(username=username, role=role, missions=missions, created_by=actor)
     session.add(user)
     token = _new_enrolment(session, user)
     audit.record(
@@ -240,12 +242,35 @@ def complete_enrolment(
     step = _matching_step(totp_secret, totp_code, now=time.time())
     if step is None:
         raise EnrolmentCodeRejected
+    _use_up(session, enrolment)
     _install_credentials(session, ctx, user, password=password, totp_secret=totp_secret, step=step)
-    enrolment.used_at = utcnow()
     audit.record(
         session, actor=user.username, action=audit.Action.ACCOUNT_CHANGE, subject="enrolled"
     )
     return user
+
+
+def _use_up(session: Session, enrolment: Enrolment) -> None:
+    """Mark the link used, or raise :class:`EnrolmentUsedMeanwhile` if it no longer can be.
+
+    One conditional UPDATE before anything else is written: two browsers sending the
+    same link at once both found it unused, but the second UPDATE waits for the first
+    (the row lock on PostgreSQL, the write lock on SQLite) and then matches no row, so
+    the second is told instead of being shown "enrolled" with a password that the first
+    one's replaced.
+    """
+    now = utcnow()
+    claimed = session.execute(
+        update(Enrolment)
+        .where(
+            Enrolment.id == enrolment.id,
+            Enrolment.used_at.is_(None),
+            Enrolment.expires_at > now,
+        )
+        .values(used_at=now)
+    )
+    if cast("CursorResult[Any]", claimed).rowcount != 1:
+        raise EnrolmentUsedMeanwhile
 
 
 def enrol_directly(
@@ -256,6 +281,8 @@ def enrol_directly(
     _install_credentials(session, ctx, user, password=password, totp_secret=totp_secret, step=0)
     for enrolment in session.scalars(select(Enrolment).where(Enrolment.staff_id == user.id)):
         enrolment.used_at = utcnow()
+    # The demo has nobody to compare keys with: its accounts start confirmed.
+    confirmation.confirm_all(session, user, by=confirmation.BY_DEMO)
 
 
 def _install_credentials(
@@ -300,25 +327,53 @@ class PasswordAccepted:
 
 
 def check_password(
-    session: Session, ctx: ServiceContext, *, username: str, password: str
+    session: Session,
+    ctx: ServiceContext,
+    *,
+    username: str,
+    password: str,
+    device_token: str | None = None,
 ) -> PasswordAccepted:
-    """Check the first factor and unwrap the identity; raise :class:`LoginFailed`."""
+    """Check the first factor and unwrap the identity; raise :class:`LoginFailed`.
+
+    ``device_token`` is the browser's token from an earlier login, if it sent one: it
+    gives the browser a count of attempts of its own (``login_throttle``). A wrong
+    password and an unknown name do the same work, so the time taken does not tell
+    which names are accounts: one lookup of the same columns, one hash verification,
+    one ledger entry, one commit.
+    """
     username = username.strip().lower()[:USERNAME_MAX]
-    if not ctx.limiter.hit(
-        f"{Limit.STAFF_LOGIN}:{username}", limit=STAFF_LOGIN_ATTEMPTS, window_seconds=900
+    device = login_throttle.known_device(ctx, username=username, token=device_token)
+    login_throttle.check_attempt(ctx, username=username, device=device)
+    # Columns, not the account: loading it would also load its missions, a query an
+    # unknown name does not make.
+    found = session.execute(
+        select(
+            StaffUser.id,
+            StaffUser.password_hash,
+            StaffUser.active,
+            StaffUser.enrolled_at,
+            StaffUser.wrapped_identity,
+        ).where(StaffUser.username == username)
+    ).one_or_none()
+    ok = ctx.passwords.verify(found.password_hash if found else None, password)
+    if (
+        found is None
+        or not ok
+        or not found.active
+        or found.enrolled_at is None
+        or not found.wrapped_identity
     ):
-        raise RateLimited(Limit.STAFF_LOGIN)
-    user = session.scalar(select(StaffUser).where(StaffUser.username == username))
-    ok = ctx.passwords.verify(user.password_hash if user else None, password)
-    if user is None or not ok or not user.active or not user.enrolled or not user.wrapped_identity:
-        if user is not None:
-            audit.record(session, actor=user.username, action=audit.Action.LOGIN_FAILED)
+        # Recorded for unknown names too (same work); such a name is not kept, as it
+        # may be a password typed into the wrong field.
+        actor = username if found is not None else audit.UNKNOWN_ACCOUNT
+        audit.record(session, actor=actor, action=audit.Action.LOGIN_FAILED)
         raise LoginFailed
     try:
-        identity = unwrap_identity(user.wrapped_identity, passphrase=password)
+        identity = unwrap_identity(found.wrapped_identity, passphrase=password)
     except DecryptionError as exc:  # hash and wrap disagree: treat as a failed login
         raise LoginFailed from exc
-    return PasswordAccepted(staff_id=user.id, identity_secret=identity.secret_bytes())
+    return PasswordAccepted(staff_id=found.id, identity_secret=identity.secret_bytes())
 
 
 def check_totp(session: Session, ctx: ServiceContext, *, staff_id: int, code: str) -> StaffUser:
@@ -334,11 +389,25 @@ def check_totp(session: Session, ctx: ServiceContext, *, staff_id: int, code: st
         user.totp_secret_sealed, key=_totp_key(ctx), context=user.username.encode()
     ).decode()
     step = _matching_step(secret, code, now=time.time())
-    if step is None or step <= user.totp_last_step:
+    if step is None or not _use_step(session, user, step):
         raise TotpRejected
-    user.totp_last_step = step
     audit.record(session, actor=user.username, action=audit.Action.LOGIN)
     return user
+
+
+def _use_step(session: Session, user: StaffUser, step: int) -> bool:
+    """Record ``step`` as the account's last used one; return whether it was still unused.
+
+    One conditional UPDATE, not a read and a write: two requests carrying the same code
+    at once both read the old step, but the second UPDATE waits for the first (the row
+    lock on PostgreSQL, the write lock on SQLite) and then matches no row.
+    """
+    used = session.execute(
+        update(StaffUser)
+        .where(StaffUser.id == user.id, StaffUser.totp_last_step < step)
+        .values(totp_last_step=step)
+    )
+    return cast("CursorResult[Any]", used).rowcount == 1
 
 
 def set_active(session: Session, *, staff_id: int, active: bool, actor: str = "cli") -> StaffUser:

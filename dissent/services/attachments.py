@@ -23,14 +23,15 @@ from sqlalchemy.orm import Session
 
 from ..crypto import DecryptionError, Identity, iter_decrypt
 from ..models import Attachment, Observation, Sender, StaffUser, State, today
-from . import audit
+from . import audit, budget
+from .budget import Budget
 from .content import open_document, seal_document
 from .context import ServiceContext
 from .errors import NotFound, ObservationClosed, Refused, ServiceError
 from .inbox import observation_for_adviser
 from .keyring import observation_recipients
 from .locks import lock_observation
-from .metadata import STRIPPABLE, FileType, StripFailed, sniff, strip_metadata
+from .metadata import STRIPPABLE, FileType, StripFailed, TooComplex, sniff, strip_metadata
 from .storage import open_blob, publish_with_record
 from .uploads import FALLBACK_FILENAME, UploadSink, disk_is_full, sanitize_filename
 
@@ -88,6 +89,7 @@ class StripNote(enum.StrEnum):
     UNSUPPORTED_TYPE = "unsupported_type"
     UNREADABLE = "unreadable"  # the file did not parse as its type
     TOO_LARGE = "too_large"  # larger than STRIP_IN_MEMORY_LIMIT
+    TOO_COMPLEX = "too_complex"  # beyond a cleaning limit (scans, pixels, time)
 
 
 # --- limits ----------------------------------------------------------------------------
@@ -105,6 +107,14 @@ def _usage(session: Session, observation_id: int) -> tuple[int, int]:
         )
     ).one()
     return int(count), int(total)
+
+
+def _next_position(session: Session, observation_id: int) -> int:
+    """Return the place of a new file after the observation's last one (under its lock)."""
+    last = session.scalar(
+        select(func.max(Attachment.position)).where(Attachment.observation_id == observation_id)
+    )
+    return (last or 0) + 1
 
 
 def _room_left(session: Session, observation_id: int) -> int:
@@ -136,10 +146,16 @@ def start_upload(
     """Prepare to receive a file for ``observation``, or raise why none may be added.
 
     Call before the request body is read: the limits and recipients are known up front.
+    A source's file is refused here too when this hour's volume budget is used up
+    (:class:`~dissent.services.budget.BudgetReached`).
     """
     if sender is Sender.SOURCE and observation.state is State.CLOSED:
         raise ObservationClosed(Refused.FILE)
     room = _room_left(session, observation.id)
+    if sender is Sender.SOURCE:
+        budget.check(
+            session.connection(), ctx.settings, Budget.VOLUME, mission_id=observation.mission_id
+        )
     sink = UploadSink(
         settings=ctx.settings,
         recipients=observation_recipients(session, ctx.settings, observation),
@@ -168,6 +184,10 @@ def _clean(sink: UploadSink) -> _Cleaned:
         return _Cleaned(held, stripped=False, note=StripNote.UNSUPPORTED_TYPE)
     try:
         result = strip_metadata(held, sink.kind)
+    except TooComplex:
+        # Not worked on further: the file is kept as it came and shown as not cleaned.
+        logger.info("metadata not removed from an upload beyond the cleaning limits")
+        return _Cleaned(held, stripped=False, note=StripNote.TOO_COMPLEX)
     except StripFailed as exc:
         # The type of failure only: a message could quote the file.
         logger.info("metadata could not be removed from an upload (%s)", type(exc).__name__)
@@ -221,8 +241,19 @@ def store_upload(
             raise TooManyAttachments
         if total + stored_size > MAX_TOTAL_BYTES_PER_OBSERVATION:
             raise ObservationFull
+        if staff is None:
+            # A source's file counts against the hour's volume budget; refused, it is
+            # removed with the rolled-back record (publish_with_record).
+            budget.spend(
+                session.connection(),
+                ctx.settings,
+                Budget.VOLUME,
+                mission_id=observation.mission_id,
+                amount=budget.kib(stored_size),
+            )
         attachment = Attachment(
             observation_id=observation.id,
+            position=_next_position(session, observation.id),
             sender=Sender.ADVISER if staff else Sender.SOURCE,
             staff_id=staff.id if staff else None,
             added_on=today(),
@@ -344,7 +375,7 @@ def list_attachments(
         session.scalars(
             select(Attachment)
             .where(Attachment.observation_id == observation.id)
-            .order_by(Attachment.id)
+            .order_by(Attachment.position)
         )
     )
     names: dict[int, str] = {}

@@ -20,6 +20,9 @@ from ..models.audit import GENESIS_HASH
 ACTOR_MAX = 64
 ACTION_MAX = 48
 SUBJECT_MAX = 96
+# The actor of a failed login with a name that is no account (the name typed is not
+# kept: it may be a password typed into the wrong field). Not a possible username.
+UNKNOWN_ACCOUNT = "(unknown account)"
 
 
 class Action:

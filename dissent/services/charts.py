@@ -1,14 +1,18 @@
 """Bar charts for the periodic report, drawn on the server as inline SVG.
 
 No JavaScript and nothing the Content-Security-Policy forbids: no ``style`` attributes
-and no ``<style>`` element, only SVG presentation attributes. A count the report
-suppresses (1 to 4) is never drawn to scale, since a bar's length would give back the
-number the label hides: it gets a fixed stub marked "< 5" whatever the count.
+and no ``<style>`` element, only SVG presentation attributes. A bar is drawn to the count
+the report publishes (for "at least 12", to 12): never to a count it suppresses, since a
+bar's length would give back the number the label hides. A figure that publishes nothing
+("< 5", "withheld"), or a count below the threshold that is not shown as itself, gets a
+fixed stub whatever it hides.
 """
 
 from __future__ import annotations
 
 from markupsafe import Markup, escape
+
+from .report import SUPPRESS_BELOW
 
 WIDTH = 480
 ROW_HEIGHT = 40
@@ -31,9 +35,14 @@ def _cut(label: str) -> str:
     return label if len(label) <= LABEL_MAX else label[: LABEL_MAX - 1].rstrip() + "…"
 
 
+def _stub(count: int, shown: str) -> bool:
+    """Return whether a figure is drawn as the fixed stub rather than to scale."""
+    return shown != str(count) and count < SUPPRESS_BELOW
+
+
 def _bar(count: int, shown: str, scale: int, y: int) -> tuple[str, int]:
     """Return the bar's SVG and its drawn width."""
-    if shown != str(count):
+    if _stub(count, shown):
         return (
             f'<rect x="0" y="{y}" width="{STUB_WIDTH}" height="{BAR_HEIGHT}" fill="{STUB_FILL}"'
             f' stroke="{STUB_STROKE}" stroke-width="1" stroke-dasharray="2 2"/>',
@@ -51,12 +60,12 @@ def _bar(count: int, shown: str, scale: int, y: int) -> tuple[str, int]:
 def bar_chart(items: list[tuple[str, int, str]], *, title: str) -> Markup:
     """Return a horizontal bar chart as an accessible inline SVG.
 
-    Each item is (label, count, shown): ``shown`` is how the report displays the count
-    (see :func:`dissent.services.report.suppress_group`); whenever it is not the count
-    itself, the bar is a fixed stub.
+    Each item is (label, count, shown): ``count`` is what the report publishes of the
+    figure (:class:`dissent.services.report.Figure`: suppressed cells add nothing to it)
+    and ``shown`` how it is displayed. A figure that publishes nothing is a fixed stub.
     """
-    # The scale comes from the counts that are shown; a hidden one never sets it.
-    scale = max((count for _, count, shown in items if shown == str(count)), default=0)
+    # The scale comes from the counts that are drawn; a stub never sets it.
+    scale = max((count for _, count, shown in items if not _stub(count, shown)), default=0)
     height = max(1, len(items)) * ROW_HEIGHT
     summary = "; ".join(f"{label}: {shown}" for label, _, shown in items)
     described = f"{title}. {summary}" if items else title

@@ -2,7 +2,8 @@
 
 With consent "ask me first" the adviser proposes a de-identified summary; it appears
 in the source's inbox to approve or decline, and only the exact text approved may be
-escalated. "Never" means no summary goes, whatever the text.
+escalated, with the statement about the official record the source saw with it.
+"Never" means no summary goes, whatever the text.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from .errors import (
 )
 from .keyring import observation_recipients
 from .locks import hold_observation
+from .official_record import NO_CONTRADICTION, RecordClaim
 
 SUMMARY_MAX = 10_000
 
@@ -52,10 +54,11 @@ def propose(
     staff: StaffUser,
     observation: Observation,
     summary: str,
+    record: RecordClaim = NO_CONTRADICTION,
     seen: int | None = None,
 ) -> Proposal:
-    """Put a proposed summary in the source's inbox for approval (withdrawing any other
-    still waiting)."""
+    """Put a proposed summary (and the statement about the official record that goes
+    with it) in the source's inbox for approval, withdrawing any other still waiting."""
     hold_observation(session, observation, seen=seen)
     if observation.consent is not Consent.ASK_FIRST:
         raise ConsentRefused(ConsentProblem.NOT_ASKED_FIRST)
@@ -70,7 +73,7 @@ def propose(
         observation_id=observation.id,
         adviser_id=staff.id,
         body=seal_document(
-            {"summary": summary},
+            {"summary": summary, "record": record.document()},
             recipients=observation_recipients(session, ctx.settings, observation),
         ),
     )
@@ -111,6 +114,8 @@ class OpenProposal:
     proposal: Proposal
     summary: str
     readable: bool = True
+    # Proposed before advisers stated it: no contradiction.
+    record: RecordClaim = NO_CONTRADICTION
 
 
 def proposals_for(
@@ -124,26 +129,35 @@ def proposals_for(
         .order_by(Proposal.id.desc())
     ):
         try:
-            text = str(open_document(proposal.body, identities=[identity]).get("summary", ""))
-            out.append(OpenProposal(proposal, text))
+            document = open_document(proposal.body, identities=[identity])
+            record = RecordClaim.from_document(document.get("record")) or NO_CONTRADICTION
+            out.append(OpenProposal(proposal, str(document.get("summary", "")), record=record))
         except DecryptionError:
             out.append(OpenProposal(proposal, "", readable=False))
     return out
 
 
 def check_consent(
-    session: Session, observation: Observation, identity: Identity, summary: str
+    session: Session,
+    observation: Observation,
+    identity: Identity,
+    summary: str,
+    record: RecordClaim = NO_CONTRADICTION,
 ) -> Proposal | None:
-    """Return the proposal that approved ``summary`` if the source asked to be asked;
-    raise :class:`ConsentRefused` if the summary may not go."""
+    """Return the proposal that approved ``summary`` with ``record`` if the source asked
+    to be asked; raise :class:`ConsentRefused` if the summary may not go."""
     if observation.consent is Consent.NEVER:
         raise ConsentRefused(ConsentProblem.NEVER)
     if observation.consent is Consent.ASK_FIRST:
-        for open_proposal in proposals_for(session, observation, identity):
-            if (
-                open_proposal.proposal.status is ProposalStatus.APPROVED
-                and open_proposal.summary == summary
-            ):
+        approved = [
+            p
+            for p in proposals_for(session, observation, identity)
+            if p.proposal.status is ProposalStatus.APPROVED and p.summary == summary
+        ]
+        for open_proposal in approved:
+            if open_proposal.record == record:
                 return open_proposal.proposal
+        if approved:
+            raise ConsentRefused(ConsentProblem.RECORD_NOT_APPROVED)
         raise ConsentRefused(ConsentProblem.NOT_APPROVED)
     return None

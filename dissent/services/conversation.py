@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy import Connection, ScalarSelect, bindparam, func, insert, select
 from sqlalchemy.orm import Session
 
 from ..crypto import DecryptionError, Identity
+from ..crypto.padding import padded_size
 from ..models import (
     Message,
     MessageKind,
@@ -21,12 +22,13 @@ from ..models import (
     today,
     utcnow,
 )
-from . import audit
+from . import audit, budget
+from .budget import Budget
 from .content import open_document, seal_document
 from .context import ServiceContext
 from .errors import NotFound, ObservationClosed, check_text
 from .keyring import conversation_recipients
-from .locks import hold_observation
+from .locks import hold_observation, lock_observation
 from .triage import record_transition
 from .workflow import action_target, check_action
 
@@ -113,7 +115,19 @@ def source_observations(session: Session, source_id: int) -> list[Observation]:
     )
 
 
-_INSERT_MESSAGE = insert(Message)
+def next_position(observation_id: Any) -> ScalarSelect[int]:
+    """Return SQL for the place of a new message at the end of an observation's
+    conversation; the caller holds the observation's lock, so two messages never take
+    the same place."""
+    return (
+        select(func.coalesce(func.max(Message.position), 0) + 1)
+        .where(Message.observation_id == observation_id)
+        .scalar_subquery()
+    )
+
+
+# Built once: a source's follow-up message is the most frequent write.
+_INSERT_MESSAGE = insert(Message).values(position=next_position(bindparam("thread")))
 
 
 def _insert_message(
@@ -137,9 +151,11 @@ def _insert_message(
     recipients = conversation_recipients(
         connection, ctx.settings, mission_id=mission_id, source_recipient=source_recipient
     )
+    lock_observation(connection, observation_id)
     connection.execute(
         _INSERT_MESSAGE,
         {
+            "thread": observation_id,
             "observation_id": observation_id,
             "sender": sender,
             "kind": kind,
@@ -197,7 +213,9 @@ def post_source_message(
     Takes the connection of the request's transaction (``session.connection()``), not
     the ORM session: a follow-up message is the most frequent write a source makes, and
     plain statements cost a fraction of the unit of work around them. The caller
-    commits it with the rest of the request.
+    commits it with the rest of the request. Raises
+    :class:`~dissent.services.budget.BudgetReached` when this hour's volume budget is
+    used up (the caller rolls back: the message is not kept).
     """
     found = connection.execute(_SOURCE_TARGET, {"ref": ref, "source_id": source_id}).one_or_none()
     if found is None:
@@ -205,6 +223,7 @@ def post_source_message(
     observation_id, mission_id, state, source_recipient = found
     if state is State.CLOSED:
         raise ObservationClosed
+    text = _validate_text(text)
     _insert_message(
         connection,
         ctx,
@@ -212,7 +231,16 @@ def post_source_message(
         mission_id=mission_id,
         source_recipient=source_recipient,
         sender=Sender.SOURCE,
-        text=_validate_text(text),
+        text=text,
+    )
+    # After the observation's lock (taken by the insert), as an upload takes them: the
+    # same order everywhere. Counted at its padded size, as stored.
+    budget.spend(
+        connection,
+        ctx.settings,
+        Budget.VOLUME,
+        mission_id=mission_id,
+        amount=budget.kib(padded_size(len(text.encode()))),
     )
 
 

@@ -46,6 +46,10 @@ class EnrolmentInvalid(ServiceError):
     """The enrolment link is unknown, used or expired."""
 
 
+class EnrolmentUsedMeanwhile(EnrolmentInvalid):
+    """The enrolment link was used by another request while this one was being checked."""
+
+
 class WeakPassword(ServiceError):
     """The password is refused; ``reason`` is one of the codes below."""
 
@@ -61,7 +65,7 @@ class WeakPassword(ServiceError):
 class LoginFailed(ServiceError):
     """Username or password wrong, or the account is inactive (never which)."""
 
-    keep_changes = True  # the failed attempt on an existing account is audited
+    keep_changes = True  # every failed attempt is audited
 
 
 class TotpRejected(ServiceError):
@@ -81,11 +85,22 @@ class Limit(enum.StrEnum):
 
 
 class RateLimited(ServiceError):
-    """Too many attempts of ``limit``; try again later."""
+    """Too many attempts of ``limit``; try again later (in ``retry_after`` seconds,
+    where that is known)."""
 
-    def __init__(self, limit: Limit) -> None:
+    def __init__(self, limit: Limit, *, retry_after: int | None = None) -> None:
         super().__init__(limit.value)
         self.limit = limit
+        self.retry_after = retry_after
+
+
+class KdfBusy(ServiceError):
+    """Every slot for deriving a codename's keys is taken, and so is the short queue
+    before them: try again in ``retry_after`` seconds."""
+
+    def __init__(self, *, retry_after: int) -> None:
+        super().__init__(f"busy: retry after {retry_after} s")
+        self.retry_after = retry_after
 
 
 class Problem(enum.StrEnum):
@@ -193,6 +208,9 @@ class ConsentProblem(enum.Enum):
 
     NEVER = "the source does not consent to escalation"
     NOT_APPROVED = "the source has not approved this exact text"
+    RECORD_NOT_APPROVED = (
+        "the source approved this text with another statement about the official record"
+    )
     NOT_ASKED_FIRST = "proposals are for sources who asked to be asked first"
 
 

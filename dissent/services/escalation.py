@@ -28,11 +28,13 @@ from . import audit
 from .consent import check_consent, check_summary
 from .content import seal_document
 from .context import ServiceContext
+from .conversation import next_position
 from .errors import InvalidInput, Problem, SigningKeyMismatch
 from .keyring import escalation_recipients, observation_recipients
 from .locks import hold_observation, lock_mission
+from .official_record import NO_CONTRADICTION, RecordClaim
 from .triage import mission_staff, record_transition
-from .verification import SIGNATURE_PURPOSE, signed_message, summary_hash
+from .verification import SIGNATURE_PURPOSE, open_versions, signed_message, summary_hash
 from .workflow import action_target, check_action
 
 # The notice the source gets in their thread; stored as a marker and shown in the
@@ -48,6 +50,7 @@ def _add_version(
     identity_secret: bytes,
     escalation: Escalation,
     summary: str,
+    record: RecordClaim,
     version: int,
 ) -> EscalationVersion:
     key = signing_key_from_secret(identity_secret)
@@ -59,10 +62,12 @@ def _add_version(
         ledger_number=escalation.ledger_number,
         version=version,
         sha256_hex=digest,
+        contradicts_record=record.contradicts,
+        record_sha256=record.sha256(),
     )
     observation = escalation.observation
     body = seal_document(
-        {"summary": summary},
+        {"summary": summary, "record": record.document()},
         recipients=escalation_recipients(
             session,
             ctx.settings,
@@ -79,6 +84,8 @@ def _add_version(
         body_sha256=digest,
         signature=key.sign(message, purpose=SIGNATURE_PURPOSE),
         verify_key=key.verify_key.to_text(),
+        contradicts_record=record.contradicts,
+        record_sha256=record.sha256(),
     )
     session.add(entry)
     return entry
@@ -94,13 +101,15 @@ def escalate(
     observation: Observation,
     summary: str,
     leader_ids: list[int],
+    record: RecordClaim = NO_CONTRADICTION,
     seen: int | None = None,
 ) -> Escalation:
-    """Send a summary to the chosen leaders under the mission's next ledger number."""
+    """Send a summary to the chosen leaders under the mission's next ledger number, with
+    the adviser's statement whether it contradicts an official report or figure."""
     summary = check_summary(summary)
     hold_observation(session, observation, seen=seen)
     check_action("escalate", observation.state)
-    proposal = check_consent(session, observation, identity, summary)
+    proposal = check_consent(session, observation, identity, summary, record)
     chosen = set(leader_ids)
     leaders = [
         u for u in mission_staff(session, observation.mission_id, Role.LEADERSHIP) if u.id in chosen
@@ -132,6 +141,7 @@ def escalate(
         identity_secret=identity_secret,
         escalation=escalation,
         summary=summary,
+        record=record,
         version=1,
     )
     if proposal is not None:
@@ -154,6 +164,8 @@ def _notify_source(
     session.add(
         Message(
             observation=observation,
+            # escalate() holds the observation's lock
+            position=next_position(observation.id),
             sender=Sender.ADVISER,
             kind=MessageKind.ESCALATED,
             staff_id=staff.id,
@@ -176,13 +188,17 @@ def revise(
     identity_secret: bytes,
     escalation: Escalation,
     summary: str,
+    record: RecordClaim | None = None,
     seen: int | None = None,
 ) -> EscalationVersion:
-    """Add a corrected version; the earlier ones stay as they were."""
+    """Add a corrected version; the earlier ones stay as they were. ``record`` is the
+    statement about the official record (None: the current version's, unchanged)."""
     summary = check_summary(summary)
     hold_observation(session, escalation.observation, seen=seen)
     session.refresh(escalation)
-    check_consent(session, escalation.observation, identity, summary)
+    if record is None:
+        record = _current_record(escalation, identity)
+    check_consent(session, escalation.observation, identity, summary, record)
     version = _add_version(
         session,
         ctx,
@@ -190,9 +206,27 @@ def revise(
         identity_secret=identity_secret,
         escalation=escalation,
         summary=summary,
+        record=record,
         version=len(escalation.versions) + 1,
     )
     audit.record(
         session, actor=staff.username, action=audit.Action.REVISE, subject=escalation.label
     )
     return version
+
+
+def _current_record(escalation: Escalation, identity: Identity) -> RecordClaim:
+    """Return the statement of the current version, so that a correction of the text
+    alone keeps it; raise :class:`InvalidInput` if it cannot be read or does not verify
+    (the adviser then states it again, rather than have it dropped or signed unseen)."""
+    versions = open_versions(escalation, identity)
+    if not versions or versions[-1].version.contradicts_record is None:
+        return NO_CONTRADICTION
+    current = versions[-1]
+    if current.record is None or not current.verified:
+        raise InvalidInput(
+            "record_title",
+            Problem.MISSING,
+            detail="the current statement about the official record cannot be read: state it",
+        )
+    return current.record

@@ -48,7 +48,7 @@ from .errors import NotFound
 from .keyring import Ciphertext, observation_kinds, records_of
 from .storage import BlobMissing, fsync_dir, open_blob
 from .transaction import on_commit, on_rollback
-from .verification import SIGNATURE_PURPOSE, signed_message
+from .verification import SIGNATURE_PURPOSE, version_message
 
 MANIFEST = "manifest.json"
 README = "README.txt"
@@ -70,9 +70,13 @@ matching -meta.age file. manifest.json says what each file is and when it was wr
 
 For an escalated summary it also gives what leadership's page verified: the SHA-256 of
 the summary's exact text (summary_sha256), the message the adviser signed
-(signed_message: mission, ledger number, version and that hash, one per line), and the
-Ed25519 signature and public key (verify_key, base64). The signature is over the bytes
-"dissent/v1/signature", a zero byte, signature_purpose, a zero byte, signed_message.
+(signed_message: mission, ledger number, version and that hash, one per line; for a
+version that states whether it contradicts an official report or figure, then the line
+"official-record", "contradicts" or "none", and record_sha256: the SHA-256 of the
+statement's "record" object in the summary file, as compact JSON with sorted keys), and
+the Ed25519 signature and public key (verify_key, base64). The signature is over the
+bytes "dissent/v1/signature", a zero byte, signature_purpose, a zero byte,
+signed_message.
 
 Keep this folder as carefully as the identity that opens it.
 """
@@ -217,12 +221,9 @@ def _version(record: EscalationVersion, _n: int, _o: Observation) -> tuple[str, 
         "version": record.version,
         "date": _day(record.created_at),
         "summary_sha256": record.body_sha256,
-        "signed_message": signed_message(
-            mission_slug=escalation.mission.slug,
-            ledger_number=escalation.ledger_number,
-            version=record.version,
-            sha256_hex=record.body_sha256,
-        ).decode("ascii"),
+        "contradicts_record": record.contradicts_record,
+        "record_sha256": record.record_sha256,
+        "signed_message": version_message(record).decode("ascii"),
         "signature_purpose": SIGNATURE_PURPOSE,
         "signature": record.signature.hex(),
         "verify_key": record.verify_key,

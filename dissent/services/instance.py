@@ -10,8 +10,21 @@ from pathlib import Path
 from sqlalchemy import inspect, make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..config import INSTANCE_FILE, ConfigError, write_instance_file
-from ..crypto import KeyKind, PublicKeyRecipient, generate_identity, parse_recipient
+from ..config import (
+    INSTANCE_FILE,
+    ConfigError,
+    add_to_instance_file,
+    parse_public_url,
+    write_instance_file,
+)
+from ..crypto import (
+    KeyKind,
+    PublicKeyRecipient,
+    SigningKey,
+    VerifyKey,
+    generate_identity,
+    parse_recipient,
+)
 from ..crypto.shamir import format_share, split_secret
 from ..database import make_engine
 
@@ -45,6 +58,7 @@ class NewInstance:
     path: Path
     recovery: RecoveryCeremony | None
     recovery_recipient: PublicKeyRecipient
+    report_key: VerifyKey  # the public half of the key that signs evaluators' copies
 
 
 def _refuse_a_used_database(url: str) -> None:
@@ -83,8 +97,12 @@ def initialise_instance(
     custodians: int,
     recovery_recipient: str | None = None,
     database_url: str | None = None,
+    public_url: str | None = None,
 ) -> NewInstance:
-    """Create instance secrets, the recovery key (unless given) and the database."""
+    """Create instance secrets, the recovery key (unless given) and the database;
+    ``public_url`` is kept with the secrets if given (``dissent serve`` needs one)."""
+    if public_url is not None:
+        public_url = parse_public_url(public_url)
     if (path / INSTANCE_FILE).exists():
         raise ConfigError(f"{path / INSTANCE_FILE} exists already; refusing to overwrite it")
     url = database_url or f"sqlite:///{path / 'dissent.sqlite3'}"
@@ -97,14 +115,18 @@ def initialise_instance(
     else:
         ceremony = create_recovery_key(kind=kind, threshold=threshold, custodians=custodians)
         recipient = ceremony.recipient
+    report_key = SigningKey.generate()
     values: dict[str, str] = {
         "secret_key": base64.b64encode(os.urandom(32)).decode(),
         "source_salt": base64.b64encode(os.urandom(32)).decode(),
         "key_kind": kind.value,
         "recovery_recipient": recipient.encode(),
+        "report_key": base64.b64encode(report_key.seed_bytes()).decode(),
     }
     if database_url:
         values["database_url"] = database_url
+    if public_url:
+        values["public_url"] = public_url
     write_instance_file(path, values)
     (path / "recovery-recipient.txt").write_text(recipient.encode() + "\n", encoding="ascii")
     from ..migrate import upgrade
@@ -114,4 +136,17 @@ def initialise_instance(
         upgrade(engine)
     finally:
         engine.dispose()
-    return NewInstance(path=path, recovery=ceremony, recovery_recipient=recipient)
+    return NewInstance(
+        path=path,
+        recovery=ceremony,
+        recovery_recipient=recipient,
+        report_key=report_key.verify_key,
+    )
+
+
+def add_report_key(path: Path) -> VerifyKey:
+    """Add a report key to the instance file of an instance made before there was one;
+    return its public key. Every host of the instance needs the updated file."""
+    key = SigningKey.generate()
+    add_to_instance_file(path, "report_key", base64.b64encode(key.seed_bytes()).decode())
+    return key.verify_key

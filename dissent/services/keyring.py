@@ -79,13 +79,15 @@ _ADVISER_RECIPIENTS = (
         StaffUser.role == Role.ADVISER,
         StaffUser.active.is_(True),
         StaffUser.recipient.is_not(None),
+        # A key counts only once a second person confirmed it (``confirmation``).
+        staff_mission.c.confirmed_key == StaffUser.recipient,
     )
     .order_by(StaffUser.id)
 )
 
 
 def adviser_recipients(session: Session | Connection, mission_id: int) -> list[PublicKeyRecipient]:
-    """Return the recipients of the mission's active, enrolled advisers.
+    """Return the recipients of the mission's active advisers with confirmed keys.
 
     Read from the database every time, never from a cache: an adviser enrolled or
     deactivated a moment ago (in any worker) changes who can read the next text.
@@ -304,10 +306,13 @@ def file_kinds() -> tuple[Ciphertext, ...]:
 def records_of(session: Session, kind: Ciphertext, observation_id: int) -> Iterator[Any]:
     """Yield the observation's records of ``kind`` that hold a ciphertext, oldest first."""
     model = kind.model
+    columns = model.__mapper__.columns
+    # Messages and files have random ids (invariant 2); their place is their position.
+    oldest_first = [columns["position"]] if "position" in columns else model.__mapper__.primary_key
     yield from session.scalars(
         select(model)
         .where(kind.of_observations([observation_id]), kind.column.is_not(None))
-        .order_by(*model.__mapper__.primary_key)
+        .order_by(*oldest_first)
     )
 
 

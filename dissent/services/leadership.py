@@ -1,4 +1,5 @@
-"""Leadership: read escalations, acknowledge them, and respond."""
+"""Leadership: read escalations, acknowledge them, and respond (deciding about the
+official record where an escalation contradicts it: ``official_record``)."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ from ..crypto import DecryptionError, Identity
 from ..models import (
     Escalation,
     EscalationState,
+    RecordDecision,
     Response,
     ResponseKind,
     StaffUser,
     escalation_recipient,
+    today,
     utcnow,
 )
 from . import audit
@@ -32,6 +35,7 @@ from .errors import (
 )
 from .keyring import response_recipients
 from .locks import hold_escalation
+from .official_record import Outcome, check_decision, outcome
 
 RESPONSE_MAX = 10_000
 
@@ -55,15 +59,26 @@ class LeaderLine:
     escalation: Escalation
     age_days: int  # whole days since it was sent
     latest: Response | None
+    record: Outcome | None = None  # where the official record stands, if contradicted
+
+    @property
+    def waiting(self) -> bool:
+        """Return whether leadership owes something: a response, or an overdue correction."""
+        return (
+            self.escalation.state is not EscalationState.RESPONDED
+            or self.record is Outcome.CORRECTION_OVERDUE
+        )
 
 
 def leader_list(session: Session, staff: StaffUser, *, on: date) -> list[LeaderLine]:
-    """Return the leader's escalations: by mission, unanswered first, oldest first within."""
+    """Return the leader's escalations: by mission, those waiting for leadership first
+    (unanswered, or a correction of the record past its date), oldest first within."""
     lines = [
         LeaderLine(
             escalation=escalation,
             age_days=max(0, (on - escalation.created_at.date()).days),
             latest=escalation.responses[-1] if escalation.responses else None,
+            record=outcome(escalation, on=on),
         )
         for escalation in escalations_for_leader(session, staff)
     ]
@@ -71,7 +86,7 @@ def leader_list(session: Session, staff: StaffUser, *, on: date) -> list[LeaderL
         lines,
         key=lambda line: (
             line.escalation.mission.name,
-            line.escalation.state is EscalationState.RESPONDED,
+            not line.waiting,
             line.escalation.created_at,
             line.escalation.ledger_number,
         ),
@@ -110,13 +125,23 @@ def respond(
     kind: ResponseKind,
     text: str,
     planned_for: date | None = None,
+    record_decision: RecordDecision | None = None,
+    record_note: str = "",
+    correction_due: date | None = None,
     seen: int | None = None,
 ) -> Response:
-    """Record leadership's response: action taken, action planned (with a date), declined."""
+    """Record leadership's response: action taken, action planned (with a date), declined;
+    for an escalation that contradicts an official report or figure, also the decision
+    about it: corrected (with its reference), planned (by a date), not corrected (why)."""
     text = check_text(text, field="text", limit=RESPONSE_MAX)
     if kind is ResponseKind.ACTION_PLANNED and planned_for is None:
         raise InvalidInput("planned_for", Problem.MISSING, detail="a planned action needs a date")
     hold_escalation(session, escalation)
+    # Checked on the escalation as it stands under the lock (hold_escalation re-reads
+    # it): a version that says it contradicts the record may have come in meanwhile.
+    decision = check_decision(
+        escalation, decision=record_decision, note=record_note, due=correction_due, on=today()
+    )
     if seen is not None and seen != len(escalation.responses):
         # Another response came in after this leader's page was shown (a colleague's,
         # or their own first click): show it rather than add a second one blind.
@@ -128,12 +153,17 @@ def respond(
     recipients = response_recipients(
         session, ctx.settings, mission_id=escalation.mission_id, leaders=escalation.recipients
     )
+    document: dict[str, str] = {"text": text}
+    if decision is not None:
+        document["record_note"] = decision.note
     response = Response(
         escalation=escalation,
         responder_id=staff.id,
         kind=kind,
         planned_for=planned_for if kind is ResponseKind.ACTION_PLANNED else None,
-        body=seal_document({"text": text}, recipients=recipients),
+        record_decision=decision.decision if decision else None,
+        correction_due=decision.due if decision else None,
+        body=seal_document(document, recipients=recipients),
     )
     session.add(response)
     escalation.state = EscalationState.RESPONDED
@@ -150,6 +180,7 @@ class OpenResponse:
     response: Response
     text: str
     readable: bool = True
+    record_note: str = ""  # the reference of a correction, or why there is none
 
 
 def open_responses(escalation: Escalation, identity: Identity) -> list[OpenResponse]:
@@ -157,8 +188,14 @@ def open_responses(escalation: Escalation, identity: Identity) -> list[OpenRespo
     out = []
     for response in escalation.responses:
         try:
-            text = str(open_document(response.body, identities=[identity]).get("text", ""))
-            out.append(OpenResponse(response, text))
+            document = open_document(response.body, identities=[identity])
+            out.append(
+                OpenResponse(
+                    response,
+                    str(document.get("text", "")),
+                    record_note=str(document.get("record_note", "")),
+                )
+            )
         except DecryptionError:
             out.append(OpenResponse(response, "", readable=False))
     return out

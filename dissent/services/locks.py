@@ -7,7 +7,7 @@ it is read afresh, so two requests cannot both act on the same earlier state.
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import Connection, update
 from sqlalchemy.orm import Session
 
 from ..models import Escalation, Mission, Observation
@@ -21,9 +21,9 @@ def lock_mission(session: Session, mission_id: int) -> None:
     session.execute(update(Mission).where(Mission.id == mission_id).values(id=Mission.id))
 
 
-def lock_observation(session: Session, observation_id: int) -> None:
+def lock_observation(session: Session | Connection, observation_id: int) -> None:
     """Take the observation's lock (for checks that must hold until the commit, such
-    as the limits on its files)."""
+    as the limits on its files, and for the next place in its conversation)."""
     session.execute(
         update(Observation).where(Observation.id == observation_id).values(id=Observation.id)
     )

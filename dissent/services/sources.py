@@ -19,10 +19,12 @@ from .context import ServiceContext
 from .errors import CodenameNotFound, Limit, RateLimited
 
 # Every login costs a memory-hard derivation, which already makes guessing useless
-# against 90-bit codenames, and the KDF gate queues derivations so a burst cannot
-# exhaust memory. This limit only sheds a flood; it is shared by all sources (a
-# codename cannot be told apart before it is derived), so it is set well above any
-# real use to keep one person from locking everyone out.
+# against 90-bit codenames, and the KDF gate bounds derivations so a burst cannot
+# exhaust memory; once its short queue is full it turns logins away ("busy") rather
+# than make every login wait behind a flood. This limit only caps a flood's rate
+# further; it is shared by all sources (a codename cannot be told apart before it is
+# derived), so it is set well above any real use to keep one person from locking
+# everyone out.
 SOURCE_LOGINS_PER_MINUTE = 600
 
 
@@ -41,7 +43,8 @@ def authenticate_source(
 
     A malformed codename raises :class:`InvalidCodename` (format only; the message
     never repeats the input) and an unknown one :class:`CodenameNotFound`; both only
-    after the same derivation, so timing tells nothing about existence.
+    after the same derivation, so timing tells nothing about existence. While every
+    derivation slot and its short queue are taken, :class:`KdfBusy` is raised at once.
     """
     if not ctx.limiter.hit(Limit.SOURCE_LOGIN, limit=SOURCE_LOGINS_PER_MINUTE, window_seconds=60):
         raise RateLimited(Limit.SOURCE_LOGIN)
@@ -49,9 +52,9 @@ def authenticate_source(
         normalized = normalize_codename(codename)
     except InvalidCodename:
         # Spend the same time on a well-formed stand-in before reporting the format.
-        ctx.kdf_gate.derive(" ".join(codename_wordlist()[:CODENAME_WORDS]), ctx.settings)
+        ctx.kdf_gate.try_derive(" ".join(codename_wordlist()[:CODENAME_WORDS]), ctx.settings)
         raise
-    keys = ctx.kdf_gate.derive(normalized, ctx.settings)
+    keys = ctx.kdf_gate.try_derive(normalized, ctx.settings)
     source = session.scalar(select(Source).where(Source.lookup_id == keys.lookup_id))
     if source is None:
         raise CodenameNotFound

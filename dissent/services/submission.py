@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 import secrets
 from dataclasses import dataclass, field
 
@@ -12,6 +14,8 @@ from sqlalchemy.orm import Session
 
 from ..crypto import identity_from_secret
 from ..models import Category, Consent, Mission, Observation, Source, State
+from . import budget
+from .budget import Budget
 from .content import seal_document
 from .context import ServiceContext
 from .errors import MissionUnavailable, NotFound, SubmissionReplayed
@@ -69,6 +73,18 @@ class NewSubmission:
     identity_secret: bytes = field(repr=False)
 
 
+def draft_fingerprint(draft: ObservationDraft, submit_token: str) -> bytes:
+    """Return a digest of a sent form: its one-time token and every answer in it.
+
+    A double click sends the same form twice, so both requests have the same
+    fingerprint; a copy of the form's token without what the source typed does not.
+    """
+    answers = {name: str(value) for name, value in dataclasses.asdict(draft).items()}
+    answers["submit_token"] = submit_token
+    encoded = json.dumps(answers, sort_keys=True, ensure_ascii=False).encode("utf-8")
+    return hashlib.sha256(b"dissent/v1/submitted-form\x00" + encoded).digest()
+
+
 def token_hash(token: str) -> bytes:
     """Return the stored form of a one-time form token."""
     return hashlib.sha256(b"dissent/v1/submit-token" + token.encode()).digest()
@@ -110,13 +126,24 @@ def submit_observation(
     token in the source's sealed session, so a replayed submit can show it again. The
     caller commits before it shows the codename, so a source who sees one always has a
     decryptable record. Raises :class:`SubmissionReplayed` if this form was already
-    submitted (the twin's transaction is then rolled back).
+    submitted (the twin's transaction is then rolled back), and
+    :class:`~dissent.services.budget.BudgetReached` when this hour's budget of new
+    observations is used up (the caller rolls back: nothing of it is kept).
     """
     if was_submitted(session, submit_token):
         raise SubmissionReplayed
     mission = session.get(Mission, draft.mission_id)
     if mission is None or not mission.active or not adviser_recipients(session, mission.id):
         raise MissionUnavailable
+    try:
+        # Before the costly derivation: a used-up budget refuses at once.
+        budget.check(session.connection(), ctx.settings, Budget.OBSERVATIONS, mission_id=mission.id)
+    except budget.BudgetReached:
+        if was_submitted(session, submit_token):
+            # The twin of a double click took the hour's last place a moment ago: this
+            # is its replay, which shows the same codename.
+            raise SubmissionReplayed from None
+        raise
     keys = ctx.kdf_gate.derive(codename, ctx.settings)
     identity = identity_from_secret(keys.identity_seed, kind=ctx.settings.key_kind)
     source_recipient = identity.recipient.encode()
@@ -151,6 +178,11 @@ def submit_observation(
         if was_submitted(session, submit_token):
             raise SubmissionReplayed from exc
         raise
+    # Last, after the twin check: the counter's row stays locked until the commit, and a
+    # double click must not count twice.
+    budget.spend(
+        session.connection(), ctx.settings, Budget.OBSERVATIONS, mission_id=mission.id, amount=1
+    )
     return NewSubmission(source_id=source.id, identity_secret=keys.identity_seed)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import secrets
 from datetime import date
 
@@ -18,12 +19,15 @@ from ..security.identity import (
     log_in_source,
 )
 from ..security.policy import Access, allow
-from ..services import attachments, consent, conversation, submission, verification
+from ..security.sessions import Twin, forget_twin, share_with_twin
+from ..services import attachments, confirmation, consent, conversation, submission, verification
+from ..services.budget import BudgetReached
 from ..services.deadlines import ack_due, feedback_due
 from ..services.errors import (
     CodenameNotFound,
     InvalidInput,
     InvalidState,
+    KdfBusy,
     MissionUnavailable,
     NotFound,
     RateLimited,
@@ -33,7 +37,7 @@ from ..services.sources import authenticate_source
 from ..web.errors import kept_on_outage
 from ..web.forms import choices_from
 from ..web.labels import CATEGORY_LABELS, CONSENT_LABELS, CONTRADICTION_LABELS, WHEN_LABELS
-from ..web.messages import codename_format_message, show_on
+from ..web.messages import budget_refusal, codename_format_message, message_for, show_on
 from .forms import (
     CodenameSavedForm,
     LeaveForm,
@@ -45,28 +49,46 @@ from .forms import (
 
 bp = Blueprint("source", __name__)
 
-# A session remembers the codenames of its last few open forms, so a double-clicked
-# or replayed submit can show the same codename again instead of losing it.
-MAX_PENDING_FORMS = 5
-_PENDING_FORMS = "pending_forms"
 _NEW_CODENAME = "new_codename"
+# The form that made the new codename: its token and its twin record (see submit).
+_FILED_FORM = "filed_form"
+_FORM_PURPOSE = "submit-form"
 
 
 def _start_form() -> str:
-    """Prepare a one-time token and the codename the submission will get."""
-    pending: dict[str, str] = dict(session.get(_PENDING_FORMS, {}))
-    token = secrets.token_urlsafe(24)
-    pending[token] = generate_codename()
-    while len(pending) > MAX_PENDING_FORMS:
-        pending.pop(next(iter(pending)))
-    session[_PENDING_FORMS] = pending
-    return token
+    """Return the one-time token of a new form: a random part and a keyed hash of it
+    made with this browser's session key. Nothing is stored until the form is sent
+    (issue 15, finding 9), and no other browser can send it."""
+    nonce = secrets.token_urlsafe(12)  # with the hash, within the field's 64 characters
+    return f"{nonce}.{session.token(_FORM_PURPOSE, nonce)}"  # type: ignore[attr-defined]
 
 
-def _render_submit(form: SubmitForm, *, status: int = 200) -> ResponseReturnValue:
+def _own_form(token: str) -> bool:
+    """Return whether ``token`` is of a form this browser's session was shown."""
+    nonce, _, mac = token.partition(".")
+    return bool(nonce) and session.check_token(_FORM_PURPOSE, mac, nonce)  # type: ignore[attr-defined]
+
+
+def _filed_here(token: str) -> bool:
+    """Return whether this session's source was made by the form ``token`` and has not
+    yet confirmed their codename (the browser sends the form again once its first
+    answer, with the new session, has reached it)."""
+    filed = session.get(_FILED_FORM)
+    return (
+        bool(token)
+        and isinstance(filed, dict)
+        and bool(session.get(_NEW_CODENAME))
+        and filed.get("token") == submission.token_hash(token).hex()
+    )
+
+
+def _render_submit(
+    form: SubmitForm, *, status: int = 200, notice: str | None = None
+) -> ResponseReturnValue:
     return render_template(
         "source/submit.html",
         form=form,
+        notice=notice,
         limits={
             "what": submission.WHAT_MAX,
             "where": submission.WHERE_MAX,
@@ -89,12 +111,18 @@ def submit() -> ResponseReturnValue:
         form.submit_token.data = _start_form()
         return _render_submit(form)
     token = form.submit_token.data or ""
-    codename = session.get(_PENDING_FORMS, {}).get(token)
-    if codename is None and token and submission.was_submitted(db.session, token):
-        # A replay whose session was already replaced by the first submit's.
-        return render_template("source/already_received.html"), 409
-    if not form.validate() or codename is None:
-        if codename is None and not form.csrf_token.errors:
+    if _filed_here(token):
+        return _codename_page(
+            session[_NEW_CODENAME],
+            CodenameSavedForm(formdata=None),
+            due=_deadlines_of(current_source_id()),
+        )
+    own = _own_form(token)
+    if not form.validate() or not own:
+        if token and submission.was_submitted(db.session, token):
+            # A replay from another browser, or after the codename was confirmed.
+            return render_template("source/already_received.html"), 409
+        if not own and not form.csrf_token.errors:
             form.csrf_token.errors = [_("This form has expired.")]
         form.submit_token.data = _start_form()
         return _render_submit(form, status=400)
@@ -108,6 +136,17 @@ def submit() -> ResponseReturnValue:
         official_report=form.official_report.data or "",
         consent=Consent(form.consent.data),
     )
+    # The codename is made now and kept for this request's twin: the second request of
+    # a double click, which the browser sends with the same cookie and the same answers
+    # before the first answer reaches it, must show the same codename. A copy of the
+    # cookie and of the form's tokens, without what the source typed, gets none of it
+    # (issue 15, finding 18).
+    twin = share_with_twin(submission.draft_fingerprint(draft, token), generate_codename())
+    if twin is None:
+        form.csrf_token.errors = [_("This form has expired.")]
+        form.submit_token.data = _start_form()
+        return _render_submit(form, status=400)
+    codename = twin.value
     ctx = current_context()
     try:
         # Committed before the codename is shown: a source who sees one has a record.
@@ -119,25 +158,44 @@ def submit() -> ResponseReturnValue:
             # and its codename page.
             due = _deadlines_of(result.source_id)
     except SubmissionReplayed:
-        result = submission.replayed_submission(db.session, ctx, codename=codename)
+        try:
+            result = submission.replayed_submission(db.session, ctx, codename=codename)
+        except NotFound:
+            # Filed already, with other answers: not this request's twin.
+            return render_template("source/already_received.html"), 409
         due = _deadlines_of(result.source_id)
     except MissionUnavailable as exc:
+        _nothing_filed(twin)
         show_on(form, exc, field="mission")
         form.submit_token.data = _start_form()
         return _render_submit(form, status=400)
+    except BudgetReached as exc:
+        # Rolled back whole: the form comes back with what was typed (never stored).
+        _nothing_filed(twin)
+        form.submit_token.data = _start_form()
+        return budget_refusal(_render_submit(form, notice=message_for(exc)), exc)
     # A new session id from here on: a cookie copied before the submit (on a shared
-    # computer, say) must not open this source's inbox. The old id keeps the open
-    # forms for a moment, so the second request of a double click, which the browser
-    # sends with the old cookie, can still show the same codename.
-    session.regenerate(keep_old=(_PENDING_FORMS, "csrf_token"))  # type: ignore[attr-defined]
+    # computer, say) must not open this source's inbox.
+    session.regenerate()  # type: ignore[attr-defined]
     log_in_source(result.source_id, result.identity_secret)
     session[_NEW_CODENAME] = codename
+    session[_FILED_FORM] = {
+        "token": submission.token_hash(token).hex(),
+        "twin": base64.urlsafe_b64encode(twin.sid).decode("ascii"),
+    }
     # The codename is this response, not a page the browser fetches next with the
     # session: once the record is committed, nothing but this answer must reach the
     # source for them to have their codename, and a session store failing now costs
     # only the login (they log in with the codename), not the codename (invariant 4).
     session.allow_unsaved()  # type: ignore[attr-defined]
     return _codename_page(codename, CodenameSavedForm(formdata=None), due=due)
+
+
+def _nothing_filed(twin: Twin) -> None:
+    """Drop the record kept for this request's twin: a refused form leaves nothing
+    stored (issue 15, finding 9)."""
+    if twin.created:
+        forget_twin(twin.sid)
 
 
 def _deadlines_of(source_id: int) -> tuple[date, date] | None:
@@ -169,7 +227,10 @@ def codename() -> ResponseReturnValue:
     form = CodenameSavedForm()
     if form.validate_on_submit():
         session.pop(_NEW_CODENAME, None)
-        session.pop(_PENDING_FORMS, None)
+        filed = session.pop(_FILED_FORM, None)
+        if isinstance(filed, dict) and isinstance(filed.get("twin"), str):
+            # The codename reached its browser: no twin needs it any more.
+            forget_twin(base64.urlsafe_b64decode(filed["twin"]))
         return redirect(url_for("source.inbox"), code=303)
     return _codename_page(
         new_codename,
@@ -195,6 +256,13 @@ def login() -> ResponseReturnValue:
             form.codename.errors = [codename_format_message(exc)]
         except (CodenameNotFound, RateLimited) as exc:
             show_on(form, exc, field="codename")
+        except KdfBusy as exc:
+            # Turned away before the derivation rather than queued behind a flood.
+            show_on(form, exc, field="codename")
+            form.codename.data = ""
+            busy = make_response(render_template("source/login.html", form=form), 503)
+            busy.headers["Retry-After"] = str(exc.retry_after)
+            return busy
         else:
             session.clear()
             session.regenerate()  # type: ignore[attr-defined]
@@ -223,6 +291,7 @@ def _inbox_page(
                 "proposals": consent.proposals_for(db.session, found, identity),
                 "ack_due": ack_due(found, found.mission),
                 "feedback_due": feedback_due(found, found.mission),
+                "readers": confirmation.confirmed_advisers(db.session, found.mission_id),
                 "escalations": [
                     (e, verification.open_versions(e, identity))
                     for e in verification.escalations_of(db.session, found)
@@ -278,6 +347,9 @@ def reply(ref: str) -> ResponseReturnValue:
             return _inbox_page(status=404)
         except (InvalidState, InvalidInput) as exc:
             show_on(form, exc, field="text")
+        except BudgetReached as exc:
+            show_on(form, exc, field="text")
+            return budget_refusal(_inbox_page(form, reply_ref=ref), exc)
         else:
             return redirect(url_for("source.inbox", _anchor="thread-" + ref), code=303)
     return _inbox_page(form, reply_ref=ref, status=400)
@@ -312,6 +384,10 @@ def decide(proposal_id: int) -> ResponseReturnValue:
     except (InvalidState, InvalidInput) as exc:
         show_on(form, exc, field="decision")
         return _inbox_page(decision_form=form, decision_id=proposal_id, status=409)
+    except BudgetReached as exc:
+        # The comment did not fit this hour's budget, so the decision was not kept either.
+        show_on(form, exc, field="decision")
+        return budget_refusal(_inbox_page(decision_form=form, decision_id=proposal_id), exc)
     return redirect(url_for("source.inbox", _anchor="thread-" + ref), code=303)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, session, url_for
+from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
@@ -10,15 +10,16 @@ from ..extensions import current_context, db
 from ..models import Role, StaffUser
 from ..security import identity
 from ..security.policy import Access, allow
-from ..services import accounts, audit
+from ..services import accounts, audit, login_throttle
 from ..services.errors import (
     EnrolmentInvalid,
+    EnrolmentUsedMeanwhile,
     LoginFailed,
     RateLimited,
     TotpRejected,
     WeakPassword,
 )
-from ..web.messages import show_on
+from ..web.messages import message_for, show_on
 from ..web.qr import qr_svg
 from .forms import EnrolForm, LoginForm, LogoutForm, TotpForm
 
@@ -32,6 +33,9 @@ HOME = {
 # The TOTP secret offered on an enrolment page, kept in the session so that a reload
 # shows the same one.
 _ENROL_TOTP = "enrol_totp"
+# Marks a browser its owner logged in from, so that others' wrong passwords do not
+# pause it (services/login_throttle.py). Not a credential, and no address.
+DEVICE_COOKIE = "__Host-dissent-device"
 
 
 def home_url(role: Role) -> str:
@@ -52,6 +56,7 @@ def login() -> ResponseReturnValue:
                     current_context(),
                     username=form.username.data or "",
                     password=form.password.data or "",
+                    device_token=request.cookies.get(DEVICE_COOKIE),
                 )
         except (LoginFailed, RateLimited) as exc:
             show_on(form, exc, field="password")
@@ -80,7 +85,17 @@ def second_factor() -> ResponseReturnValue:
             show_on(form, exc, field="code")
         else:
             identity.complete_staff_login(user)
-            return redirect(home_url(Role(user.role)), code=303)
+            response = redirect(home_url(Role(user.role)), code=303)
+            response.set_cookie(
+                DEVICE_COOKIE,
+                login_throttle.device_token(current_context(), username=user.username),
+                max_age=login_throttle.DEVICE_TOKEN_DAYS * 86400,
+                path="/",
+                secure=True,
+                httponly=True,
+                samesite="Strict",
+            )
+            return response
     status = 400 if form.is_submitted() else 200
     return render_template("staff/second_factor.html", form=form), status
 
@@ -126,6 +141,10 @@ def enrol(token: str) -> ResponseReturnValue:
             show_on(form, exc, field="password")
         except TotpRejected as exc:
             show_on(form, exc, field="code")
+        except EnrolmentUsedMeanwhile as exc:
+            # Another browser or tab used the link a moment ago: say so, rather than
+            # "cannot be used" (the link looked fine when this page was shown).
+            return render_template("staff/enrol_invalid.html", used_meanwhile=message_for(exc)), 409
         except EnrolmentInvalid:
             return render_template("staff/enrol_invalid.html"), 404
         else:

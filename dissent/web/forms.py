@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import hmac
 import re
-import secrets
+import unicodedata
 from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
@@ -13,39 +12,32 @@ from flask import request, session
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
-from wtforms import Field, SelectField, TextAreaField
+from werkzeug.datastructures import CombinedMultiDict, MultiDict
+from wtforms import Field, FileField, SelectField, StringField, TextAreaField
 from wtforms.csrf.core import CSRF
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-# The session key of the CSRF token (the name Flask-WTF used, so sessions carry over).
-CSRF_SESSION_KEY = "csrf_token"
-_CSRF_TOKEN_BYTES = 32
+# What the CSRF token is made for (security.sessions.ServerSession.token).
+CSRF_PURPOSE = "csrf"
 
 
 def csrf_token() -> str:
-    """Return the current session's CSRF token, creating it on first use.
+    """Return the current session's CSRF token.
 
-    A synchronizer token: one random value per session, kept in the session and put in
-    every form. The session lives on the server, sealed (docs/decisions.md, 9), so the token
-    needs no signature of its own (Flask-WTF signs it because Flask's default session is a
-    cookie). It lives and dies with the session: the idle timeout is its time limit.
+    One value per session, put in every form: a keyed hash made with the session's key,
+    which only this browser's cookie holds (docs/decisions.md, 9). Nothing is stored for
+    it, so a visitor who only opens a form leaves no session record behind (issue 15,
+    finding 9); a new key (login, a new session) makes a new token.
     """
-    token = session.get(CSRF_SESSION_KEY)
-    if not isinstance(token, str) or not token:
-        token = secrets.token_urlsafe(_CSRF_TOKEN_BYTES)
-        session[CSRF_SESSION_KEY] = token
-    return token
+    return session.token(CSRF_PURPOSE)  # type: ignore[attr-defined, no-any-return]
 
 
 def check_csrf_token(submitted: object) -> None:
     """Refuse a missing token, or one that is not this session's (a ValidationError)."""
     if not isinstance(submitted, str) or not submitted:
         raise ValidationError(_l("The form's security token is missing."))
-    expected = session.get(CSRF_SESSION_KEY)
-    if not isinstance(expected, str) or not hmac.compare_digest(
-        submitted.encode("utf-8"), expected.encode("utf-8")
-    ):
+    if not session.check_token(CSRF_PURPOSE, submitted):  # type: ignore[attr-defined]
         raise ValidationError(_l("The form's security token does not match this session."))
 
 
@@ -80,8 +72,24 @@ class _SessionCSRF(CSRF):
         check_csrf_token(field.data)
 
 
+# Characters no keyboard types: C0 and C1 controls and DEL (Unicode category Cc). A NUL
+# is refused by PostgreSQL in any text (a 500 instead of a message), and the others have
+# no business in a name, a token or a note. A multi-line text keeps its line breaks and
+# tabs; a single-line field (a browser strips line breaks from those) keeps tabs only.
+_KEPT_IN_LONG_TEXT = frozenset("\t\n\r")
+_KEPT_IN_LINE = frozenset("\t")
+CONTROL_CHARACTERS = _l("Remove the control characters (invisible characters such as NUL).")
+
+
+def has_control_characters(text: str, *, multiline: bool) -> bool:
+    """Return whether ``text`` holds a control character a person would not have typed."""
+    kept = _KEPT_IN_LONG_TEXT if multiline else _KEPT_IN_LINE
+    return any(unicodedata.category(c) == "Cc" and c not in kept for c in text)
+
+
 class CsrfForm(FlaskForm):
-    """The base of every form that changes something: CSRF-checked."""
+    """The base of every form that changes something: CSRF-checked, and refusing control
+    characters in every field (the message goes next to the field that holds them)."""
 
     class Meta(FlaskForm.Meta):
         """Flask-WTF's settings with dissent's session-bound token."""
@@ -89,12 +97,37 @@ class CsrfForm(FlaskForm):
         csrf_class = _SessionCSRF
 
         def wrap_formdata(self, form: Any, formdata: Any) -> Any:
-            """Read forms only from form bodies: Flask-WTF would also take a JSON body,
-            and a JSON value that is not an object (``5``, ``[1, 2]``) made that a 500.
-            A JSON body is simply a post without the form's fields (and its token)."""
+            """Read forms only from form bodies, and files only into file fields.
+
+            Flask-WTF would also take a JSON body, and a JSON value that is not an
+            object (``5``, ``[1, 2]``) made that a 500: a JSON body is simply a post
+            without the form's fields (and its token). And it offers every uploaded
+            file to the field of its name: a file sent under a text field's name (no
+            browser does) reached that field as a file, another 500.
+            """
             if request.is_json and not request.form and not request.files:
                 formdata = request.form  # empty: every field is missing
-            return super().wrap_formdata(form, formdata)
+            wrapped = super().wrap_formdata(form, formdata)
+            if isinstance(wrapped, CombinedMultiDict):
+                takes_files = {field.name for field in form if isinstance(field, FileField)}
+                files = MultiDict(
+                    (name, file)
+                    for name, file in request.files.items(multi=True)
+                    if name in takes_files
+                )
+                wrapped = CombinedMultiDict((files, request.form))
+            return wrapped
+
+    def validate(self, extra_validators: Mapping[str, Any] | None = None) -> bool:
+        """Validate every field, and refuse each one that holds a control character."""
+        valid: bool = super().validate(extra_validators)
+        for field in self:
+            multiline = isinstance(field, TextAreaField)
+            submitted = [v for v in field.raw_data or () if isinstance(v, str)]
+            if any(has_control_characters(v, multiline=multiline) for v in submitted):
+                field.errors = [*field.errors, CONTROL_CHARACTERS]
+                valid = False
+        return valid
 
 
 def choices_from(labels: Mapping[Any, Any] | Iterable[tuple[Any, Any]]) -> list[SelectChoice]:
@@ -163,3 +196,15 @@ def seen_revision() -> int | None:
     ``seen`` field), or ``None`` when the form carries none."""
     value = request.form.get("seen", "")
     return int(value) if value.isascii() and value.isdigit() and len(value) <= 9 else None
+
+
+class ConfirmKeyForm(CsrfForm):
+    """The fingerprint of a colleague's key, as they read it out (``services.confirmation``)."""
+
+    fingerprint = StringField(
+        _l("Fingerprint"),
+        validators=[
+            DataRequired(_l("Type the fingerprint your colleague reads to you.")),
+            Length(max=40),
+        ],
+    )

@@ -13,12 +13,14 @@ from ..models import (
     Consent,
     EscalationState,
     ProposalStatus,
+    RecordDecision,
     ResponseKind,
     Role,
     Severity,
     State,
 )
 from ..services.identifiers import FlagKind
+from ..services.official_record import Outcome
 from ..services.submission import Contradiction, WhenPeriod
 from ..services.verification import SignatureProblem
 
@@ -95,6 +97,24 @@ SIGNATURE_PROBLEM_LABELS = {
     SignatureProblem.UNREADABLE: _l(
         "your key cannot open this version, so its signature cannot be checked"
     ),
+    SignatureProblem.RECORD_CHANGED: _l(
+        "the official report or figure it names is not the one the adviser signed: it was "
+        "changed after signing"
+    ),
+}
+# Leadership's decision about an official report or figure an escalation contradicts.
+RECORD_DECISION_LABELS = {
+    RecordDecision.CORRECTED: _l("Corrected"),
+    RecordDecision.CORRECTION_PLANNED: _l("Correction planned"),
+    RecordDecision.NOT_CORRECTED: _l("Not corrected"),
+}
+# Where the official record stands (the periodic report's section, the lists).
+RECORD_OUTCOME_LABELS = {
+    Outcome.AWAITING_DECISION: _l("Awaiting a decision"),
+    Outcome.CORRECTED: _l("Corrected"),
+    Outcome.CORRECTION_PLANNED: _l("Correction planned"),
+    Outcome.CORRECTION_OVERDUE: _l("Correction overdue"),
+    Outcome.NOT_CORRECTED: _l("Not corrected"),
 }
 FLAG_LABELS = {
     FlagKind.NAME: _l("name on the mission list"),

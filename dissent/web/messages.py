@@ -7,8 +7,12 @@ form field it concerns. Nothing here reads an exception's English text.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Any
 
+from flask import make_response
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -23,6 +27,7 @@ from ..services.attachments import (
     ObservationFull,
     TooManyAttachments,
 )
+from ..services.budget import Budget, BudgetReached
 from ..services.errors import (
     AccountExists,
     AlreadyDone,
@@ -31,8 +36,10 @@ from ..services.errors import (
     ConsentProblem,
     ConsentRefused,
     EnrolmentCodeRejected,
+    EnrolmentUsedMeanwhile,
     InvalidInput,
     InvalidState,
+    KdfBusy,
     Limit,
     LoginFailed,
     MissionExists,
@@ -56,6 +63,11 @@ from .templating import filesize
 _INPUT: dict[tuple[str, Problem], Any] = {
     ("leaders", Problem.MISSING): _l("Choose at least one leader of this mission."),
     ("assignee", Problem.NOT_ALLOWED): _l("Choose an adviser of this mission."),
+    ("fingerprint", Problem.MALFORMED): _l(
+        "This is not the fingerprint of their key, so it was not confirmed. Ask them to "
+        "read it again from their own screen. If it still differs, do not confirm: tell "
+        "the other advisers, as someone else's key may have been put in its place."
+    ),
     ("slug", Problem.MALFORMED): _l(
         "Use 1 to 40 lower-case letters, digits and hyphens, "
         "starting and ending with a letter or digit."
@@ -67,6 +79,19 @@ _INPUT: dict[tuple[str, Problem], Any] = {
     ("missions", Problem.MISSING): _l("Advisers and leaders belong to at least one mission."),
     ("missions", Problem.UNKNOWN): _l("Choose missions from the list."),
     ("planned_for", Problem.MISSING): _l("Give the date by which the action is planned."),
+    ("record_title", Problem.MISSING): _l("Name the report or figure this summary contradicts."),
+    ("record_period", Problem.MISSING): _l("Give the period the report or figure covers."),
+    ("record_decision", Problem.MISSING): _l(
+        "This escalation contradicts an official report or figure: say whether it was "
+        "corrected, a correction is planned, or it is not corrected."
+    ),
+    ("record_note", Problem.MISSING): _l(
+        "Give the reference of the correction, or the reason it is not corrected."
+    ),
+    ("correction_due", Problem.MISSING): _l("Give the date by which it will be corrected."),
+    ("correction_due", Problem.OUT_OF_RANGE): _l(
+        "This date is in the past: was the report or figure corrected?"
+    ),
     ("end", Problem.OUT_OF_RANGE): _l("The last day is before the first day."),
 }
 _PROBLEM = {
@@ -98,12 +123,16 @@ _CONSENT = {
         "The source asked to approve the summary first: propose this exact text, "
         "and escalate it once they have approved it."
     ),
+    ConsentProblem.RECORD_NOT_APPROVED: _l(
+        "The source approved this text with another statement about the official report or "
+        "figure: propose it with this statement, and escalate it once they have approved it."
+    ),
     ConsentProblem.NOT_ASKED_FIRST: _l(
         "Proposals are only for sources who asked to approve the summary first."
     ),
 }
 _RATE = {
-    Limit.STAFF_LOGIN: _l("Too many attempts for this account. Wait 15 minutes."),
+    Limit.STAFF_LOGIN: _l("Too many attempts. Wait a few minutes and try again."),
     Limit.STAFF_TOTP: _l("Too many attempts. Wait five minutes."),
     Limit.SOURCE_LOGIN: _l("Too many attempts right now. Wait a minute and try again."),
 }
@@ -122,11 +151,16 @@ _SIMPLE: dict[type[ServiceError], Any] = {
     MissionExists: _l("A mission with this short name exists already."),
     AccountExists: _l("This username is taken."),
     LoginFailed: _l("Wrong username or password."),
+    EnrolmentUsedMeanwhile: _l(
+        "This link was used a moment ago, in another browser or tab, so nothing you "
+        "entered here was kept. If that was not you, tell the operator at once."
+    ),
     EnrolmentCodeRejected: _l(
         "That code does not match. Check the app and the clock, then try the next code."
     ),
     TotpRejected: _l("That code is wrong, expired or already used. Wait for the next one."),
     CodenameNotFound: _l("No observation was found for this codename. Check each word."),
+    KdfBusy: _l("Many people are logging in right now. Wait a moment, then log in again."),
     MissionUnavailable: _l("This mission cannot take observations. Choose another."),
     TransitionRefused: _l("That change is not possible from the current state."),
     SigningKeyMismatch: _l(
@@ -193,17 +227,68 @@ def _attachment_message(exc: AttachmentError) -> str:
     return str(_("This file could not be attached."))
 
 
+def _budget_message(exc: BudgetReached) -> str:
+    # Said to someone who may be frightened: what happened, that nothing was lost, and
+    # exactly when to try again (the hour's budget starts at a full hour, UTC).
+    when = {
+        "time": f"{exc.retry_at:%H:%M}",
+        "minutes": max(1, math.ceil(exc.retry_after_seconds() / 60)),
+    }
+    if exc.budget is Budget.OBSERVATIONS:
+        return str(
+            _(
+                "This service takes a limited number of new observations each hour, and "
+                "that number has been reached. Nothing was lost: what you typed is still "
+                "in the form below, and none of it was stored. Please keep this page open "
+                "and send it again after %(time)s UTC (in about %(minutes)d minutes).",
+                **when,
+            )
+        )
+    return str(
+        _(
+            "This service takes a limited amount of new files and messages each hour, and "
+            "that amount has been reached, so this was not stored. Nothing else was lost: "
+            "your observation and everything already in it are safe, and what you typed "
+            "is still shown here. Please try again after %(time)s UTC (in about "
+            "%(minutes)d minutes).",
+            **when,
+        )
+    )
+
+
+def budget_refusal(page: ResponseReturnValue, exc: BudgetReached) -> ResponseReturnValue:
+    """Return ``page`` as the answer to a filing refused by its hourly budget: 503,
+    with when to try again (Retry-After)."""
+    response = make_response(page)
+    response.status_code = 503
+    response.headers["Retry-After"] = str(exc.retry_after_seconds())
+    return response
+
+
+# Refusals whose words depend on what they carry: each type with the function that words it.
+def _rate_message(exc: RateLimited) -> str:
+    if exc.retry_after and exc.limit is Limit.STAFF_LOGIN:
+        minutes = -(-exc.retry_after // 60)  # rounded up: never "0 min."
+        return str(_("Too many attempts. Try again in %(minutes)d min.", minutes=minutes))
+    return str(_RATE[exc.limit])
+
+
+_WORDED: tuple[tuple[type[Any], Callable[[Any], str]], ...] = (
+    (InvalidInput, _input_message),
+    (RateLimited, _rate_message),
+    (AttachmentError, _attachment_message),
+    (BudgetReached, _budget_message),
+)
+
+
 def message_for(exc: ServiceError) -> str:
     """Return what to tell the reader about ``exc``, in their language."""
     for kind in type(exc).__mro__:
         if kind in _SIMPLE:
             return str(_SIMPLE[kind])
-    if isinstance(exc, InvalidInput):
-        return _input_message(exc)
-    if isinstance(exc, AttachmentError):
-        return _attachment_message(exc)
-    if isinstance(exc, RateLimited):
-        return str(_RATE[exc.limit])
+    for kind, words in _WORDED:
+        if isinstance(exc, kind):
+            return words(exc)
     if isinstance(exc, WeakPassword):
         return str(PASSWORD_REFUSALS.get(exc.reason, PASSWORD_REFUSALS[WeakPassword.TOO_GUESSABLE]))
     if isinstance(exc, ConsentRefused):

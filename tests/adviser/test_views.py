@@ -22,8 +22,9 @@ from dissent.models import (
 from dissent.services import accounts, triage
 from dissent.services.conversation import MESSAGE_MAX
 from dissent.services.errors import InvalidInput, Problem
-from tests.helpers.casework import refs
-from tests.helpers.pages import BASE_URL, csrf_from, field_errors, textarea_value
+from tests.helpers.casework import file_and_acknowledge, file_and_escalate, find, post_summary, refs
+from tests.helpers.official_record import CLAIM, let_pass, plan
+from tests.helpers.pages import BASE_URL, csrf_from, field_errors, text_of, textarea_value
 from tests.helpers.source import ACK_TEXT, file_to_mission, source_login, submit_observation
 from tests.helpers.staff import login_staff
 
@@ -299,3 +300,65 @@ def test_triage_is_saved_together_or_not_at_all(app, new_client, staff, adviser,
         assert observation.severity is None
         assert observation.category is Category.REPORTING_ACCURACY
         assert db.session.scalar(select(func.count()).select_from(AuditEntry)) == audit_rows
+
+
+# --- the official record ----------------------------------------------------------------------
+
+
+def test_a_ticked_box_without_the_report_s_name_is_asked_for_and_the_text_kept(
+    app, new_client, staff, leader
+):
+    _source, ref = file_and_acknowledge(new_client, staff, consent="summary_allowed")
+    text = "The figure counts attendance as completion."
+
+    response = post_summary(
+        staff, ref, text, "check", record_contradicts="y", record_period="Q2 2026"
+    )
+
+    assert response.status_code == 400
+    assert field_errors(response, "record_title") == [
+        "Name the report or figure this summary contradicts."
+    ]
+    assert textarea_value(response, "summary") == text
+    assert b'id="record_contradicts" name="record_contradicts" type="checkbox"' in response.data
+    assert b'value="Q2 2026"' in response.data
+
+
+def test_overdue_corrections_are_shown_in_the_adviser_s_inbox(
+    app, new_client, staff, adviser, leader
+):
+    sent = file_and_escalate(app, new_client, adviser=adviser, leaders=[leader], record=CLAIM)
+    with app.app_context():
+        escalation_id, ref = find(sent).id, find(sent).observation.ref
+    plan(app, leader, escalation_id)
+    assert (
+        b"Corrections of the official record past their date"
+        not in staff.get("/adviser/", base_url=BASE_URL).data
+    )
+
+    let_pass(app, escalation_id, days=5)
+    page = staff.get("/adviser/", base_url=BASE_URL)
+    case = staff.get(f"/adviser/o/{ref}", base_url=BASE_URL)
+
+    due = (today() - timedelta(days=5)).strftime("%b %-d, %Y")
+    assert "Corrections of the official record past their date" in text_of(page)
+    assert f"{sent.label} · due {due}" in text_of(page)
+    assert f'href="/adviser/o/{ref}#escalation"' in page.get_data(as_text=True)
+    assert f"Official record: Correction overdue · by {due}" in text_of(case)
+
+
+def test_the_correction_form_keeps_the_statement_it_was_sent_with(
+    app, new_client, staff, adviser, leader
+):
+    sent = file_and_escalate(app, new_client, adviser=adviser, leaders=[leader], record=CLAIM)
+    with app.app_context():
+        row = find(sent)
+        escalation_id, ref = row.id, row.observation.ref
+
+    page = staff.get(f"/adviser/o/{ref}", base_url=BASE_URL)
+
+    assert f"Contradicts: {CLAIM.title} ({CLAIM.period})" in text_of(page)
+    body = page.get_data(as_text=True)
+    inline = body.split(f"/escalations/{escalation_id}/revise", 1)[1].split("</form>", 1)[0]
+    assert 'name="record_contradicts" value="y" checked' in inline
+    assert f'value="{CLAIM.title}"' in inline and f'value="{CLAIM.period}"' in inline

@@ -61,7 +61,11 @@ def staff(new_client, adviser):
 
 def rows(app) -> list[Attachment]:
     with app.app_context():
-        return list(db.session.scalars(select(Attachment).order_by(Attachment.id)))
+        return list(
+            db.session.scalars(
+                select(Attachment).order_by(Attachment.observation_id, Attachment.position)
+            )
+        )
 
 
 def blob_files(app) -> list[str]:

@@ -12,10 +12,12 @@ from sqlalchemy import func, select
 
 from dissent.app import create_app
 from dissent.cli import cli
+from dissent.crypto import format_identity_file, generate_identity
 from dissent.extensions import db
 from dissent.models import AuditEntry, Mission, Role, StaffUser
-from dissent.services import accounts
+from dissent.services import accounts, confirmation
 from tests.helpers.cli import assert_one_line_error, run
+from tests.helpers.enrolment import enrol_unconfirmed
 from tests.helpers.instances import init_instance, run_in
 from tests.helpers.pages import BASE_URL
 
@@ -90,7 +92,7 @@ def test_mission_deadlines_are_set_within_the_law(tmp_path, monkeypatch):
     )
     assert too_lax.exit_code != 0 and "1 to 7 days" in too_lax.output
 
-    app = create_app({"INSTANCE_PATH": str(tmp_path / "inst")})
+    app = create_app({"INSTANCE_PATH": str(tmp_path / "inst")}, serving=False)
     with app.app_context():
         mission = db.session.scalar(select(Mission))
         assert (mission.ack_days, mission.feedback_months) == (5, 2)
@@ -170,6 +172,16 @@ def test_user_add_links_to_the_public_address(instance):
 
     assert result.exit_code == 0, (result.stderr, result.exception)
     assert re.search(r"^https://dissent\.example\.org/staff/enrol/\S+$", result.stdout, re.M)
+
+
+@pytest.mark.sqlite_only
+def test_user_add_without_any_public_address_is_a_one_line_error(tmp_path):
+    bare = tmp_path / "bare"
+    assert run("init", "--instance", str(bare)).exit_code == 0
+
+    message = assert_one_line_error(run("user", "add", "ops", "--role", "admin", instance=bare))
+
+    assert "--base-url" in message and "DISSENT_PUBLIC_URL" in message
 
 
 @pytest.mark.sqlite_only
@@ -280,3 +292,59 @@ def test_totp_refuses_what_is_not_a_base32_secret():
     message = assert_one_line_error(CliRunner().invoke(cli, ["totp", "not-base32!"]))
 
     assert message == "error: not a base32 TOTP secret"
+
+
+# --- user confirm-key ---------------------------------------------------------------------------
+
+
+def _enrolled_alone(app) -> StaffUser:
+    staff_id = enrol_unconfirmed(app, "first")
+    with app.app_context():
+        return db.session.get(StaffUser, staff_id)
+
+
+def _confirm_key(app, identity_file, fingerprint: str):
+    return app.test_cli_runner().invoke(
+        cli,
+        [
+            "user",
+            "confirm-key",
+            "first",
+            "eupol",
+            "--recovery-identity",
+            str(identity_file),
+            "--fingerprint",
+            fingerprint,
+        ],
+    )
+
+
+def test_the_custodians_confirm_a_first_adviser_with_the_recovery_identity(
+    app, mission, recovery_identity, tmp_path
+):
+    user = _enrolled_alone(app)
+    identity_file = tmp_path / "recovery.txt"
+    identity_file.write_text(format_identity_file(recovery_identity), encoding="ascii")
+    fingerprint = confirmation.fingerprint(user.recipient)
+
+    wrong = _confirm_key(app, identity_file, "AAAA AAAA AAAA AAAA")
+    assert wrong.exit_code != 0
+    assert "not the fingerprint" in wrong.output
+
+    result = _confirm_key(app, identity_file, fingerprint)
+    assert result.exit_code == 0, result.output
+    assert "confirmed" in result.output
+    with app.app_context():
+        assert confirmation.is_confirmed(db.session, staff_id=user.id, mission_id=mission.id)
+
+
+def test_confirm_key_refuses_an_identity_that_is_not_the_recovery_key(app, mission, tmp_path):
+    user = _enrolled_alone(app)
+    identity_file = tmp_path / "other.txt"
+    identity_file.write_text(format_identity_file(generate_identity()), encoding="ascii")
+
+    result = _confirm_key(app, identity_file, confirmation.fingerprint(user.recipient))
+    assert result.exit_code != 0
+    assert "not the instance's recovery identity" in result.output
+    with app.app_context():
+        assert not confirmation.is_confirmed(db.session, staff_id=user.id, mission_id=mission.id)

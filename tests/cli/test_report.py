@@ -4,30 +4,44 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
-from datetime import timedelta
+from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from dissent.cli.report import _as_text
-from dissent.extensions import db
-from dissent.models import AuditEntry, Role, today
+from dissent.crypto import SigningKey
+from dissent.extensions import current_context, db
+from dissent.models import AuditEntry, Observation, Role, today
 from dissent.services import accounts, audit
+from dissent.services.evaluator import public_key
 from tests.helpers.casework import file_and_escalate
-from tests.helpers.cli import assert_one_line_error
-from tests.helpers.instances import run_in
+from tests.helpers.cli import assert_one_line_error, run
+from tests.helpers.instances import PUBLIC_URL, run_in
+
+
+def last_month_start() -> date:
+    """The first day of the last month that has ended."""
+    return (today().replace(day=1) - timedelta(days=1)).replace(day=1)
 
 
 @pytest.fixture
 def escalated(app, new_client, mission, make_staff):
+    """An observation filed last month (counts cover ended months), escalated today."""
     adviser = make_staff(Role.ADVISER)
     leader = make_staff(Role.LEADERSHIP)
-    return file_and_escalate(app, new_client, adviser=adviser, leaders=[leader])
+    sent = file_and_escalate(app, new_client, adviser=adviser, leaders=[leader])
+    with app.app_context(), db.unit():
+        db.session.execute(update(Observation).values(received_on=last_month_start()))
+    return sent
 
 
 def days() -> list[str]:
-    return ["--start", (today() - timedelta(days=7)).isoformat(), "--end", today().isoformat()]
+    """From last month (counted) to today (its escalations listed)."""
+    return ["--start", last_month_start().isoformat(), "--end", today().isoformat()]
 
 
 def entries(app) -> int:
@@ -140,3 +154,170 @@ def test_text_rows_are_grouped_under_one_heading_per_section():
         "total\n  observations: < 5\n  closed: 0\nledger A\n  highest: 1\ntotal\n  late: 0"
     )
     assert _as_text([]) == ""
+
+
+# --- the evaluator's copy -------------------------------------------------------------------------
+
+
+def report_key(app) -> str:
+    """The instance's public report key, as init printed it and the report page shows it."""
+    with app.app_context():
+        return public_key(current_context().settings.report_key)
+
+
+@pytest.fixture
+def evaluator_copy(app, escalated, tmp_path) -> Path:
+    """The evaluator's copy of the period, written by `dissent report --evaluator`."""
+    folder = tmp_path / "for-the-inspectorate"
+    result = run_in(app, "report", *days(), "--evaluator", "-o", str(folder))
+    assert result.exit_code == 0, result.stderr
+    assert f"Evaluator's copy written to {folder}" in result.stdout
+    assert f"dissent report verify {folder} --key {report_key(app)}" in result.stdout
+    return folder
+
+
+def test_an_evaluator_s_copy_verifies_on_a_machine_without_the_instance(app, evaluator_copy):
+    # `run` has no instance and no database: only the folder and the key.
+    result = run("report", "verify", str(evaluator_copy), "--key", report_key(app))
+
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith(f"ok: {evaluator_copy}: ")
+    assert "1 escalations accounted for" in result.stdout
+    assert sorted(p.name for p in evaluator_copy.iterdir()) == [
+        "README.txt",
+        "report.csv",
+        "report.json",
+        "report.sig",
+    ]
+    last = last_entry(app)
+    assert last.subject.startswith("evaluator all ")
+    document = json.loads((evaluator_copy / "report.json").read_text())
+    assert document["audit"] == {"head_seq": last.seq, "head_hash": last.entry_hash.hex()}
+
+
+def failing_lines(result) -> list[str]:
+    assert result.exit_code == 1
+    *lines, summary = result.stderr.splitlines()
+    assert summary.startswith("error: does not verify: ")
+    return lines
+
+
+def test_one_edited_figure_fails_with_a_line_naming_it(app, evaluator_copy):
+    table = (evaluator_copy / "report.csv").read_bytes()
+    (evaluator_copy / "report.csv").write_bytes(
+        table.replace(b"total,observations,< 5", b"total,observations,12")
+    )
+
+    result = run("report", "verify", str(evaluator_copy), "--key", report_key(app))
+
+    assert failing_lines(result) == [
+        f"{evaluator_copy}: report.csv: total / observations reads '12', report.json says '< 5'"
+    ]
+
+
+def test_a_removed_ledger_number_fails_with_a_line_naming_it(app, evaluator_copy):
+    path = evaluator_copy / "report.json"
+    document = json.loads(path.read_text())
+    document["escalations"] = []
+    path.write_text(json.dumps(document, indent=2) + "\n")
+
+    result = run("report", "verify", str(evaluator_copy), "--key", report_key(app))
+
+    lines = failing_lines(result)
+    assert (
+        f"{evaluator_copy}: ledger eupol: number 1 is accounted for, but no escalation lists it "
+        "with a state"
+    ) in lines
+    assert any("signature: report.json is not what the report key signed" in x for x in lines)
+
+
+def test_another_key_fails_with_a_line_saying_so(app, evaluator_copy):
+    other = SigningKey.generate().verify_key.to_text()
+
+    result = run("report", "verify", str(evaluator_copy), "--key", other)
+
+    assert failing_lines(result) == [
+        f"{evaluator_copy}: signature: made with another key (report.sig names "
+        f"{report_key(app)}; the key given is {other})"
+    ]
+
+
+def test_a_series_of_overlapping_reports_is_checked_together(app, evaluator_copy, tmp_path):
+    quarter = tmp_path / "quarter"
+    start = (last_month_start() - timedelta(days=40)).isoformat()
+    made = run_in(
+        app,
+        "report",
+        "--start",
+        start,
+        "--end",
+        today().isoformat(),
+        "--evaluator",
+        "-o",
+        str(quarter),
+    )
+    assert made.exit_code == 0, made.stderr
+
+    result = run("report", "verify", str(evaluator_copy), str(quarter), "--key", report_key(app))
+
+    assert result.exit_code == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--evaluator"], "error: --evaluator and -o FOLDER go together"),
+        ([], "error: give the period: --start YYYY-MM-DD --end YYYY-MM-DD"),
+    ],
+)
+def test_evaluator_errors_are_one_line(app, mission, args, message):
+    period = days() if args else []
+    result = run_in(app, "report", *period, *args)
+
+    assert assert_one_line_error(result) == message
+
+
+def test_an_evaluator_s_copy_never_overwrites_a_folder(app, mission, tmp_path):
+    (tmp_path / "kept.txt").write_text("keep")
+
+    result = run_in(app, "report", *days(), "--evaluator", "-o", str(tmp_path))
+
+    assert assert_one_line_error(result) == f"error: {tmp_path} exists and is not an empty folder"
+    assert (tmp_path / "kept.txt").read_text() == "keep"
+
+
+def test_verify_refuses_a_key_that_is_no_key(tmp_path):
+    result = run("report", "verify", str(tmp_path), "--key", "not-a-key")
+
+    assert assert_one_line_error(result) == (
+        "error: --key: not an Ed25519 public key (43 characters of base64)"
+    )
+
+
+def test_init_prints_the_report_key_and_an_older_instance_can_add_one(tmp_path):
+    instance = tmp_path / "instance"
+    created = run("init", "--instance", str(instance), "--public-url", PUBLIC_URL)
+    printed = re.search(r"^Report key \(public; [^)]*\): (\S+)$", created.stdout, re.M).group(1)
+    shown = run("report", "key", instance=instance)
+    assert shown.stdout == f"Report key (public): {printed}\n"
+
+    # An instance made before there was a report key.
+    settings = json.loads((instance / "dissent.json").read_text())
+    del settings["report_key"]
+    (instance / "dissent.json").write_text(json.dumps(settings))
+    missing = run("report", "key", instance=instance)
+    assert "dissent report key --create" in assert_one_line_error(missing)
+
+    added = run("report", "key", "--create", instance=instance)
+
+    assert added.exit_code == 0, added.stderr
+    new = re.search(r"^Report key \(public\): (\S+)$", added.stdout, re.M).group(1)
+    assert new != printed
+    assert run("report", "key", instance=instance).stdout == f"Report key (public): {new}\n"
+    assert (instance / "dissent.json").stat().st_mode & 0o777 == 0o600
+    assert (
+        json.loads((instance / "dissent.json").read_text())["secret_key"] == settings["secret_key"]
+    )
+    again = run("report", "key", "--create", instance=instance)
+    assert assert_one_line_error(again) == (f"error: this instance has a report key already: {new}")

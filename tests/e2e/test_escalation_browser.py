@@ -6,6 +6,10 @@ the adviser escalates it to a leader, the leader acknowledges and responds, the 
 passes the response on as feedback, the source reads it, and the leader's periodic report
 lists the escalation by its ledger number.
 
+The official record (issue 14), end to end: the adviser marks a summary as contradicting
+a report, the leader must decide about it, the report counts the decision and, once its
+date has passed, its lateness, and the evaluator's copy downloads and verifies.
+
 Every actor has a fresh browser context (no shared cookies); the server, the browser and
 the screenshot helper are those of ``test_browser``.
 """
@@ -13,12 +17,17 @@ the screenshot helper are those of ``test_browser``.
 from __future__ import annotations
 
 import re
+import zipfile
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from playwright.sync_api import Page, expect
+from sqlalchemy import update
 
-from dissent.models import Role
+from dissent.crypto import VerifyKey
+from dissent.extensions import db
+from dissent.models import Response, Role
+from dissent.services.evaluator import verify_copy
 from tests.helpers.browser import BROWSER_MARKS, confirm_codename, open_submit_form, staff_login
 from tests.helpers.staff import StaffLogin
 
@@ -215,3 +224,125 @@ def test_escalation_route(live_server, leader, fresh_context, shot):
     expect(listed.first).to_contain_text("Action taken")
     expect(chief.locator("#ledger")).to_contain_text("numbers 1 to 1, none missing.")
     shot(chief, "leader-report")
+
+
+RECORD_SUMMARY = (
+    "The quarterly report counts attendance at the literacy course as completion; "
+    "the course records show far fewer completions."
+)
+RECORD_TITLE = "Quarterly progress report: literacy course completed by all recruits"
+RECORD_PERIOD = "second quarter"
+CORRECTION = "The quarterly report will be reissued with completions counted."
+
+
+def test_official_record_route(app, live_server, leader, fresh_context, shot, tmp_path):
+    """The adviser marks a summary as contradicting a report, the leader must decide about
+    it, the report counts the decision (and its lateness), and the evaluator's copy
+    downloads and verifies."""
+    adviser = live_server.adviser
+
+    # 1. A source files an observation that contradicts an official report.
+    source = fresh_context().new_page()
+    open_submit_form(source, shot)
+    source.get_by_label("Reporting accuracy and pressure to misreport").check()
+    source.get_by_label("What happened?").fill(OBSERVATION)
+    source.get_by_role(
+        "group", name="Does this contradict an official report or figure?"
+    ).get_by_label("Yes").check()
+    source.get_by_label(
+        "The adviser may pass on a summary with everything that could identify me removed"
+    ).check()
+    source.get_by_role("button", name="Send observation").click()
+    confirm_codename(source, shot)
+
+    # 2. The adviser acknowledges it and marks the summary as contradicting the report.
+    staff = fresh_context().new_page()
+    staff_login(staff, adviser, shot, home="/adviser/")
+    ref = staff.locator("table.list tbody tr").first.get_by_role("link").inner_text().strip()
+    staff.goto(f"/adviser/o/{ref}")
+    staff.get_by_role("button", name="Acknowledge receipt").click()
+    staff.wait_for_url(f"**/adviser/o/{ref}?acknowledged=1")
+    staff.get_by_label("De-identified summary").fill(RECORD_SUMMARY)
+    staff.get_by_label("This summary contradicts an official report or figure").check()
+    staff.get_by_role("button", name="Check for identifiers").click()
+    # Ticked without naming the report: asked for, with everything typed kept.
+    expect(staff.locator("#record_title-errors")).to_have_text(
+        "Name the report or figure this summary contradicts."
+    )
+    expect(staff.get_by_label("De-identified summary")).to_have_value(RECORD_SUMMARY)
+    expect(
+        staff.get_by_label("This summary contradicts an official report or figure")
+    ).to_be_checked()
+    staff.get_by_label("Which report or figure, as it was reported").fill(RECORD_TITLE)
+    staff.get_by_label("The period it covers").fill(RECORD_PERIOD)
+    staff.get_by_role("button", name="Check for identifiers").click()
+    expect(staff.locator("#record-flags")).to_be_visible()
+    shot(staff, "adviser-marks-record")
+    staff.get_by_label("Send to").select_option(label=leader.username)
+    staff.get_by_role("button", name="Escalate to leadership").click()
+    staff.wait_for_url(re.compile(rf"/adviser/o/{ref}#escalation$"))
+    sent = staff.locator("#escalation article.escalation")
+    expect(sent.locator(".record-claim")).to_have_text(
+        f"Contradicts: {RECORD_TITLE} ({RECORD_PERIOD})"
+    )
+    expect(sent.locator(".ok")).to_have_text("signature verified")
+    expect(sent.locator(".official-record")).to_contain_text("Awaiting a decision")
+
+    # 3. The leader sees the statement, and must decide about the record to respond.
+    chief = fresh_context().new_page()
+    staff_login(chief, leader, shot, home="/leadership/")
+    chief.goto("/leadership/e/eupol/1")
+    expect(chief.locator("#v1 .record-claim")).to_contain_text(RECORD_TITLE)
+    chief.get_by_label("Action planned").check()
+    planned = (datetime.now(UTC).date() + timedelta(days=30)).isoformat()
+    chief.get_by_label("Planned for").fill(planned)
+    chief.get_by_label("What was done or is planned; if declined, the reason").fill(CORRECTION)
+    chief.get_by_role("button", name="Record the response").click()
+    expect(chief.locator("#record_decision-errors")).to_contain_text(
+        "This escalation contradicts an official report or figure"
+    )
+    expect(
+        chief.get_by_label("What was done or is planned; if declined, the reason")
+    ).to_have_value(CORRECTION)
+    shot(chief, "leader-must-decide")
+    chief.get_by_label("Correction planned").check()
+    chief.get_by_label("Corrected by").fill(planned)
+    chief.get_by_role("button", name="Record the response").click()
+    chief.wait_for_url(re.compile(r"/leadership/e/eupol/1\?done=responded#responses$"))
+    expect(chief.locator("#responses .record-decision")).to_contain_text("Correction planned")
+    shot(chief, "leader-decided")
+
+    # 4. The adviser sees the decision, to pass it on to the source.
+    staff.goto(f"/adviser/o/{ref}")
+    expect(sent.locator(".response .record-decision")).to_contain_text("Correction planned")
+
+    # 5. The report's section counts it; once its date has passed, as overdue.
+    today = datetime.now(UTC).date()
+    period = f"start={(today - timedelta(days=7)).isoformat()}&end={today.isoformat()}"
+    chief.goto(f"/leadership/report?{period}")
+    planned_row = chief.locator("#official-record tr.outcome-correction_planned")
+    expect(planned_row).to_contain_text("1")
+    expect(planned_row).to_contain_text(LABEL)
+    with app.app_context(), db.unit():
+        db.session.execute(update(Response).values(correction_due=today - timedelta(days=1)))
+    chief.goto("/leadership/")
+    expect(chief.locator("table.escalations tbody tr").first).to_contain_text("Correction overdue")
+    chief.goto(f"/leadership/report?{period}")
+    overdue_row = chief.locator("#official-record tr.outcome-correction_overdue")
+    expect(overdue_row).to_contain_text(LABEL)
+    expect(chief.locator("#official-record tr.outcome-correction_planned")).to_contain_text("—")
+    shot(chief, "report-official-record")
+    staff.goto("/adviser/")
+    expect(staff.locator("#official-record")).to_contain_text(LABEL)
+
+    # 6. The evaluator's copy downloads as a zip and verifies with the key on the page.
+    key = chief.locator("#report-key code").inner_text().strip()
+    with chief.expect_download() as download:
+        chief.get_by_role("link", name="Download the evaluator's copy (signed, zip)").click()
+    archive = tmp_path / "copy.zip"
+    download.value.save_as(archive)
+    zipfile.ZipFile(archive).extractall(tmp_path / "received")
+    [folder] = list((tmp_path / "received").iterdir())
+    checked = verify_copy(folder, VerifyKey.from_text(key))
+    assert checked.problems == []
+    assert checked.document["official_record"]["correction_overdue"]["ledger_numbers"] == [LABEL]

@@ -14,6 +14,7 @@ from dissent.models import (
     Observation,
 )
 from dissent.services import conversation, escalation
+from dissent.services.official_record import NO_CONTRADICTION, RecordClaim
 from tests.helpers.pages import BASE_URL, csrf_from
 from tests.helpers.source import submit_observation
 from tests.helpers.staff import StaffLogin, adviser_keys
@@ -50,9 +51,11 @@ def file_and_acknowledge(new_client, staff, *, consent: str):
     return source, ref
 
 
-def post_summary(staff, ref, text, action, leader_ids=(), checked=None):
+def post_summary(staff, ref, text, action, leader_ids=(), checked=None, **fields):
+    """Post the summary editor (``fields``: more of its fields, such as the statement
+    about the official record)."""
     page = staff.get(f"/adviser/o/{ref}", base_url=BASE_URL)
-    data = {"csrf_token": csrf_from(page), "summary": text, "action": action}
+    data = {"csrf_token": csrf_from(page), "summary": text, "action": action, **fields}
     if checked is not None:
         data["checked"] = checked
     if leader_ids:
@@ -93,6 +96,7 @@ def file_and_escalate(
     summary: str = SUMMARY,
     category: str = "reporting_accuracy",
     what: str = "The literacy figures in the final evaluation were rounded up.",
+    record: RecordClaim = NO_CONTRADICTION,
 ) -> Sent:
     """File an observation (consent: summary allowed), acknowledge it and escalate it."""
     submit_observation(new_client(), what=what, consent="summary_allowed", category=category)
@@ -110,6 +114,7 @@ def file_and_escalate(
             observation=observation,
             summary=summary,
             leader_ids=[leader.id for leader in leaders],
+            record=record,
         )
         return Sent(sent.label, sent.mission.slug, sent.ledger_number)
 

@@ -31,6 +31,7 @@ def instance_file_of(config: dict) -> Path:
             "key_kind": config["KEY_KIND"],
             "recovery_recipient": config["RECOVERY_RECIPIENT"],
             "database_url": config["DATABASE_URL"],
+            "public_url": config["PUBLIC_URL"],
         },
     )
 

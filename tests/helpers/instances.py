@@ -21,9 +21,13 @@ def recovery_recipient(result: Result) -> str:
     return match.group(1)
 
 
+# The address an instance made by init_instance is reached at (`dissent serve` needs one).
+PUBLIC_URL = "http://127.0.0.1:5000"
+
+
 def init_instance(path: Path) -> Path:
     """Run `dissent init` into ``path`` and add the mission ``eupol``; return ``path``."""
-    assert run("init", "--instance", str(path)).exit_code == 0
+    assert run("init", "--instance", str(path), "--public-url", PUBLIC_URL).exit_code == 0
     assert run("mission", "add", "eupol", "EUPOL Test Mission", instance=path).exit_code == 0
     return path
 

@@ -142,6 +142,7 @@ def build_world(app, new_client, make_staff, *, mission_id: int) -> World:
     values = {
         "ref": ref,
         "staff_id": newcomer.id,
+        "mission_id": mission_id,
         "action": "enrolment",
         "token": token,
         "code": "en",

@@ -12,6 +12,7 @@ from dissent.crypto.codename import generate_codename
 from dissent.extensions import current_context, db
 from dissent.models import Category, Consent, Escalation, Observation, StaffUser, State
 from dissent.services import conversation, escalation, submission
+from dissent.services.official_record import NO_CONTRADICTION, RecordClaim
 from tests.helpers.staff import StaffLogin, adviser_keys
 
 WHAT = "The literacy figures in the final evaluation were rounded up."
@@ -92,8 +93,10 @@ def escalate(
     adviser: StaffLogin,
     leaders: list[StaffLogin],
     summary: str,
+    record: RecordClaim = NO_CONTRADICTION,
 ) -> int:
-    """Escalate an acknowledged case to ``leaders``; return the escalation's id."""
+    """Escalate an acknowledged case to ``leaders`` (with the adviser's statement about
+    the official record); return the escalation's id."""
     with app.app_context(), db.unit():
         user, identity = adviser_keys(adviser)
         sent = escalation.escalate(
@@ -105,6 +108,7 @@ def escalate(
             observation=case.observation(),
             summary=summary,
             leader_ids=[leader.id for leader in leaders],
+            record=record,
         )
         return sent.id
 

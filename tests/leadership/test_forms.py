@@ -145,3 +145,96 @@ def test_a_period_may_cover_the_longest_span_and_not_a_day_more(app):
 
     assert longest.valid, longest.errors_shown
     assert longer.errors_shown == {"end": [f"A report covers at most {MAX_PERIOD_DAYS} days."]}
+
+
+# --- the decision about the official record ----------------------------------------------------
+
+
+def decision(app, *, required: bool = True, **data) -> ResponseForm:
+    """Return a validated response form for an escalation that contradicts the record."""
+    with app.test_request_context(
+        method="POST", data={"kind": "action_taken", "text": "x", **data}
+    ):
+        form = ResponseForm(meta={"csrf": False})
+        form.record_required = required
+        form.valid = form.validate()
+        form.errors_shown = {name: [str(e) for e in errors] for name, errors in form.errors.items()}
+    return form
+
+
+def test_a_contradicted_record_needs_a_decision(app):
+    form = decision(app)
+    assert not form.valid
+    assert form.errors_shown == {
+        "record_decision": [
+            "This escalation contradicts an official report or figure: say whether it was "
+            "corrected, a correction is planned, or it is not corrected."
+        ]
+    }
+
+
+def test_an_escalation_that_contradicts_nothing_needs_no_decision_and_keeps_none(app):
+    form = decision(app, required=False, record_decision="corrected", record_note="Ref 1")
+    assert form.valid
+    assert form.record == (None, "Ref 1", None)
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ({"record_decision": "corrected", "record_note": "Erratum 2"}, ("corrected", None)),
+        (
+            {"record_decision": "not_corrected", "record_note": "Right as it was."},
+            ("not_corrected", None),
+        ),
+        (
+            {"record_decision": "correction_planned", "correction_due": TODAY.isoformat()},
+            ("correction_planned", TODAY),
+        ),
+    ],
+)
+def test_each_decision_with_what_it_needs_is_valid(app, data, expected):
+    form = decision(app, **data)
+    assert form.valid, form.errors_shown
+    chosen, note, due = form.record
+    assert (chosen.value, due) == expected
+    assert note == data.get("record_note", "")
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "message"),
+    [
+        (
+            {"record_decision": "corrected"},
+            "record_note",
+            "Give the reference of the correction, or the reason it is not corrected.",
+        ),
+        (
+            {"record_decision": "correction_planned", "correction_due": ""},
+            "correction_due",
+            "Give the date by which it will be corrected.",
+        ),
+        (
+            {
+                "record_decision": "correction_planned",
+                "correction_due": (TODAY - timedelta(days=1)).isoformat(),
+            },
+            "correction_due",
+            "This date is in the past: was the report or figure corrected?",
+        ),
+        (
+            {"record_decision": "rewritten"},
+            "record_decision",
+            "Choose one of the options in the list.",
+        ),
+        (
+            {"record_decision": "corrected", "record_note": "x" * 2001},
+            "record_note",
+            "At most 2000 characters.",
+        ),
+    ],
+)
+def test_each_decision_asks_for_its_own_part(app, data, field, message):
+    form = decision(app, **data)
+    assert not form.valid
+    assert form.errors_shown[field] == [message]

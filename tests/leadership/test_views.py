@@ -2,24 +2,32 @@
 
 from __future__ import annotations
 
+import dataclasses
 import html
+import io
 import re
+import zipfile
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, update
 
+from dissent.crypto import VerifyKey
 from dissent.extensions import current_context, db
 from dissent.models import (
     AuditEntry,
     EscalationState,
     EscalationVersion,
+    RecordDecision,
     ResponseKind,
     Role,
     today,
 )
 from dissent.services import audit, escalation, leadership
+from dissent.services.evaluator import public_key, verify_copy
+from dissent.services.report import whole_months
 from tests.helpers.casework import SUMMARY, Sent, file_and_escalate, find
+from tests.helpers.official_record import CLAIM, let_pass, plan
 from tests.helpers.pages import (
     BASE_URL,
     csrf_from,
@@ -359,3 +367,206 @@ def test_a_leader_who_is_not_a_recipient_gets_404(app, new_client, adviser, sent
 def test_an_unknown_ledger_number_is_404(browser, sent):
     assert browser.get(f"/leadership/e/{sent.slug}/999", base_url=BASE_URL).status_code == 404
     assert browser.get("/leadership/e/nosuch/1", base_url=BASE_URL).status_code == 404
+
+
+# --- the official record ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def contradicting(app, new_client, adviser, leader) -> Sent:
+    """An escalation whose summary contradicts an official report."""
+    return file_and_escalate(app, new_client, adviser=adviser, leaders=[leader], record=CLAIM)
+
+
+def test_the_leader_sees_which_report_the_summary_contradicts(contradicting, browser):
+    page = browser.get(contradicting.url, base_url=BASE_URL)
+
+    assert (
+        f"This summary contradicts an official report or figure: {CLAIM.title} ({CLAIM.period})"
+        in text_of(page)
+    )
+    assert "Official record Awaiting a decision" in text_of(page)
+    assert 'name="record_decision"' in page.get_data(as_text=True)
+
+
+def test_a_summary_that_contradicts_nothing_asks_for_no_decision(sent, browser):
+    page = browser.get(sent.url, base_url=BASE_URL)
+
+    assert "contradicts no official report or figure" in text_of(page)
+    assert 'name="record_decision"' not in page.get_data(as_text=True)
+
+
+def test_a_response_without_a_decision_about_the_record_is_refused_and_kept(
+    app, contradicting, browser
+):
+    text = "The evaluation team was told."
+
+    response = respond_form(browser, contradicting, kind="action_taken", text=text)
+
+    assert response.status_code == 400
+    assert field_errors(response, "record_decision") == [
+        "This escalation contradicts an official report or figure: say whether it was "
+        "corrected, a correction is planned, or it is not corrected."
+    ]
+    assert textarea_value(response, "text") == text
+    with app.app_context():
+        assert find(contradicting).responses == []
+
+
+@pytest.mark.parametrize(
+    ("decision", "due", "note", "field", "message"),
+    [
+        (
+            "corrected",
+            "",
+            "",
+            "record_note",
+            "Give the reference of the correction, or the reason it is not corrected.",
+        ),
+        (
+            "not_corrected",
+            "",
+            " ",
+            "record_note",
+            "Give the reference of the correction, or the reason it is not corrected.",
+        ),
+        (
+            "correction_planned",
+            "",
+            "",
+            "correction_due",
+            "Give the date by which it will be corrected.",
+        ),
+        (
+            "correction_planned",
+            "-1",
+            "",
+            "correction_due",
+            "This date is in the past: was the report or figure corrected?",
+        ),
+        ("correction_planned", "soon", "", "correction_due", "Enter a date as YYYY-MM-DD."),
+        ("rewritten", "", "", "record_decision", "Choose one of the options in the list."),
+    ],
+)
+def test_each_decision_asks_for_what_it_needs(
+    app, contradicting, browser, decision, due, note, field, message
+):
+    if due == "-1":
+        due = (today() - timedelta(days=1)).isoformat()
+    response = respond_form(
+        browser,
+        contradicting,
+        kind="action_taken",
+        text="Checked.",
+        record_decision=decision,
+        correction_due=due,
+        record_note=note,
+    )
+
+    assert response.status_code == 400
+    assert field_errors(response, field) == [message]
+    with app.app_context():
+        assert find(contradicting).responses == []
+
+
+def test_a_decision_is_recorded_and_reaches_the_adviser(app, adviser, contradicting, browser):
+    day = today() + timedelta(days=14)
+
+    response = respond_form(
+        browser,
+        contradicting,
+        kind="action_planned",
+        planned_for=day.isoformat(),
+        text="The report will be reissued.",
+        record_decision="correction_planned",
+        correction_due=day.isoformat(),
+        record_note="Reissue of the quarterly progress report",
+    )
+
+    assert response.status_code == 303
+    page = browser.get(response.headers["Location"], base_url=BASE_URL)
+    assert "Official report or figure: Correction planned" in text_of(page)
+    assert "Reissue of the quarterly progress report" in text_of(page)
+    with app.app_context():
+        row = find(contradicting)
+        assert row.responses[-1].record_decision is RecordDecision.CORRECTION_PLANNED
+        assert row.responses[-1].correction_due == day
+        _, identity = adviser_keys(adviser)
+        [opened] = leadership.open_responses(row, identity)
+        assert opened.record_note == "Reissue of the quarterly progress report"
+
+
+def test_an_overdue_correction_is_marked_and_listed_first(
+    app, new_client, adviser, leader, contradicting, browser
+):
+    later = file_and_escalate(app, new_client, adviser=adviser, leaders=[leader])
+    respond_form(browser, later, kind="action_taken", text="Done.")
+    with app.app_context():
+        escalation_id = find(contradicting).id
+        find(contradicting).created_at -= timedelta(days=40)
+        db.session.commit()
+    plan(app, leader, escalation_id)
+    first = browser.get("/leadership/", base_url=BASE_URL)
+    assert "Correction overdue" not in text_of(first)
+
+    let_pass(app, escalation_id, days=2)
+    page = browser.get("/leadership/", base_url=BASE_URL)
+
+    rows = re.findall(r"<tr class=\"state-(\w+)\">(.*?)</tr>", page.get_data(as_text=True), re.S)
+    assert [re.search(r">(EUPOL-\d{4})<", row).group(1) for _, row in rows] == [
+        contradicting.label,  # responded, but its correction is late: first
+        later.label,
+    ]
+    assert '<strong class="overdue">Correction overdue</strong>' in rows[0][1]
+    assert (
+        f"1 planned correction of the official record is past its date: {contradicting.label}."
+        in text_of(page)
+    )
+    escalation_page = browser.get(contradicting.url, base_url=BASE_URL)
+    due = (today() - timedelta(days=2)).strftime("%b %-d, %Y")
+    assert f"The correction of the official record planned for {due} is overdue." in text_of(
+        escalation_page
+    )
+
+
+def test_the_evaluator_s_copy_downloads_as_a_zip_that_verifies(
+    app, contradicting, browser, tmp_path
+):
+    start = today().replace(day=1).isoformat()
+
+    response = browser.get(
+        "/leadership/report/evaluator.zip",
+        query_string={"start": start, "end": today().isoformat()},
+        base_url=BASE_URL,
+    )
+
+    assert response.status_code == 200
+    assert response.mimetype == "application/zip"
+    folder = f"dissent-report-{start}-{whole_months(today(), today())[1].isoformat()}"
+    assert f'filename="{folder}' in response.headers["Content-Disposition"]
+    zipfile.ZipFile(io.BytesIO(response.data)).extractall(tmp_path / "received")
+    [unpacked] = list((tmp_path / "received").iterdir())
+    with app.app_context():
+        key = VerifyKey.from_text(public_key(current_context().settings.report_key))
+        last = db.session.scalar(select(AuditEntry).order_by(AuditEntry.seq.desc()))
+    checked = verify_copy(unpacked, key)
+    assert checked.problems == []
+    assert checked.document["official_record"]["awaiting_decision"]["ledger_numbers"] == [
+        contradicting.label
+    ]
+    assert (last.action, last.subject.split()[0]) == (audit.Action.REPORT, "evaluator")
+
+
+def test_without_a_report_key_there_is_no_evaluator_s_copy(app, browser, mission, monkeypatch):
+    context = app.extensions["dissent.context"]
+    without = dataclasses.replace(context.settings, report_key=None)
+    monkeypatch.setitem(
+        app.extensions, "dissent.context", dataclasses.replace(context, settings=without)
+    )
+
+    page = browser.get("/leadership/report", base_url=BASE_URL)
+    download = browser.get("/leadership/report/evaluator.zip", base_url=BASE_URL)
+
+    assert "This instance has no report key yet" in text_of(page)
+    assert "evaluator.zip" not in page.get_data(as_text=True)
+    assert download.status_code == 409

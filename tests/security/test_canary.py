@@ -125,7 +125,7 @@ def exchange_files(app, source, staff, ref: str, canaries: dict[str, str]) -> No
         sent[side] = content
     with app.app_context():
         from_source, from_adviser = db.session.scalars(
-            select(Attachment.id).order_by(Attachment.id)
+            select(Attachment.id).order_by(Attachment.position)
         )
     assert (
         staff.get(f"/adviser/attachments/{from_source}", base_url=BASE_URL).data == sent["source"]
@@ -158,7 +158,7 @@ def assert_recovery_key_reads_the_canaries(app, flow: Flow, recovery_identity) -
 def assert_recovery_key_reads_the_files(app, flow: Flow, recovery_identity) -> None:
     """The attached files and their names were stored, encrypted to the recovery key."""
     with app.app_context():
-        stored = list(db.session.scalars(select(Attachment).order_by(Attachment.id)))
+        stored = list(db.session.scalars(select(Attachment).order_by(Attachment.position)))
     blobs = Path(app.instance_path) / BLOB_DIR
     for attachment, side in zip(stored, ("source", "adviser"), strict=True):
         meta = open_document(attachment.meta, identities=[recovery_identity])

@@ -18,12 +18,12 @@ from urllib.parse import urlsplit
 import pyotp
 import pytest
 from flask import Flask
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from dissent.extensions import db
-from dissent.models import AccessGrant, Base, Role
+from dissent.models import AccessGrant, Base, Role, StaffUser, staff_mission
 from dissent.security.sessions import SOURCE_COOKIE
-from dissent.services import accounts
+from dissent.services import accounts, confirmation
 from dissent.services.verification import summary_hash as text_hash
 from tests.helpers.casework import (
     checked_hash,
@@ -292,6 +292,58 @@ def case_grant_access(env: Env) -> None:
     before = snapshot(env.app)
 
     response = browser.post(f"/adviser/access/{grant.id}", base_url=BASE_URL)
+
+    assert response.status_code == 400
+    assert_tells_the_user(response)
+    assert snapshot(env.app) == before
+
+
+def _unconfirmed(env: Env, role: Role, mission: str = "eupol"):
+    """An enrolled member whose key nobody confirmed yet, and its fingerprint."""
+    newcomer = env.make_staff(role, missions=[mission])
+    with env.app.app_context():
+        db.session.execute(
+            update(staff_mission)
+            .where(staff_mission.c.staff_id == newcomer.id)
+            .values(confirmed_key=None, confirmed_by=None, confirmed_at=None)
+        )
+        # Made on the operator page by another operator (whom the logged-in one may not be).
+        db.session.execute(
+            update(StaffUser).where(StaffUser.id == newcomer.id).values(created_by="operator0")
+        )
+        db.session.commit()
+        shown = confirmation.fingerprint(db.session.get(StaffUser, newcomer.id).recipient)
+    return newcomer, shown
+
+
+def case_confirm_key_adviser(env: Env) -> None:
+    browser, _ = env.staff(Role.ADVISER)
+    newcomer, shown = _unconfirmed(env, Role.ADVISER)
+    before = snapshot(env.app)
+
+    response = browser.post(
+        f"/adviser/keys/{newcomer.id}/{env.mission_id}",
+        data={"fingerprint": shown},
+        base_url=BASE_URL,
+    )
+
+    assert response.status_code == 400
+    assert_tells_the_user(response)
+    assert snapshot(env.app) == before
+
+
+def case_confirm_key_admin(env: Env) -> None:
+    browser, _ = env.staff(Role.ADMIN)
+    with env.app.app_context(), db.unit():
+        first = accounts.create_mission(db.session, slug="eutm", name="EUTM").id
+    newcomer, shown = _unconfirmed(env, Role.ADVISER, "eutm")  # the mission's first adviser
+    before = snapshot(env.app)
+
+    response = browser.post(
+        f"/admin/keys/{newcomer.id}/{first}",
+        data={"fingerprint": shown},
+        base_url=BASE_URL,
+    )
 
     assert response.status_code == 400
     assert_tells_the_user(response)
@@ -591,6 +643,8 @@ CASES: dict[str, Callable[[Env], None]] = {
     "adviser.reply": case_adviser_reply,
     "adviser.acknowledge": case_acknowledge,
     "adviser.grant_access": case_grant_access,
+    "adviser.confirm_key": case_confirm_key_adviser,
+    "admin.confirm_key": case_confirm_key_admin,
     "admin.add_mission": case_add_mission,
     "admin.add_account": case_add_account,
     "admin.account_action": case_account_action,

@@ -14,6 +14,7 @@ from dissent.models import Role
 from dissent.security.headers import CONTENT_SECURITY_POLICY
 from dissent.security.policy import Access, allow
 from dissent.security.sessions import SOURCE_COOKIE, STAFF_COOKIE
+from dissent.staff.views import DEVICE_COOKIE
 from tests.helpers.pages import BASE_URL, csrf_from
 from tests.helpers.routes import PRINCIPALS, build_world, methods_of, sample_url, url_rules
 from tests.helpers.source import file_observation
@@ -241,10 +242,14 @@ def test_staff_cookie_is_new_at_each_login_step(new_client, mission, make_staff)
     for response in (password_step, second_step):
         assert response.status_code == 303
         cookies = {name: (value, attrs) for name, value, attrs in set_cookies(response)}
-        assert set(cookies) == {STAFF_COOKIE}
+        # A full login also marks the browser as one its owner uses (not a session
+        # cookie: it outlives the browser, and only keeps others' guesses from pausing it).
+        assert set(cookies) - {DEVICE_COOKIE} == {STAFF_COOKIE}
         value, attributes = cookies[STAFF_COOKIE]
         assert not session_cookie_problems(STAFF_COOKIE, attributes)
         values.append(value)
+    device = {name: attrs for name, _, attrs in set_cookies(second_step)}[DEVICE_COOKIE]
+    assert DEVICE_COOKIE.startswith("__Host-") and not cookie_problems(DEVICE_COOKIE, device)
     assert values[0] != values[1], "the second factor must rotate the session"
     assert STAFF_COOKIE != SOURCE_COOKIE
     # The staff cookie opens the staff interface, never the source's.

@@ -28,10 +28,11 @@ def test_a_password_login_is_pending_in_a_fresh_session_with_the_identity(app, m
 
     with app.test_request_context():
         session["left over"] = "from before the login"
+        before = session.sid
         identity.begin_staff_login(accepted)
 
         assert "left over" not in session
-        assert session.rotate  # a new id and key when it is saved
+        assert session.sid != before  # a new id and key, stored under them when saved
         assert identity.pending_staff_id() == adviser.id
         assert identity.logged_in_staff_id() is None
         assert identity.logged_in_role() is None
@@ -45,10 +46,10 @@ def test_the_second_factor_turns_the_pending_login_into_a_full_one(app, mission,
     with app.test_request_context():
         identity.begin_staff_login(accepted)
         user = db.session.get(StaffUser, leader.id)
-        session.rotate = False
+        pending = session.sid
         identity.complete_staff_login(user)
 
-        assert session.rotate
+        assert session.sid != pending
         assert identity.PENDING_STAFF_ID not in session
         assert identity.logged_in_staff_id() == leader.id
         assert identity.logged_in_role() is Role.LEADERSHIP

@@ -67,6 +67,17 @@ def test_a_deleted_session_is_not_brought_back_by_a_late_save(engine):
         assert store.load(key) is None
 
 
+def test_a_new_record_never_replaces_one_under_the_same_id(engine):
+    """The first of two twin requests keeps its record; the second is told so."""
+    for store in stores(engine):
+        key = uuid.uuid4().bytes * 2
+        later = utcnow() + timedelta(minutes=5)
+        assert store.save(key, b"first", expires_at=later, new=True)
+
+        assert not store.save(key, b"second", expires_at=later, new=True)
+        assert store.load(key)[0] == b"first"
+
+
 def test_expired_database_session_records_are_not_returned(engine):
     store = DatabaseSessionStore(engine)
     key = uuid.uuid4().bytes * 2

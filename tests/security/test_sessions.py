@@ -11,9 +11,9 @@ from flask import request
 from dissent.security import sessions
 from dissent.security.session_store import SessionStoreUnavailable
 from dissent.security.sessions import (
-    ROTATION_GRACE,
     SOURCE_COOKIE,
     STAFF_COOKIE,
+    TWIN_GRACE,
     ServerSession,
     SplitKnowledgeSessionInterface,
     day_expiry,
@@ -51,7 +51,7 @@ class MemoryStore:
     def save(self, id_hash: bytes, sealed: bytes, *, expires_at: datetime, new: bool) -> bool:
         self._reach(write=True)
         self.saves += 1
-        if not new and id_hash not in self.records:
+        if (id_hash in self.records) is new:
             return False
         self.records[id_hash] = (sealed, expires_at)
         return True
@@ -151,16 +151,33 @@ def test_only_the_staff_prefixes_and_what_is_below_them_are_staff_paths(path, st
     assert is_staff_path(path) is staff
 
 
-def test_regenerate_keeps_only_the_named_keys_that_exist_and_end_empties_the_session():
-    session = ServerSession({"source_id": 1, "csrf_token": "t"}, sid=b"s" * 32, key=b"k" * 32)
+def test_regenerate_moves_the_data_to_a_new_id_and_key_at_once_and_end_empties_it():
+    session = ServerSession({"source_id": 1}, sid=b"s" * 32, key=b"k" * 32)
+    token = session.token("csrf")
 
-    session.regenerate(keep_old=("csrf_token", "missing"))
+    session.regenerate()
 
-    assert session.rotate and session.modified
-    assert session.keep_old == {"csrf_token": "t"}
+    assert session.replaced == b"s" * 32  # its record goes at the next save
+    assert (session.sid, session.key) != (b"s" * 32, b"k" * 32)
+    assert dict(session) == {"source_id": 1} and session.modified
+    assert not session.check_token("csrf", token)  # a page shown from now on gets new ones
     session.end()
     assert session.destroy
     assert dict(session) == {}
+
+
+def test_a_token_is_made_from_the_key_and_its_purpose_and_value():
+    session = ServerSession(sid=b"s" * 32, key=b"k" * 32)
+    other = ServerSession(sid=b"s" * 32, key=b"K" * 32)
+
+    token = session.token("csrf")
+
+    assert session.bound
+    assert session.check_token("csrf", token)
+    assert not other.check_token("csrf", token)
+    assert not session.check_token("submit-form", token)
+    assert session.token("submit-form", "a") != session.token("submit-form", "b")
+    assert not session.check_token("csrf", token + "x")
 
 
 # --- the interface --------------------------------------------------------------------------
@@ -174,6 +191,39 @@ def test_a_session_nothing_was_put_in_stores_nothing_and_sets_no_cookie(
     assert session.is_new
     assert cookie is None
     assert store.records == {}
+
+
+def show_a_form(session) -> None:
+    """What a page with a form does: it shows the session's token, and stores nothing."""
+    session.get("source_id")
+    session.token("csrf")
+
+
+def test_a_page_with_a_form_gives_a_cookie_and_stores_nothing(app, interface, store, clock):
+    session, cookie = request_cycle(app, interface, change=show_a_form)
+    token = session.token("csrf")
+
+    assert cookie
+    assert store.records == {} and store.saves == 0
+    # The next request with that cookie checks the token without any record...
+    again, set_again = request_cycle(app, interface, cookie=cookie, change=show_a_form)
+    assert again.check_token("csrf", token)
+    assert set_again is None and store.records == {}
+    # ... and a browser without it cannot.
+    assert not request_cycle(app, interface)[0].check_token("csrf", token)
+
+
+def test_what_is_first_stored_for_a_cookie_without_a_record_gets_an_id_of_its_own(
+    app, interface, store, clock
+):
+    """A cookie planted in a browser never names what is stored later (fixation)."""
+    _, planted = request_cycle(app, interface, change=show_a_form)
+
+    _, cookie = request_cycle(app, interface, cookie=planted, change=put(secret="mine"))
+
+    assert cookie and cookie != planted
+    assert dict(peek(app, interface, planted)) == {}
+    assert peek(app, interface, cookie)["secret"] == "mine"
 
 
 def test_the_store_holds_only_ciphertext_and_the_cookie_opens_it(app, interface, store, clock):
@@ -254,22 +304,40 @@ def test_a_regenerated_session_gets_a_new_cookie_and_the_old_one_opens_nothing(
     assert request_cycle(app, interface, "/staff/2fa", cookie=new)[0]["pending_staff_id"] == 3
 
 
-def test_the_old_id_keeps_only_what_regenerate_kept_and_only_for_the_grace_period(
-    app, interface, store, clock
-):
-    _, old = request_cycle(app, interface, change=put(csrf_token="t", draft="secret draft"))
+def share(app, interface, cookie, proof: bytes, value: str):
+    """Run share_with_twin in a request to /submit with ``cookie``."""
+    with app.test_request_context("/submit", headers={"Cookie": f"{SOURCE_COOKIE}={cookie}"}):
+        return interface.share_with_twin(interface.open_session(app, request), proof, value)
 
-    def log_in(session):
-        session["source_id"] = 7
-        session.regenerate(keep_old=("csrf_token",))
 
-    _, new = request_cycle(app, interface, cookie=old, change=log_in)
+def test_twins_share_the_first_value_and_nobody_else_gets_it(app, interface, store, clock):
+    _, cookie = request_cycle(app, interface, change=show_a_form)
+    _, other_cookie = request_cycle(app, interface, change=show_a_form)
 
-    assert dict(peek(app, interface, old)) == {"csrf_token": "t"}
-    assert peek(app, interface, new)["source_id"] == 7
-    clock["now"] += ROTATION_GRACE
-    assert dict(peek(app, interface, old)) == {}
-    assert peek(app, interface, new)["source_id"] == 7
+    first = share(app, interface, cookie, b"form and answers", "first value")
+    twin = share(app, interface, cookie, b"form and answers", "second value")
+
+    assert first.value == twin.value == "first value"
+    assert first.sid == twin.sid
+    # Another form (or other answers) from the same browser is no twin; nor is the same
+    # form from another browser.
+    assert share(app, interface, cookie, b"other answers", "third").value == "third"
+    assert share(app, interface, other_cookie, b"form and answers", "fourth").value == "fourth"
+    # The store holds ciphertext only, and only the day it may be dropped.
+    for sealed, expires_at in store.records.values():
+        assert b"value" not in sealed
+        assert expires_at == datetime(2024, 3, 6, tzinfo=UTC)
+
+
+def test_a_twin_after_the_grace_period_gets_a_value_of_its_own(app, interface, store, clock):
+    _, cookie = request_cycle(app, interface, change=show_a_form)
+    first = share(app, interface, cookie, b"form", "first")
+
+    clock["now"] += TWIN_GRACE
+
+    assert share(app, interface, cookie, b"form", "late").value == "late"
+    interface.forget_twin(first.sid)
+    assert store.records == {}
 
 
 def test_an_ended_or_emptied_session_is_deleted_with_its_cookie(app, interface, store, clock):

@@ -41,3 +41,12 @@ def test_the_chart_is_accessible_and_needs_no_style():
     assert "<b>" not in svg
     assert "style" not in svg
     assert "<script" not in svg
+
+
+def test_a_lower_bound_is_drawn_to_what_it_publishes_and_nothing_published_is_a_stub():
+    svg = bar_chart(
+        [("partly", 12, "at least 12"), ("whole", 6, "6"), ("none", 0, "withheld")], title="t"
+    )
+
+    assert [bar_width(svg, name) for name in ("partly", "whole", "none")] == [400, 200, STUB_WIDTH]
+    assert "partly: at least 12" in svg

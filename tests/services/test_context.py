@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import replace
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from dissent.crypto.codename import derive_source_keys, generate_codename
 from dissent.services import context as context_module
 from dissent.services.context import KdfGate, service_context
+from dissent.services.errors import KdfBusy
 
 
 class CountingLimiter:
@@ -87,3 +89,79 @@ def test_a_failed_derivation_gives_its_slot_back(settings, monkeypatch):
 
     assert not worker.is_alive(), "the only slot was never released"
     assert len(results) == 1
+
+
+class HeldDerivations:
+    """Derivations that run only when the test lets them, in the order they started."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.release = threading.Event()
+        self.order: list[str] = []
+        monkeypatch.setattr(context_module, "derive_source_keys", self._derive)
+
+    def _derive(self, codename, *, salt, params):
+        self.release.wait(timeout=30)
+        self.order.append(codename)
+        return codename
+
+
+def started(worker: threading.Thread) -> threading.Thread:
+    worker.start()
+    return worker
+
+
+def wait_for(condition) -> None:
+    deadline = time.monotonic() + 10
+    while not condition():
+        assert time.monotonic() < deadline, "the gate never got there"
+        time.sleep(0.005)
+
+
+def test_a_login_waits_in_the_short_queue_then_is_turned_away(settings, monkeypatch):
+    held = HeldDerivations(monkeypatch)
+    gate = KdfGate(limit=1, waiters_per_slot=1, max_wait_seconds=30)
+    workers = [started(threading.Thread(target=gate.derive, args=("first", settings)))]
+    wait_for(lambda: gate.running == 1)
+    workers.append(started(threading.Thread(target=gate.try_derive, args=("second", settings))))
+    wait_for(lambda: gate.waiting == 1)
+
+    with pytest.raises(KdfBusy) as busy:
+        gate.try_derive("third", settings)  # the queue is full: at once, no wait
+    held.release.set()
+    for worker in workers:
+        worker.join(timeout=10)
+
+    assert busy.value.retry_after == context_module.KDF_RETRY_AFTER_SECONDS
+    assert held.order == ["first", "second"]
+    assert (gate.running, gate.waiting) == (0, 0)
+
+
+def test_a_login_that_waits_too_long_is_turned_away_and_leaves_the_queue(settings, monkeypatch):
+    held = HeldDerivations(monkeypatch)
+    gate = KdfGate(limit=1, waiters_per_slot=1, max_wait_seconds=0.05)
+    worker = started(threading.Thread(target=gate.derive, args=("first", settings)))
+    wait_for(lambda: gate.running == 1)
+
+    with pytest.raises(KdfBusy):
+        gate.try_derive("second", settings)
+
+    assert gate.waiting == 0
+    held.release.set()
+    worker.join(timeout=10)
+    assert gate.try_derive("third", settings) == "third"  # the slot came back
+
+
+def test_a_submission_is_never_turned_away_and_slots_go_in_arrival_order(settings, monkeypatch):
+    held = HeldDerivations(monkeypatch)
+    gate = KdfGate(limit=1, waiters_per_slot=1, max_wait_seconds=0.05)
+    workers = [started(threading.Thread(target=gate.derive, args=("first", settings)))]
+    wait_for(lambda: gate.running == 1)
+    for n, name in enumerate(["second", "third", "fourth"], start=1):
+        workers.append(started(threading.Thread(target=gate.derive, args=(name, settings))))
+        wait_for(lambda n=n: gate.waiting == n)  # queued well past the wait of a login
+
+    held.release.set()
+    for worker in workers:
+        worker.join(timeout=10)
+
+    assert held.order == ["first", "second", "third", "fourth"]

@@ -31,6 +31,7 @@ from dissent.services.errors import (
     SigningKeyMismatch,
 )
 from dissent.services.escalation import ESCALATION_NOTICE_MARKER
+from dissent.services.official_record import NO_CONTRADICTION
 from dissent.services.verification import SIGNATURE_PURPOSE, open_versions, signed_message
 from tests.helpers.services import (
     Case,
@@ -172,6 +173,9 @@ def test_the_first_version_is_signed_over_mission_number_version_and_hash(
         [version] = row.versions
         assert version.version == 1 and version.author_id == adviser.id
         assert version.verify_key == staff_user(adviser).verify_key
+        # ... and over the statement that it does not contradict the official record.
+        assert version.contradicts_record is False
+        assert version.record_sha256 == NO_CONTRADICTION.sha256()
         # An outside reader checks it with the adviser's public key alone.
         VerifyKey.from_text(version.verify_key).verify(
             signed_message(
@@ -179,6 +183,8 @@ def test_the_first_version_is_signed_over_mission_number_version_and_hash(
                 ledger_number=1,
                 version=1,
                 sha256_hex=version.body_sha256,
+                contradicts_record=False,
+                record_sha256=version.record_sha256,
             ),
             version.signature,
             purpose=SIGNATURE_PURPOSE,

@@ -135,10 +135,24 @@ def test_an_escalation_exports_with_what_verifies_its_signature_offline(
 
     entry = next(e for e in files if e["what"] == "escalated summary")
     assert entry["file"] == "escalation-EUPOL-0001-v1.age"
-    summary = json.loads(opened(folder, entry["file"], recovery_identity))["summary"]
+    document = json.loads(opened(folder, entry["file"], recovery_identity))
+    summary = document["summary"]
     assert summary == SUMMARY
     assert hashlib.sha256(summary.encode()).hexdigest() == entry["summary_sha256"]
-    assert entry["signed_message"].endswith("\n" + entry["summary_sha256"])
+    # The statement about the official record: compact JSON, sorted keys, hashed.
+    statement = json.dumps(
+        document["record"], sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    assert hashlib.sha256(statement.encode()).hexdigest() == entry["record_sha256"]
+    assert entry["signed_message"].split("\n") == [
+        "eupol",
+        "1",
+        "1",
+        entry["summary_sha256"],
+        "official-record",
+        "none",
+        entry["record_sha256"],
+    ]
     signed = (
         b"dissent/v1/signature\x00"
         + entry["signature_purpose"].encode()

@@ -14,11 +14,34 @@ from sqlalchemy import delete, func, select, update
 
 import dissent
 from dissent.extensions import current_context, db
-from dissent.models import AuditEntry, Escalation, Observation, ResponseKind, Role, StaffUser, today
+from dissent.models import (
+    AuditEntry,
+    Escalation,
+    Mission,
+    Observation,
+    RecordDecision,
+    ResponseKind,
+    Role,
+    StaffUser,
+    today,
+    utcnow,
+)
 from dissent.services import accounts, audit, conversation, leadership
 from dissent.services.charts import STUB_WIDTH
-from dissent.services.report import MAX_PERIOD_DAYS, last_full_quarter, suppress_group
+from dissent.services.evaluator import public_key
+from dissent.services.official_record import NO_CONTRADICTION as NONE
+from dissent.services.official_record import Outcome
+from dissent.services.report import (
+    MAX_PERIOD_DAYS,
+    Figure,
+    build_report,
+    last_full_quarter,
+    report_rows,
+    suppress_group,
+    whole_months,
+)
 from tests.helpers.casework import file_and_escalate, find
+from tests.helpers.official_record import CLAIM, REASON, REFERENCE, decide, let_pass, plan
 from tests.helpers.pages import BASE_URL, bar_width, field_errors, input_value, text_of
 from tests.helpers.source import file_observation, submit_observation
 from tests.helpers.staff import login_staff
@@ -31,6 +54,23 @@ SAFETY = "Safety and security"
 def period(days: int = 30) -> dict[str, str]:
     """A period ending today."""
     return {"start": (today() - timedelta(days=days)).isoformat(), "end": today().isoformat()}
+
+
+def in_last_month(day: int = 10) -> date:
+    """Return a day of the last month that has ended (counts cover ended months only)."""
+    return (today().replace(day=1) - timedelta(days=1)).replace(day=day)
+
+
+def last_month() -> dict[str, str]:
+    """The period of the last month that has ended."""
+    return {"start": in_last_month(1).isoformat(), "end": in_last_month(1).isoformat()}
+
+
+def backdate(app, day: date | None = None) -> None:
+    """Move every observation to ``day`` (by default in the last ended month), as if
+    filed then."""
+    with app.app_context(), db.unit():
+        db.session.execute(update(Observation).values(received_on=day or in_last_month()))
 
 
 def file(new_client, category: str, count: int) -> None:
@@ -68,8 +108,9 @@ def test_counts_are_shown_and_small_ones_suppressed(app, new_client, adviser, le
     file(new_client, "reporting_accuracy", 5)
     file_and_escalate(app, new_client, adviser=adviser, leaders=[leader])  # the sixth
     file(new_client, "safety_security", 2)
+    backdate(app)
 
-    page = browser.get(REPORT, query_string=period(), base_url=BASE_URL)
+    page = browser.get(REPORT, query_string=last_month(), base_url=BASE_URL)
 
     assert page.status_code == 200
     assert "Total: 8" in text_of(page)
@@ -98,24 +139,61 @@ def test_secondary_suppression_withholds_the_smallest_other_cell():
     assert suppress_group({"a": 9, "b": 0}) == {"a": "9", "b": "0"}
 
 
+def test_a_figure_adds_only_shown_cells_and_says_when_it_is_a_lower_bound():
+    six, small, withheld, zero = (
+        Figure.of_cell(6, "6"),
+        Figure.of_count(2),
+        Figure.of_cell(7, "withheld"),
+        Figure.of_count(0),
+    )
+
+    assert [f.shown() for f in (six, small, withheld, zero)] == ["6", "< 5", "withheld", "0"]
+    assert (six + small).shown() == ">= 6"  # never "8": the 2 is counted nowhere
+    assert (six + withheld + zero).shown() == ">= 6"
+    assert (small + zero).shown() == "< 5"
+    assert (small + small).shown() == "withheld"  # two hidden cells: no bound to give
+    assert (six + Figure.of_count(5)).shown() == "11"
+
+
+def test_counts_cover_whole_months_that_have_ended(app, new_client, adviser, browser):
+    file(new_client, "other", 6)  # this month: not counted until the month has ended
+    asked = {"start": in_last_month(20).isoformat(), "end": today().isoformat()}
+
+    page = browser.get(REPORT, query_string=asked, base_url=BASE_URL)
+
+    assert "Total: 0" in text_of(page)
+    ended = (today().replace(day=1) - timedelta(days=1)).strftime("%B %-d, %Y")
+    assert f"Counts cover the months that have ended, up to {ended}" in text_of(page)
+    first = in_last_month(1).strftime("%B %-d, %Y")
+    assert f"Period: {first} to " in text_of(page)
+
+    this_month = {"start": today().replace(day=1).isoformat(), "end": today().isoformat()}
+    page = browser.get(REPORT, query_string=this_month, base_url=BASE_URL)
+    assert "No month of this period has ended yet" in text_of(page)
+
+    backdate(app)
+    page = browser.get(REPORT, query_string=asked, base_url=BASE_URL)
+    assert "Total: 6" in text_of(page)
+
+
 def test_durations_need_five_cases_and_overdue_is_counted(app, new_client, adviser, browser):
     file(new_client, "other", 6)
+    backdate(app)
     with app.app_context(), db.unit():
         observations = db.session.scalars(select(Observation).order_by(Observation.id)).all()
         staff = db.session.get(StaffUser, adviser.id)
-        for observation, days in zip(observations, (2, 2, 4, 6, 10, 10), strict=True):
-            observation.received_on = today() - timedelta(days=days)
-        db.session.commit()
-        for observation in observations[:5]:  # the sixth stays unacknowledged, 10 days old
+        for observation in observations[:5]:  # the sixth stays unacknowledged, overdue
             conversation.acknowledge(
                 db.session, current_context(), staff=staff, observation=observation
             )
+        for observation, days in zip(observations[:5], (2, 2, 4, 6, 10), strict=True):
+            observation.acknowledged_on = in_last_month() + timedelta(days=days)
 
-    page = browser.get(REPORT, query_string=period(), base_url=BASE_URL)
+    page = browser.get(REPORT, query_string=last_month(), base_url=BASE_URL)
 
     handling = text_of(page).split("Handling", 1)[1]
-    assert "Days from receipt to acknowledgement 4 8.4 5" in handling
-    assert "Days from receipt to feedback too few to show 0" in handling
+    assert "Days from receipt to acknowledgement 4 8.4" in handling
+    assert "Days from receipt to feedback too few to show" in handling
     assert "Overdue for acknowledgement < 5" in handling
 
 
@@ -190,6 +268,85 @@ def test_escalations_are_listed_by_label_and_the_ledger_is_checked(
     assert second.label not in text_of(page).split("Escalations sent in this period", 1)[1]
 
 
+def current_context_settings(app):
+    with app.app_context():
+        return current_context().settings
+
+
+def official_record_rows(page) -> dict[str, tuple[str, str]]:
+    """Return outcome -> (count, ledger numbers) of the page's "Official record" table."""
+    body = page.get_data(as_text=True)
+    table = re.search(r'<table class="list official-record">(.*?)</table>', body, re.S).group(1)
+    rows = re.findall(
+        r'<th scope="row">(.*?)</th><td class="num">(\d+)</td>\s*<td>(.*?)</td>', table, re.S
+    )
+    return {html.unescape(k): (n, html.unescape(v)) for k, n, v in rows}
+
+
+def test_the_official_record_section_counts_each_outcome_by_ledger_number(
+    app, new_client, adviser, leader, browser
+):
+    sent = [
+        file_and_escalate(
+            app, new_client, adviser=adviser, leaders=[leader], record=CLAIM if n else NONE
+        )
+        for n in range(6)
+    ]
+    with app.app_context():
+        ids = [find(s).id for s in sent]
+    decide(app, leader, ids[1], RecordDecision.CORRECTED, note=REFERENCE)
+    decide(app, leader, ids[2], RecordDecision.CORRECTED, note=REFERENCE)
+    plan(app, leader, ids[3])
+    plan(app, leader, ids[4])
+    let_pass(app, ids[4])  # a planned correction past its date
+    # ids[5]: contradicts, no response yet; ids[0] contradicts nothing.
+
+    page = browser.get(REPORT, query_string=period(), base_url=BASE_URL)
+
+    assert official_record_rows(page) == {
+        "Awaiting a decision": ("1", "EUPOL-0006"),
+        "Corrected": ("2", "EUPOL-0002, EUPOL-0003"),
+        "Correction planned": ("1", "EUPOL-0004"),
+        "Correction overdue": ("1", "EUPOL-0005"),
+        "Not corrected": ("0", "—"),
+    }
+    assert re.search(
+        r'<tr class="outcome-correction_overdue overdue">', page.get_data(as_text=True)
+    )
+    listed = text_of(page).split("Escalations sent in this period", 1)[1]
+    due = (today() - timedelta(days=1)).strftime("%b %-d, %Y")
+    assert f"Correction overdue (by {due})" in listed
+
+    decide(app, leader, ids[4], RecordDecision.NOT_CORRECTED, note=REASON)
+    with app.app_context():
+        built = build_report(
+            db.session,
+            missions=list(db.session.scalars(select(Mission))),
+            start=today(),
+            end=today(),
+        )
+    assert built.official_record() == {
+        Outcome.AWAITING_DECISION: ["EUPOL-0006"],
+        Outcome.CORRECTED: ["EUPOL-0002", "EUPOL-0003"],
+        Outcome.CORRECTION_PLANNED: ["EUPOL-0004"],
+        Outcome.CORRECTION_OVERDUE: [],
+        Outcome.NOT_CORRECTED: ["EUPOL-0005"],
+    }
+    rows = report_rows(built, generated_at=utcnow())
+    assert ("official_record", "not_corrected", "1") in rows
+    assert ("official_record", "corrected ledger_numbers", "EUPOL-0002 EUPOL-0003") in rows
+    assert ("escalation EUPOL-0001", "official_record", "") in rows
+    assert ("ledger EUPOL Test Mission", "accounted", "1 2 3 4 5 6") in rows
+
+
+def test_the_report_page_shows_the_report_key(app, browser, mission):
+    page = browser.get(REPORT, query_string=period(), base_url=BASE_URL)
+
+    seed = current_context_settings(app).report_key
+    assert public_key(seed) in text_of(page)
+    assert "Download the evaluator's copy (signed, zip)" in text_of(page)
+
+
 def test_the_report_ends_with_the_audit_head_including_its_own_entry(app, browser, mission):
     page = browser.get(REPORT, query_string=period(), base_url=BASE_URL)
 
@@ -210,14 +367,16 @@ def test_csv_export(app, new_client, adviser, leader, browser):
     sent = file_and_escalate(
         app, new_client, adviser=adviser, leaders=[leader], category="safety_security"
     )
+    backdate(app)  # the observations; the escalation was sent today
+    asked = {"start": in_last_month(15).isoformat(), "end": today().isoformat()}
 
-    response = browser.get(f"{REPORT}.csv", query_string=period(), base_url=BASE_URL)
+    response = browser.get(f"{REPORT}.csv", query_string=asked, base_url=BASE_URL)
 
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
-    start, end = period().values()
+    first, last = whole_months(in_last_month(15), today())  # the report covers whole months
     assert response.headers["Content-Disposition"] == (
-        f'attachment; filename="dissent-report-{start}-{end}.csv"'
+        f'attachment; filename="dissent-report-{first}-{last}.csv"'
     )
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
     assert rows[0] == ["section", "key", "value"]
@@ -230,6 +389,11 @@ def test_csv_export(app, new_client, adviser, leader, browser):
     assert [f"escalation {sent.label}", "state", "sent"] in rows
     assert ["ledger EUPOL Test Mission", "missing", "none"] in rows
     assert ["days_to_acknowledge", "median", "too few"] in rows
+    # Counted: the months that have ended; the escalation of this month is listed.
+    assert ["period", "counted_until", in_last_month(1).replace(day=1).isoformat()] not in rows
+    ended = today().replace(day=1) - timedelta(days=1)
+    assert ["period", "counted_until", ended.isoformat()] in rows
+    start, end = asked.values()
     with app.app_context():
         last = db.session.scalar(select(AuditEntry).order_by(AuditEntry.seq.desc()))
     assert (last.action, last.subject) == (audit.Action.REPORT, f"csv all {start}/{end}")

@@ -64,7 +64,8 @@ def test_a_flood_of_logins_is_refused_before_any_derivation(app, filed, monkeypa
     with app.app_context():
         limiter = Refusing()
         ctx = replace(current_context(), limiter=limiter)
-        monkeypatch.setattr(ctx.kdf_gate, "derive", lambda *args: derived.append("derived"))
+        for way in ("derive", "try_derive"):
+            monkeypatch.setattr(ctx.kdf_gate, way, lambda *args: derived.append("derived"))
 
         with pytest.raises(RateLimited) as refused:
             sources.authenticate_source(db.session, ctx, codename=codename)

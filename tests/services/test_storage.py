@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from datetime import UTC, datetime
@@ -27,9 +28,13 @@ def observation_id(app, new_client, mission, make_staff) -> int:
         return db.session.scalar(select(Observation.id).where(Observation.ref == ref))
 
 
+_positions = itertools.count(1)
+
+
 def attachment_row(observation_id: int, blob: storage.PendingBlob, size: int) -> Attachment:
     return Attachment(
         observation_id=observation_id,
+        position=next(_positions),
         sender=Sender.SOURCE,
         blob_name=blob.name,
         stored_size=size,

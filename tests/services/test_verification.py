@@ -10,6 +10,7 @@ from sqlalchemy import update
 from dissent.extensions import current_context, db
 from dissent.models import EscalationVersion, Role, StaffUser
 from dissent.services import escalation
+from dissent.services.official_record import NO_CONTRADICTION
 from dissent.services.verification import (
     SignatureProblem,
     escalations_of,
@@ -29,6 +30,7 @@ from tests.helpers.services import (
 )
 from tests.helpers.staff import adviser_keys
 
+NONE = NO_CONTRADICTION  # what a version escalated by the helpers states about the record
 SUMMARY = "The literacy course was completed by all 40 recruits of the second intake."
 REVISED = "The literacy course was attended by all 40 recruits; 12 completed it."
 
@@ -65,7 +67,7 @@ def tamper(app, escalation_id: int, **values) -> None:
 def check_first(app, escalation_id: int, summary: str = SUMMARY) -> SignatureProblem | None:
     with app.app_context():
         version = find_escalation(escalation_id).versions[0]
-        return verify_version(version, summary, signer=version.author)
+        return verify_version(version, summary, signer=version.author, record=NO_CONTRADICTION)
 
 
 # --- the signed bytes ---------------------------------------------------------------------------
@@ -115,9 +117,9 @@ def test_a_signature_moved_to_another_version_number_does_not_verify(app, advise
     revise(app, adviser, sent, SUMMARY)  # the same text, so only the version number differs
     with app.app_context():
         first, second = find_escalation(sent).versions
-        assert verify_version(second, SUMMARY, signer=second.author) is None
+        assert verify_version(second, SUMMARY, signer=second.author, record=NONE) is None
         second.signature = first.signature
-        assert verify_version(second, SUMMARY, signer=second.author) is (
+        assert verify_version(second, SUMMARY, signer=second.author, record=NONE) is (
             SignatureProblem.BAD_SIGNATURE
         )
         db.session.rollback()
@@ -135,7 +137,7 @@ def test_the_author_is_checked_against_the_recorded_key(app, sent, make_staff):
     other = make_staff(Role.ADVISER)
     with app.app_context():
         version = find_escalation(sent).versions[0]
-        assert verify_version(version, SUMMARY, signer=staff_user(other)) is (
+        assert verify_version(version, SUMMARY, signer=staff_user(other), record=NONE) is (
             SignatureProblem.FOREIGN_KEY
         )
 

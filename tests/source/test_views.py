@@ -18,7 +18,7 @@ from dissent.models import Message, Observation, Role, Source, StaffUser, today
 from dissent.models.mission import DEFAULT_ACK_DAYS, DEFAULT_FEEDBACK_MONTHS
 from dissent.security.session_store import RedisSessionStore
 from dissent.security.sessions import SOURCE_COOKIE
-from dissent.services import accounts, conversation
+from dissent.services import accounts, conversation, submission
 from dissent.services.content import open_document
 from dissent.services.deadlines import add_months
 from dissent.services.submission import WHAT_MAX, WHERE_MAX
@@ -518,7 +518,9 @@ def test_a_form_sent_by_a_browser_without_a_session_is_shown_back_too(
 
     sent = new_client().post("/submit", data=data, base_url=BASE_URL)
 
-    assert sent.status_code == 503
+    # Its token is not this browser's: refused as expired, without asking the store.
+    assert sent.status_code == 400
+    assert EXPIRED in sent.data
     assert TYPED["what"] in page_text(sent)
     assert_nothing_saved(app)
 
@@ -544,11 +546,18 @@ def test_with_the_session_store_down_a_reply_is_shown_back_not_lost(app, client,
 
 
 def test_the_codename_is_shown_even_if_the_session_cannot_be_saved(
-    app, client, new_client, adviser, caplog
+    app, client, new_client, adviser, caplog, monkeypatch
 ):
     outage = StandInOutage(app)
     page = client.get("/submit", base_url=BASE_URL)
-    outage.refuse_writes()  # the store dies between reading the session and saving it
+    filing = submission.submit_observation
+
+    def store_dies_while_filing(*args, **kwargs):
+        # The store dies after the form was taken, before the session is saved.
+        outage.refuse_writes()
+        return filing(*args, **kwargs)
+
+    monkeypatch.setattr(submission, "submit_observation", store_dies_while_filing)
 
     with caplog.at_level(logging.WARNING, logger="dissent"):
         shown = client.post(

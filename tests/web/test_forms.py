@@ -9,12 +9,12 @@ from flask import session
 from wtforms.validators import ValidationError
 
 from dissent.web.forms import (
-    CSRF_SESSION_KEY,
     ChoiceField,
     CsrfForm,
     check_csrf_token,
     choices_from,
     csrf_token,
+    has_control_characters,
     long_text,
     normalize_newlines,
     parse_day,
@@ -148,11 +148,11 @@ def test_a_value_from_the_list_is_accepted_and_coerced(app):
 # --- CSRF token -----------------------------------------------------------------------------
 
 
-def test_the_csrf_token_is_one_value_per_session(app):
+def test_the_csrf_token_is_one_value_per_session_and_stores_nothing(app):
     with app.test_request_context():
         first = csrf_token()
         assert csrf_token() == first
-        assert session[CSRF_SESSION_KEY] == first
+        assert dict(session) == {}  # made from the cookie's key: no record needed
     with app.test_request_context():
         assert csrf_token() != first
 
@@ -165,12 +165,12 @@ def test_a_missing_token_is_refused_as_missing(app):
                 check_csrf_token(submitted)
 
 
-def test_a_token_of_another_session_or_none_yet_is_refused_as_not_matching(app):
+def test_a_token_of_another_session_is_refused_as_not_matching(app):
     with app.test_request_context():
         foreign = csrf_token()
     with app.test_request_context():
         with pytest.raises(ValidationError, match="does not match"):
-            check_csrf_token(foreign)  # this session has no token yet
+            check_csrf_token(foreign)  # before this session showed a form
         own = csrf_token()
         with pytest.raises(ValidationError, match="does not match"):
             check_csrf_token(foreign)
@@ -179,11 +179,34 @@ def test_a_token_of_another_session_or_none_yet_is_refused_as_not_matching(app):
         check_csrf_token(own)
 
 
-def test_a_form_creates_its_token_only_when_the_page_shows_it(app):
+def test_a_form_makes_its_token_only_when_the_page_shows_it(app):
     with app.test_request_context():
         form = CsrfForm()
-        assert CSRF_SESSION_KEY not in session
+        assert not session.bound  # a form answered with a redirect needs no cookie
 
         html = str(form.csrf_token())
 
-        assert session[CSRF_SESSION_KEY] in html
+        assert csrf_token() in html
+        assert session.bound  # the browser is given the cookie the token was made with
+
+
+# --- control characters ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "multiline", "refused"),
+    [
+        ("Kabul, 3 March", False, False),
+        ("tab\tseparated", False, False),
+        ("ünïcödé 中文 😀 \u200b\u202e", False, False),  # format characters are not controls
+        ("two\nlines", False, True),
+        ("two\r\nlines\tand a tab", True, False),
+        ("nul\x00", True, True),
+        ("bell\x07", True, True),
+        ("escape\x1b[2J", True, True),
+        ("delete\x7f", True, True),
+        ("next line\u0085", True, True),
+    ],
+)
+def test_control_characters_are_told_from_typed_text(text, multiline, refused):
+    assert has_control_characters(text, multiline=multiline) is refused

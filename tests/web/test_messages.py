@@ -3,16 +3,20 @@ English and Dutch, and lands next to the field it concerns."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from flask_babel import force_locale
 
 from dissent.services import attachments
+from dissent.services.budget import Budget, BudgetReached
 from dissent.services.errors import (
     AlreadyDone,
     ChangedMeanwhile,
     ConsentProblem,
     ConsentRefused,
     InvalidInput,
+    KdfBusy,
     Limit,
     NotAcknowledged,
     ObservationClosed,
@@ -52,7 +56,9 @@ def examples(kind: type[ServiceError]) -> list[ServiceError]:
     if issubclass(kind, InvalidInput):
         return [kind("text", problem, limit=10) for problem in Problem]
     if issubclass(kind, RateLimited):
-        return [kind(limit) for limit in Limit]
+        return [kind(limit) for limit in Limit] + [kind(Limit.STAFF_LOGIN, retry_after=90)]
+    if issubclass(kind, KdfBusy):
+        return [kind(retry_after=2)]
     if issubclass(kind, WeakPassword):
         return [kind(reason) for reason in (kind.TOO_SHORT, kind.TOO_LONG, kind.TOO_GUESSABLE)]
     if issubclass(kind, ConsentRefused):
@@ -65,6 +71,8 @@ def examples(kind: type[ServiceError]) -> list[ServiceError]:
         return [kind(Refused.DECISION), kind(Refused.ACKNOWLEDGEMENT)]
     if kind is ChangedMeanwhile:
         return [kind("NS3F-29QZ")]
+    if kind is BudgetReached:
+        return [kind(budget, retry_at=datetime(2027, 1, 15, 9, tzinfo=UTC)) for budget in Budget]
     if issubclass(kind, attachments.AttachmentTooLarge):
         return [kind(attachments.MAX_ATTACHMENT_BYTES), kind(1024)]
     return [kind()]

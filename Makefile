@@ -27,14 +27,18 @@ demo: install
 
 # System tools the tests use: Debian's `age` (interoperability), `chromium`
 # (browser tests, driven by Playwright; Playwright's own browser download cannot work
-# here) and `zbarimg` from zbar-tools (reads back the enrolment QR code). Installed
-# with apt-get when we are root; otherwise we say what is missing.
+# here), `zbarimg` from zbar-tools (reads back the enrolment QR code), and nginx with
+# its headers-more module and tor (tests/test_deploy.py checks deploy/ with them).
+# Installed with apt-get when we are root; otherwise we say what is missing.
 system-deps:
 	@missing=""; \
 	command -v age >/dev/null 2>&1 || missing="$$missing age"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v zbarimg >/dev/null 2>&1 || missing="$$missing zbar-tools"; \
 	command -v pg_restore >/dev/null 2>&1 || missing="$$missing postgresql-client"; \
+	[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || missing="$$missing nginx"; \
+	[ -e /usr/lib/nginx/modules/ngx_http_headers_more_filter_module.so ] || missing="$$missing libnginx-mod-http-headers-more-filter"; \
+	[ -x /usr/sbin/tor ] || command -v tor >/dev/null 2>&1 || missing="$$missing tor"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	  else echo "please install:$$missing (sudo apt-get install$$missing)"; fi; \

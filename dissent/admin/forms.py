@@ -27,7 +27,9 @@ class AccountForm(CsrfForm):
 
     username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)])
     role = SelectField(_l("Role"), choices=choices_from(ROLE_LABELS), validators=[DataRequired()])
-    missions = SelectMultipleField(_l("Missions"), coerce=str)
+    # Its own id: "missions" is the page's section of missions (a label for it would
+    # point at the section, leaving the list unnamed).
+    missions = SelectMultipleField(_l("Missions"), coerce=str, id="account-missions")
 
 
 class AccountActionForm(CsrfForm):

@@ -40,6 +40,7 @@ from ..services.errors import (
 from ..services.official_record import RecordClaim
 from ..services.verification import escalations_of, summary_hash
 from ..web import keys as web_keys
+from ..web.errors import kept_on_outage
 from ..web.forms import seen_revision
 from ..web.labels import CATEGORY_LABELS, ROLE_LABELS
 from ..web.messages import message_for, show_on
@@ -213,6 +214,7 @@ def _changed_meanwhile(
 
 @bp.route("/o/<ref>/reply", methods=["POST"])
 @allow(Access.ADVISER)
+@kept_on_outage(ReplyForm, "text")
 def reply(ref: str) -> ResponseReturnValue:
     """Send a message to the source."""
     return _post_text(ref, ReplyForm(), conversation.post_adviser_message, anchor="thread")
@@ -307,6 +309,7 @@ def update_triage(ref: str) -> ResponseReturnValue:
 
 @bp.route("/o/<ref>/notes", methods=["POST"])
 @allow(Access.ADVISER)
+@kept_on_outage(NoteForm, "text", prefix=NOTE_PREFIX)
 def add_note(ref: str) -> ResponseReturnValue:
     """Add an internal note."""
     return _post_text(ref, NoteForm(prefix=NOTE_PREFIX), triage.add_note, anchor="history")
@@ -314,6 +317,7 @@ def add_note(ref: str) -> ResponseReturnValue:
 
 @bp.route("/o/<ref>/summary", methods=["POST"])
 @allow(Access.ADVISER)
+@kept_on_outage(SummaryForm, "summary", "record_title", "record_period")
 def summary(ref: str) -> ResponseReturnValue:
     """Check a summary for identifiers, propose it to the source, or escalate it."""
     found = find_observation(ref)
@@ -378,6 +382,7 @@ def summary(ref: str) -> ResponseReturnValue:
 
 @bp.route("/o/<ref>/escalations/<int:escalation_id>/revise", methods=["POST"])
 @allow(Access.ADVISER)
+@kept_on_outage(SummaryForm, "summary", "record_title", "record_period")
 def revise(ref: str, escalation_id: int) -> ResponseReturnValue:
     """Add a corrected version of an escalated summary (shown flagged first, like any)."""
     found = find_observation(ref)
@@ -425,6 +430,7 @@ def revise(ref: str, escalation_id: int) -> ResponseReturnValue:
 
 @bp.route("/o/<ref>/feedback", methods=["POST"])
 @allow(Access.ADVISER)
+@kept_on_outage(FeedbackForm, "text", prefix=FEEDBACK_PREFIX)
 def feedback(ref: str) -> ResponseReturnValue:
     """Tell the source what was done; this meets the feedback deadline."""
     return _post_text(
@@ -434,6 +440,7 @@ def feedback(ref: str) -> ResponseReturnValue:
 
 @bp.route("/names/<slug>", methods=["GET", "POST"], endpoint="names")
 @allow(Access.ADVISER)
+@kept_on_outage(NamesForm, "names")
 def names_list(slug: str) -> ResponseReturnValue:
     """Edit the mission's list of names that the summary editor flags."""
     staff = current_staff()

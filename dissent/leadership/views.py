@@ -7,6 +7,7 @@ from datetime import datetime
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from ..extensions import current_context, db
@@ -15,6 +16,7 @@ from ..security.identity import current_identity, current_staff
 from ..security.policy import Access, allow
 from ..services import audit, confirmation, leadership, official_record
 from ..services.charts import bar_chart
+from ..services.deadlines import response_due
 from ..services.errors import AlreadyDone, ChangedMeanwhile, InvalidInput, NotFound
 from ..services.evaluator import copy_zip, evaluator_copy, public_key
 from ..services.leadership import RESPONSE_MAX
@@ -29,6 +31,7 @@ from ..services.report import (
     report_csv,
 )
 from ..services.verification import open_versions
+from ..web.errors import kept_on_outage
 from ..web.forms import seen_revision
 from ..web.labels import (
     CATEGORY_LABELS,
@@ -40,6 +43,7 @@ from ..web.labels import (
     STATE_LABELS,
 )
 from ..web.messages import show_on
+from ..web.spreadsheet import escalations_csv
 from .forms import AcknowledgeForm, ReportForm, ResponseForm
 
 bp = Blueprint("leadership", __name__, url_prefix="/leadership")
@@ -99,6 +103,8 @@ def _page(
         tampered=any(not v.verified for v in versions),
         responses=leadership.open_responses(escalation, identity),
         record=official_record.outcome(escalation, on=today()),
+        respond_by=response_due(escalation),
+        response_late=leadership.response_late(escalation, on=today()),
         correction_due=official_record.correction_due(escalation),
         ack_form=ack_form or AcknowledgeForm(),
         response_form=form,
@@ -154,6 +160,7 @@ def acknowledge(slug: str, number: int) -> ResponseReturnValue:
 
 @bp.route("/e/<slug>/<int:number>/respond", methods=["POST"])
 @allow(Access.LEADERSHIP)
+@kept_on_outage(ResponseForm, "text", "record_note")
 def respond(slug: str, number: int) -> ResponseReturnValue:
     """Record a response: action taken, action planned (with a date), or declined."""
     found = _escalation(slug, number)
@@ -298,6 +305,24 @@ def report_csv_download() -> ResponseReturnValue:
     name = f"dissent-report-{built.start.isoformat()}-{built.end.isoformat()}.csv"
     return Response(
         report_csv(built, generated_at=generated_at),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@bp.route("/report/escalations.csv")
+@allow(Access.LEADERSHIP)
+def report_table_download() -> ResponseReturnValue:
+    """Return the period's escalations as a table for a spreadsheet in the reader's
+    language (one row per escalation), as a download."""
+    staff = current_staff()
+    form = _form(staff)
+    if not form.validate():
+        return render_template("leadership/report.html", form=form, report=None), 400
+    built, _generated_at = _build(staff, form, kind="table")
+    name = f"escalations-{built.start.isoformat()}-{built.end.isoformat()}.csv"
+    return Response(
+        escalations_csv(built, language=str(get_locale())),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

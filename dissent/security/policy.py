@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from flask import abort, current_app, redirect, request, session, url_for
+from werkzeug.exceptions import Unauthorized
 from werkzeug.wrappers import Response
 
 from ..extensions import db
@@ -78,6 +79,23 @@ def current_principal() -> Principal:
     )
 
 
+class SessionEnded(Unauthorized):
+    """A form was sent to a page that needs a login the session no longer holds (it
+    ended, or the visitor logged out in another tab): nothing was done. The error page
+    says so and shows back what was typed (``web.errors``), where a redirect to the
+    login page would drop it without a word (issue 12, item 2)."""
+
+    def __init__(self, login_endpoint: str) -> None:
+        super().__init__()
+        self.login_endpoint = login_endpoint
+
+
+def _to_login(endpoint: str) -> Response:
+    if request.method == "POST":
+        raise SessionEnded(endpoint)
+    return redirect(url_for(endpoint))
+
+
 def _staff_active(staff_id: int) -> bool:
     user = db.session.get(StaffUser, staff_id)
     return user is not None and user.active
@@ -97,14 +115,14 @@ def enforce() -> Response | None:
     principal = current_principal()
     if rule is Access.SOURCE:
         if principal.source_id is None:
-            return redirect(url_for("source.login"))
+            return _to_login("source.login")
         return None
     if rule is Access.STAFF_PENDING:
         if principal.staff_pending_id is None:
-            return redirect(url_for("staff.login"))
+            return _to_login("staff.login")
         return None
     if principal.staff_id is None or principal.role is None:
-        return redirect(url_for("staff.login"))
+        return _to_login("staff.login")
     if not _staff_active(principal.staff_id):
         # Deactivation takes effect at the next request, not at the next login.
         session.end()  # type: ignore[attr-defined]

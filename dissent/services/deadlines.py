@@ -6,7 +6,7 @@ from __future__ import annotations
 import calendar
 from datetime import date, timedelta
 
-from ..models import Mission, Observation, State
+from ..models import Escalation, Mission, Observation, State
 
 
 def ack_due(observation: Observation, mission: Mission) -> date:
@@ -37,3 +37,13 @@ def feedback_due(observation: Observation, mission: Mission) -> date:
 def ack_overdue(observation: Observation, mission: Mission, *, on: date) -> bool:
     """Return whether acknowledgement is late on day ``on``."""
     return observation.state is State.RECEIVED and on > ack_due(observation, mission)
+
+
+def response_due(escalation: Escalation) -> date:
+    """Return the day by which leadership should respond to an escalation.
+
+    The law sets no separate deadline for leadership: the source must hear what was
+    done by the feedback deadline (:func:`feedback_due`), and leadership's response is
+    what the adviser passes on, so it is due by that same day.
+    """
+    return feedback_due(escalation.observation, escalation.mission)

@@ -24,6 +24,7 @@ from ..models import (
 from . import audit
 from .content import open_document, seal_document
 from .context import ServiceContext
+from .deadlines import response_due
 from .errors import (
     AlreadyDone,
     ChangedMeanwhile,
@@ -60,6 +61,8 @@ class LeaderLine:
     age_days: int  # whole days since it was sent
     latest: Response | None
     record: Outcome | None = None  # where the official record stands, if contradicted
+    respond_by: date | None = None  # the day leadership's response is due (deadlines)
+    response_late: bool = False  # not yet answered, and that day has passed
 
     @property
     def waiting(self) -> bool:
@@ -68,6 +71,11 @@ class LeaderLine:
             self.escalation.state is not EscalationState.RESPONDED
             or self.record is Outcome.CORRECTION_OVERDUE
         )
+
+
+def response_late(escalation: Escalation, *, on: date) -> bool:
+    """Return whether leadership's response is past its day on ``on`` (none recorded)."""
+    return escalation.state is not EscalationState.RESPONDED and on > response_due(escalation)
 
 
 def leader_list(session: Session, staff: StaffUser, *, on: date) -> list[LeaderLine]:
@@ -79,6 +87,8 @@ def leader_list(session: Session, staff: StaffUser, *, on: date) -> list[LeaderL
             age_days=max(0, (on - escalation.created_at.date()).days),
             latest=escalation.responses[-1] if escalation.responses else None,
             record=outcome(escalation, on=on),
+            respond_by=response_due(escalation),
+            response_late=response_late(escalation, on=on),
         )
         for escalation in escalations_for_leader(session, staff)
     ]

@@ -23,14 +23,24 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import psycopg
 import redis
 import sqlalchemy.exc
-from flask import Flask, Response, current_app, has_request_context, render_template, request
+from flask import (
+    Flask,
+    Response,
+    current_app,
+    has_request_context,
+    render_template,
+    request,
+    url_for,
+)
 from flask.globals import request_ctx
 from flask.typing import ResponseReturnValue
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_wtf import FlaskForm
 from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
 from wtforms import Field
 
+from ..security.policy import SessionEnded
 from ..security.session_store import SessionStoreUnavailable
 from ..security.sessions import ServerSession
 
@@ -116,16 +126,18 @@ def report(exc: BaseException, *, survived: bool = False) -> str:
 # --- what the busy page shows back -------------------------------------------------------------
 
 
-def kept_on_outage(form: type[FlaskForm], *fields: str) -> Callable[[F], F]:
-    """Mark a view whose posted ``fields`` of ``form`` the busy page shows back.
+def kept_on_outage(form: type[FlaskForm], *fields: str, prefix: str = "") -> Callable[[F], F]:
+    """Mark a view whose posted ``fields`` of ``form`` (made with ``prefix``) the busy
+    page and the "session ended" page show back.
 
-    If the session store is down when the form arrives, the visitor's text is echoed
-    into that page (only there: it is neither stored nor logged) to copy and send later.
-    Name only what a person typed: never a password, a codename or a token.
+    If the session store is down when the form arrives, or the session has ended, the
+    visitor's text is echoed into that page (only there: it is neither stored nor
+    logged, and the page is never cached) to copy and send later. Name only what a
+    person typed: never a password, a codename or a token.
     """
 
     def decorate(view: F) -> F:
-        setattr(view, _KEPT_FIELDS, (form, fields))
+        setattr(view, _KEPT_FIELDS, (form, fields, prefix))
         return view
 
     return decorate
@@ -137,13 +149,13 @@ def _typed_fields() -> list[Field]:
     if request.method != "POST" or request.endpoint is None:
         return []
     view = current_app.view_functions.get(request.endpoint)
-    kept: tuple[type[FlaskForm], tuple[str, ...]] | None = getattr(view, _KEPT_FIELDS, None)
+    kept: tuple[type[FlaskForm], tuple[str, ...], str] | None = getattr(view, _KEPT_FIELDS, None)
     if kept is None:
         return []
-    form_class, names = kept
+    form_class, names, prefix = kept
     try:
         # No CSRF check and no session: the form is only read back, never acted on.
-        form = form_class(formdata=request.form, meta={"csrf": False})
+        form = form_class(formdata=request.form, prefix=prefix, meta={"csrf": False})
     except Exception:  # an unreadable body: nothing to show back
         return []
     return [form[name] for name in names if str(form[name].data or "").strip()]
@@ -153,16 +165,22 @@ def _typed_fields() -> list[Field]:
 
 
 def _render(
-    code: int, *, error_id: str | None = None, typed: Iterable[Field] = ()
+    code: int,
+    *,
+    error_id: str | None = None,
+    typed: Iterable[Field] = (),
+    message: str | None = None,
+    login_url: str | None = None,
 ) -> tuple[str, int, dict[str, str]]:
     headers = {"Retry-After": str(RETRY_AFTER_S)} if code == ServiceUnavailable.code else {}
     try:
         page = render_template(
             "error.html",
             code=code,
-            message=MESSAGES.get(code, MESSAGES[400]),
+            message=message or MESSAGES.get(code, MESSAGES[400]),
             error_id=error_id,
             typed=list(typed),
+            login_url=login_url,
         )
     except Exception:  # the error page itself failed: answer plainly, reveal nothing
         logger.error("error page for %d could not be rendered", code)
@@ -215,6 +233,8 @@ def error_page(exc: Exception) -> ResponseReturnValue:
     """Return the page for ``exc``: its own for an HTTP error; "busy" (with what was
     typed) for a session store outage; otherwise "something went wrong". Both of the
     latter are logged and carry the error id."""
+    if isinstance(exc, SessionEnded):
+        return _session_ended(exc)
     if isinstance(exc, HTTPException):
         return _render(exc.code or InternalServerError.code)
     error_id = report(exc)
@@ -223,6 +243,34 @@ def error_page(exc: Exception) -> ResponseReturnValue:
         return _render(code, error_id=error_id)
     # Nothing was stored: show back what was typed, to be sent again later.
     return _render(code, error_id=error_id, typed=_typed_fields())
+
+
+def _session_ended(exc: SessionEnded) -> tuple[str, int, dict[str, str]]:
+    """Return the page for a form sent after its session ended: nothing was done, here
+    is what was typed (the fields its view keeps, never a password or codename)."""
+    settings = current_app.extensions["dissent.settings"]
+    staff = exc.login_endpoint.startswith("staff.")
+    minutes = settings.staff_idle_minutes if staff else settings.source_idle_minutes
+    typed = _typed_fields()
+    if typed:
+        message = ngettext(
+            "Your session ended after %(num)d minute without activity, so nothing was saved. "
+            "What you typed is below: copy it, log in again, and paste it into the form.",
+            "Your session ended after %(num)d minutes without activity, so nothing was saved. "
+            "What you typed is below: copy it, log in again, and paste it into the form.",
+            minutes,
+        )
+    else:
+        message = ngettext(
+            "Your session ended after %(num)d minute without activity, so nothing was done "
+            "and nothing was saved. Log in again and try once more.",
+            "Your session ended after %(num)d minutes without activity, so nothing was done "
+            "and nothing was saved. Log in again and try once more.",
+            minutes,
+        )
+    return _render(
+        exc.code or 401, typed=typed, message=message, login_url=url_for(exc.login_endpoint)
+    )
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -3,11 +3,13 @@ the upload limits, the CSRF token and the language switch."""
 
 from __future__ import annotations
 
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 from flask_babel import format_date, format_datetime, format_decimal, format_number, get_locale
 from flask_babel import gettext as _
 
+from ..security.sessions import is_staff_path
 from ..services import attachments
+from .error_summary import page_errors
 from .forms import csrf_token
 from .i18n import LANGUAGE_NAMES
 
@@ -41,6 +43,14 @@ def site_name() -> str:
     return configured or str(_("Confidential channel"))
 
 
+def idle_minutes() -> int:
+    """Return after how many idle minutes the session of this page's interface ends
+    (staff or source), as configured: pages say it before it runs out (WCAG 2.2.1)."""
+    settings = current_app.extensions["dissent.settings"]
+    staff = is_staff_path(request.path)
+    return int(settings.staff_idle_minutes if staff else settings.source_idle_minutes)
+
+
 def install_template_helpers(app: Flask) -> None:
     """Make the helpers above available in every template of ``app``."""
     app.jinja_env.globals.update(
@@ -49,6 +59,8 @@ def install_template_helpers(app: Flask) -> None:
         languages=LANGUAGE_NAMES,
         attachment_limits=attachment_limits,
         site_name=site_name,
+        page_errors=page_errors,
+        idle_minutes=idle_minutes,
     )
     app.jinja_env.filters.update(
         format_date=format_date,

@@ -120,6 +120,11 @@ def classify(response) -> str:
         return "error"
     if response.status_code == 403:
         return "forbidden"
+    if response.status_code == 401:
+        # A form sent without the login it needs: the "session ended" page, which
+        # links the login page (and shows back what was typed).
+        link = re.search(rb'<a class="login-again" href="([^"]+)"', response.data)
+        return "login:" + link.group(1).decode() if link else "error"
     if response.status_code in REDIRECTS:
         target = urlsplit(response.headers["Location"])
         # A refusal sends to the bare login page; a logout's goodbye carries a query.

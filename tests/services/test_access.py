@@ -86,8 +86,11 @@ def unreadable_by(app, login) -> list[str]:
 
 
 def test_a_later_adviser_reads_everything_once_a_colleague_grants_it(
-    app, new_client, first, make_staff, recovery_identity
+    app, new_client, first, make_staff, recovery_identity, monkeypatch
 ):
+    # One step must do it all: on a loaded machine the step's time budget could end it
+    # early (test_a_large_mission_is_granted_in_steps covers that).
+    monkeypatch.setattr(access, "STEP_SECONDS", 600.0)
     # A mission with a history: an observation with a message, an acknowledgement, a
     # note, an attachment, the mission's list of names, and an escalated summary with
     # a leadership response.
@@ -188,6 +191,7 @@ def test_a_later_adviser_reads_everything_once_a_colleague_grants_it(
 
 def test_a_large_mission_is_granted_in_steps(app, new_client, first, make_staff, monkeypatch):
     monkeypatch.setattr(access, "STEP_OBSERVATIONS", 2)
+    monkeypatch.setattr(access, "STEP_SECONDS", 600.0)  # steps end by count, not by time
     for n in range(5):
         submit_observation(new_client(), what=f"{WHAT} number {n}")
     later = make_staff(Role.ADVISER, username="later")
@@ -402,6 +406,7 @@ def test_an_adviser_whose_key_does_not_open_a_file_is_put_on_the_waiting_list(
 
 def test_every_step_of_a_grant_is_audited(app, new_client, first, make_staff, monkeypatch):
     monkeypatch.setattr(access, "STEP_OBSERVATIONS", 1)
+    monkeypatch.setattr(access, "STEP_SECONDS", 600.0)  # steps end by count, not by time
     for n in range(2):
         submit_observation(new_client(), what=f"{WHAT} {n}")
     make_staff(Role.ADVISER, username="later")

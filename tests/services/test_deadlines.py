@@ -101,3 +101,16 @@ def test_the_inbox_puts_overdue_first_with_a_controlled_clock(
     assert refs[0] == "OLDD-0001"
     assert "OLDD-0001" in overdue
     assert page.overdue_count == (2 if days_late > 7 else 1)
+
+
+def test_leaderships_response_is_due_by_the_sources_feedback_day():
+    from dissent.models import Escalation
+    from dissent.services.deadlines import response_due
+
+    observation, mission = case(
+        date(2027, 1, 10), acknowledged=date(2027, 1, 31), state=State.ACKNOWLEDGED
+    )
+    escalation = Escalation(observation=observation, mission=mission, ledger_number=1)
+
+    # Three calendar months after the acknowledgement: the day the source must hear.
+    assert response_due(escalation) == date(2027, 4, 30) == feedback_due(observation, mission)

@@ -14,6 +14,7 @@ from tests.helpers.browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
     TIMEOUT_MS,
+    VIEWS,
     LiveServer,
     Screenshots,
 )
@@ -60,3 +61,29 @@ def shot(request) -> Screenshots:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     return Screenshots(folder)
+
+
+@pytest.fixture(params=["en", "nl"])
+def language(request) -> str:
+    """Each test that takes it runs in English and in Dutch."""
+    return request.param
+
+
+@pytest.fixture(params=sorted(VIEWS))
+def view(request) -> str:
+    """Each test that takes it runs on a phone and on a desktop."""
+    return request.param
+
+
+@pytest.fixture
+def localized_page(browser, live_server, language, view):
+    """A page in ``language`` on ``view``, JavaScript off."""
+    context = browser.new_context(
+        base_url=live_server.base_url,
+        java_script_enabled=False,
+        locale="nl-NL" if language == "nl" else "en-GB",
+        viewport=VIEWS[view],
+    )
+    context.set_default_timeout(TIMEOUT_MS)
+    yield context.new_page()
+    context.close()

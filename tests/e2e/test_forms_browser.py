@@ -18,36 +18,17 @@ from flask_babel import gettext as _
 from playwright.sync_api import expect
 
 from dissent.models import utcnow
-from tests.helpers.browser import BROWSER_MARKS, TIMEOUT_MS, staff_login
+from tests.helpers.browser import BROWSER_MARKS, staff_login
 from tests.helpers.casework import file_and_escalate
 
 pytestmark = BROWSER_MARKS
 
-VIEWS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 900}}
 TYPED = "After the timeout: the fuel log was rewritten before the audit."
 
 
-@pytest.fixture(params=["en", "nl"])
-def language(request) -> str:
-    return request.param
-
-
-@pytest.fixture(params=sorted(VIEWS))
-def view(request) -> str:
-    return request.param
-
-
 @pytest.fixture
-def page(browser, live_server, language, view):
-    context = browser.new_context(
-        base_url=live_server.base_url,
-        java_script_enabled=False,
-        locale="nl-NL" if language == "nl" else "en-GB",
-        viewport=VIEWS[view],
-    )
-    context.set_default_timeout(TIMEOUT_MS)
-    yield context.new_page()
-    context.close()
+def page(localized_page):
+    return localized_page
 
 
 @pytest.fixture

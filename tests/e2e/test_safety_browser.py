@@ -13,11 +13,10 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.helpers.browser import BROWSER_MARKS, SOURCE_COOKIE, TIMEOUT_MS
+from tests.helpers.browser import BROWSER_MARKS, SOURCE_COOKIE, VIEWS
 
 pytestmark = BROWSER_MARKS
 
-VIEWS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 900}}
 WORDS = {
     "en": {
         "name": "Confidential channel",
@@ -32,27 +31,9 @@ WORDS = {
 }
 
 
-@pytest.fixture(params=["en", "nl"])
-def language(request) -> str:
-    return request.param
-
-
-@pytest.fixture(params=sorted(VIEWS))
-def view(request) -> str:
-    return request.param
-
-
 @pytest.fixture
-def page(browser, live_server, language, view):
-    context = browser.new_context(
-        base_url=live_server.base_url,
-        java_script_enabled=False,
-        locale="nl-NL" if language == "nl" else "en-GB",
-        viewport=VIEWS[view],
-    )
-    context.set_default_timeout(TIMEOUT_MS)
-    yield context.new_page()
-    context.close()
+def page(localized_page):
+    return localized_page
 
 
 def assert_quick_exit_comes_first(page: Page, words: dict[str, str], view: str) -> None:

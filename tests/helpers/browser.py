@@ -29,6 +29,8 @@ SOURCE_COOKIE = "__Host-dissent-source"
 STAFF_COOKIE = "__Host-dissent-staff"
 # Generous for a slow CI machine, short enough that a broken flow fails in seconds.
 TIMEOUT_MS = 10_000
+# The screens the phone-and-desktop browser tests run on.
+VIEWS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 900}}
 
 BROWSER_MARKS = [
     pytest.mark.browser,

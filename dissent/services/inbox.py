@@ -36,6 +36,11 @@ class Inbox:
     overdue_count: int
     total: int
 
+    @property
+    def pages(self) -> int:
+        """Return how many pages the inbox has (at least one)."""
+        return max(1, -(-self.total // PAGE_SIZE))
+
 
 def _missions(session: Session, staff: StaffUser) -> list[Mission]:
     return list(

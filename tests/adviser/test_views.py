@@ -19,7 +19,7 @@ from dissent.models import (
     State,
     today,
 )
-from dissent.services import accounts, triage
+from dissent.services import accounts, inbox, triage
 from dissent.services.conversation import MESSAGE_MAX
 from dissent.services.errors import InvalidInput, Problem
 from tests.helpers.casework import file_and_acknowledge, file_and_escalate, find, post_summary, refs
@@ -115,6 +115,21 @@ def test_overdue_first_then_newest(app, new_client, staff):
     first_row = re.search(rb'<tr([^>]*)>\s*<td[^>]*><a href="/adviser/o/', inbox.data)
     assert first_row and b"overdue" in first_row.group(1)
     assert inbox.data.count(b"<strong>overdue</strong>") == 1
+
+
+def test_the_last_page_of_the_inbox_offers_no_next_page(app, new_client, staff, monkeypatch):
+    monkeypatch.setattr(inbox, "PAGE_SIZE", 2)
+    for n in range(3):
+        submit_observation(new_client(), what=f"Fuel was sold on, case {n}.")
+
+    first = staff.get("/adviser/", base_url=BASE_URL)
+    last = staff.get("/adviser/?page=2", base_url=BASE_URL)
+
+    assert b"page=2" in first.data and b">Next<" in first.data
+    assert b"Page 1 of 2" in first.data
+    assert len(inbox_refs(last)) == 1
+    assert b">Next<" not in last.data and b">Previous<" in last.data
+    assert b"Page 2 of 2" in last.data
 
 
 def test_an_acknowledged_observation_is_no_longer_overdue(app, new_client, staff):

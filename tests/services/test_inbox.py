@@ -108,6 +108,11 @@ def test_pages_split_the_inbox_and_keep_the_order_and_counts(app, mission, advis
     assert refs(first) + refs(second) == [late, newest, middle, oldest]
     assert len(refs(first)) == 2 and refs(third) == []
     assert all((p.total, p.overdue_count) == (4, 1) for p in (first, second, third))
+    assert first.pages == 2
+
+
+def test_an_empty_inbox_has_one_page(app, mission, adviser):
+    assert page_of(app, adviser, 1).pages == 1
 
 
 @pytest.mark.parametrize("page", [0, -3])

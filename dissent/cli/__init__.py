@@ -17,6 +17,7 @@ from .manage import db_group, mission, totp, user
 from .purge import purge
 from .recovery import recovery
 from .report import report
+from .storage import storage
 
 
 def _create_app() -> object:
@@ -78,6 +79,7 @@ for command in (
     restore,
     purge,
     doctor,
+    storage,
 ):
     cli.add_command(command)
 # The documented name is `dissent decrypt`; it is also `dissent age decrypt`, next to

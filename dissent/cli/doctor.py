@@ -22,13 +22,16 @@ def doctor(fix: bool) -> None:
     configured, and the free disk space. Exits 1 when a problem is left, 0 otherwise.
     """
     from ..extensions import current_context, db
-    from ..services.doctor import examine, remove_leftovers
+    from ..services.doctor import Finding, examine, remove_leftovers
 
     settings = current_context().settings
     findings = examine(db.session, db.engine(current_app), settings)
     for finding in findings:
         click.echo(finding.line)
-    removed = remove_leftovers(settings, findings) if fix else []
+    removed: list[Finding] = []
+    if fix:
+        with db.unit():
+            removed = remove_leftovers(settings, findings, db.session)
     for finding in removed:
         click.echo(f"removed {finding.leftover}")
     if [finding for finding in findings if finding not in removed]:

@@ -1,6 +1,6 @@
 """Typed SQLAlchemy 2 models. Models hold invariants and do no I/O."""
 
-from .attachment import Attachment
+from .attachment import Attachment, BlobChunk
 from .audit import AuditEntry, AuditHead
 from .base import Base, today, utcnow
 from .escalation import (
@@ -36,6 +36,7 @@ __all__ = [
     "AuditEntry",
     "AuditHead",
     "Base",
+    "BlobChunk",
     "Category",
     "Consent",
     "Enrolment",

@@ -38,3 +38,18 @@ class Attachment(Base):
     stored_size: Mapped[int] = mapped_column(BigInteger)
     # Encrypted JSON: original file name, type, size, whether metadata was removed.
     meta: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class BlobChunk(Base):
+    """A piece of a blob's ciphertext, where the database is PostgreSQL.
+
+    There the blob named by an :class:`Attachment` is its chunks in ``seq`` order, written
+    in the transaction that adds the record (``services/storage.py``). On SQLite the blob is
+    a file beside the database and this table stays empty.
+    """
+
+    __tablename__ = "blob_chunk"
+
+    blob_name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    data: Mapped[bytes] = mapped_column(LargeBinary)

@@ -50,7 +50,7 @@ from .context import ServiceContext
 from .errors import GranteeUnavailable, NotFound
 from .keyring import Ciphertext, mission_kinds, observation_kinds, records_of
 from .locks import lock_mission
-from .storage import BlobMissing, new_blob, open_blob
+from .storage import BlobMissing, new_blob, open_blob, store
 
 log = logging.getLogger(__name__)
 
@@ -336,7 +336,7 @@ class _Adder:
         are all kept, so the new file serves whether or not the transaction commits."""
         name = getattr(record, kind.column.key)
         try:
-            source = open_blob(self._ctx.settings, name)
+            source = open_blob(self._session, self._ctx.settings, name)
         except BlobMissing:
             self._skip(f"{kind.kind} file {name}", "missing from the blob folder")
             return
@@ -347,7 +347,7 @@ class _Adder:
                 add_recipients_stream(
                     source, pending.file, identities=self._identities, recipients=self._recipients
                 )
-            size = pending.publish()
+            size = store(self._session, pending)
         except DecryptionError:
             pending.discard()
             self.unopened += 1

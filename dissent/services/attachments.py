@@ -444,7 +444,7 @@ def open_download(
         meta = open_document(attachment.meta, identities=[identity])
     except DecryptionError as exc:
         raise AttachmentUnreadable from exc
-    handle = open_blob(ctx.settings, attachment.blob_name)
+    handle = open_blob(session, ctx.settings, attachment.blob_name)
     try:
         chunks = iter_decrypt(handle, identities=[identity], padded=True)
         first = next(chunks, b"")

@@ -42,7 +42,7 @@ from sqlalchemy.orm import Session
 
 from ..config import INSTANCE_FILE, ConfigError, Settings, load_settings, read_instance_file
 from ..database import make_engine
-from ..models import today
+from ..models import BlobChunk, today
 from . import audit
 from .keyring import file_kinds
 from .storage import BLOB_DIR, fsync_dir
@@ -203,7 +203,9 @@ def _create_backup(settings: Settings, archive: Path) -> BackupSummary:
         raise BackupError(f"{instance_file} is missing; a backup without it cannot be used")
     _check_secrets_are_in_the_file(settings)
     with tempfile.TemporaryDirectory(prefix=".dissent-backup-", dir=archive.parent) as work:
-        copy, names, observations, revision = _copy_database(settings.database_url, Path(work))
+        copy, names, chunked, observations, revision = _copy_database(
+            settings.database_url, Path(work)
+        )
         blobs = settings.instance_path / BLOB_DIR
         odd = [name for name in names if not _BLOB_NAME.fullmatch(name)]
         if odd:
@@ -233,29 +235,30 @@ def _create_backup(settings: Settings, archive: Path) -> BackupSummary:
                 "created_on": today().isoformat(),
                 "revision": revision,
                 "observations": observations,
-                "attachments": len(names),
+                "attachments": len(names) + chunked,
                 "members": hashes,
                 # Sizes let a restore refuse a too-large member, or a full disk, before
                 # writing anything (archives without them are still restored).
                 "sizes": sizes,
             }
             _add_bytes(tar, MANIFEST, (json.dumps(manifest) + "\n").encode())
-    return BackupSummary(archive, observations, len(names), revision)
+    return BackupSummary(archive, observations, len(names) + chunked, revision)
 
 
-def _copy_database(url: str, work: Path) -> tuple[Path, list[str], int, str]:
+def _copy_database(url: str, work: Path) -> tuple[Path, list[str], int, int, str]:
     """Copy the live database at ``url`` consistently into ``work``; return the copy, the
     blob files it names, its number of observations and its schema revision."""
     if _backend(url) == "postgresql":
         copy = work / PG_DUMP
         with _exported_snapshot(url) as (connection, snapshot):
-            names, observations, revision = _contents_of(connection)
+            names, chunked, observations, revision = _contents_of(connection)
             _dump(url, snapshot, copy)
     else:
         copy = work / DATABASE
         _snapshot(Path(str(make_url(url).database)), copy)
         names, observations, revision = _contents(copy)
-    return copy, names, observations, revision
+        chunked = 0  # SQLite keeps every blob as a file
+    return copy, names, chunked, observations, revision
 
 
 def _snapshot(database: Path, target: Path) -> None:
@@ -382,22 +385,33 @@ def _exported_snapshot(url: str) -> Iterator[tuple[Connection, str]]:
         engine.dispose()
 
 
-def _named_files(connection: Connection | Session) -> list[str]:
-    """Return the name of every blob file the database refers to."""
+def _named_blobs(connection: Connection | Session) -> tuple[list[str], int]:
+    """Return the name of every blob the database refers to that is kept as a file, and
+    the number of those kept in the database itself (on PostgreSQL, whose dump holds
+    them)."""
     names: list[str] = []
     for kind in file_kinds():
         names += [name for name in connection.scalars(select(kind.column)) if name is not None]
-    return names
+    bind = connection if isinstance(connection, Connection) else connection.get_bind()
+    if (
+        bind.dialect.name != "postgresql"
+        or not connection.execute(text("SELECT to_regclass('blob_chunk') IS NOT NULL")).scalar()
+    ):
+        return names, 0
+    in_database = set(connection.scalars(select(BlobChunk.blob_name).distinct()))
+    files = [name for name in names if name not in in_database]
+    return files, len(names) - len(files)
 
 
-def _contents_of(connection: Connection) -> tuple[list[str], int, str]:
-    """Return the blob file names, the number of observations and the revision."""
-    names = _named_files(connection)
+def _contents_of(connection: Connection) -> tuple[list[str], int, int, str]:
+    """Return the blob file names, the number of blobs in the database, the number of
+    observations and the revision."""
+    names, chunked = _named_blobs(connection)
     observations = connection.execute(text("SELECT count(*) FROM observation")).scalar_one()
     revision = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
     if revision is None:
         raise BackupError("the database has no schema revision; run `dissent db upgrade`")
-    return names, int(observations), str(revision)
+    return names, chunked, int(observations), str(revision)
 
 
 def _dump(url: str, snapshot: str, target: Path) -> None:
@@ -697,7 +711,7 @@ def _check_and_record_restore(url: str, revision: str, blobs: set[str]) -> None:
                 raise BackupError(
                     "the database in the archive is not at the revision backup.json names"
                 )
-            named = set(_named_files(session))
+            named = set(_named_blobs(session)[0])
             if named != blobs:
                 missing, extra = sorted(named - blobs), sorted(blobs - named)
                 raise BackupError(

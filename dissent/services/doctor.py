@@ -24,7 +24,14 @@ from sqlalchemy.orm import Session
 from ..config import INSTANCE_FILE, Settings
 from ..migrate import alembic_config
 from ..models import AuditEntry
-from .storage import blob_dir, find_orphans, is_blob_name, remove_leftover, stale_parts
+from .storage import (
+    blob_dir,
+    find_orphans,
+    in_database,
+    is_blob_name,
+    remove_leftover,
+    stale_parts,
+)
 
 GIB = 1024**3
 # Below this, an attachment upload (up to 200 MiB, written while it arrives), a backup
@@ -286,10 +293,15 @@ def check_blobs(session: Session, settings: Settings, *, now: datetime) -> list[
     findings = []
     for name in orphans.files_without_record:
         if is_blob_name(name):
+            where = (
+                f"blob {name} in the database"
+                if in_database(session) and not (folder / name).exists()
+                else str(folder / name)
+            )
             findings.append(
                 Finding(
                     "blobs",
-                    f"{folder / name} has no record (left by a crash or an interrupted deletion)",
+                    f"{where} has no record (left by a crash or an interrupted deletion)",
                     REMOVE_LEFTOVERS,
                     leftover=folder / name,
                 )
@@ -303,14 +315,25 @@ def check_blobs(session: Session, settings: Settings, *, now: datetime) -> list[
                 )
             )
     findings += [_stale_part(folder, name) for name in orphans.partial_files]
-    findings += [
-        Finding(
-            "blobs",
-            f"record {record_id} names a file that is missing from {folder}",
-            f"copy the file back into {folder} from the latest backup's blobs/ folder",
-        )
-        for record_id in orphans.records_without_file
-    ]
+    if in_database(session):
+        findings += [
+            Finding(
+                "blobs",
+                f"record {record_id} names a blob missing from the database and from {folder}",
+                "restore the latest backup (dissent restore), or copy the file into "
+                f"{folder} from its blobs/ folder and run dissent storage migrate",
+            )
+            for record_id in orphans.records_without_file
+        ]
+    else:
+        findings += [
+            Finding(
+                "blobs",
+                f"record {record_id} names a file that is missing from {folder}",
+                f"copy the file back into {folder} from the latest backup's blobs/ folder",
+            )
+            for record_id in orphans.records_without_file
+        ]
     return findings
 
 
@@ -341,11 +364,15 @@ def examine(
     return findings
 
 
-def remove_leftovers(settings: Settings, findings: list[Finding]) -> list[Finding]:
-    """Delete the files of the findings ``dissent doctor --fix`` fixes; return those
-    whose file was removed."""
+def remove_leftovers(
+    settings: Settings, findings: list[Finding], session: Session | None = None
+) -> list[Finding]:
+    """Delete the blobs of the findings ``dissent doctor --fix`` fixes; return those
+    whose blob was removed. With a session, chunks without a record go in its
+    transaction, which the caller commits."""
     return [
         finding
         for finding in findings
-        if finding.leftover is not None and remove_leftover(settings, finding.leftover.name)
+        if finding.leftover is not None
+        and remove_leftover(settings, finding.leftover.name, session)
     ]

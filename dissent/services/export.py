@@ -95,9 +95,12 @@ class _Writer:
         _write_private(self.folder / name, data)
         self.files.append({"file": name, **about})
 
-    def add_blob(self, name: str, settings: Settings, blob_name: str, **about: Any) -> None:
+    def add_blob(
+        self, name: str, session: Session, settings: Settings, blob_name: str, **about: Any
+    ) -> None:
+        source = open_blob(session, settings, blob_name)
         fd = os.open(self.folder / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as out, open_blob(settings, blob_name) as source:
+        with os.fdopen(fd, "wb") as out, source:
             shutil.copyfileobj(source, out, length=1024 * 1024)
             out.flush()
             os.fsync(out.fileno())
@@ -277,7 +280,7 @@ def _write_export(
                 out.add(name, stored, **about)
                 continue
             try:
-                out.add_blob(name, settings, stored, **about)
+                out.add_blob(name, session, settings, stored, **about)
             except BlobMissing as exc:
                 raise ExportError(
                     f"{kind.kind} {number} ({stored}) is missing from the blob folder; "

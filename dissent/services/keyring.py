@@ -30,6 +30,7 @@ from ..models import (
     Attachment,
     AuditEntry,
     AuditHead,
+    BlobChunk,
     Enrolment,
     Escalation,
     EscalationVersion,
@@ -285,6 +286,7 @@ NOT_CONTENT: dict[QueryableAttribute[Any], str] = {
     AuditHead.entry_hash: "hash chain of the audit ledger",
     StoredSession.id_hash: "hash of a session id",
     StoredSession.sealed: "a session, sealed under a key only the browser's cookie holds",
+    BlobChunk.data: "a piece of a file kind's ciphertext (the blob named by its record)",
 }
 
 

@@ -1,17 +1,28 @@
-"""Blob storage: ciphertext files beside the database, committed together with their record.
+"""Blob storage: ciphertext committed together with the record that names it.
 
-Files live in ``<instance>/blobs/`` (mode 0700) under random names. A blob is written
-to a temporary ``.part`` file in that folder, flushed to disk, and renamed to its final
-name only when complete; the database row that names it is committed after the rename,
-and if the transaction does not commit the file is removed. So a crash leaves at worst a
-file without a record (found by :func:`find_orphans`; ``dissent doctor --fix`` removes
-it), never a record without its ciphertext. Only ciphertext is ever written here.
+Where a blob lives depends on the database (decision 25 in docs/decisions.md):
+
+* **SQLite**: a file in ``<instance>/blobs/`` (mode 0700) under a random name. A blob is
+  written to a temporary ``.part`` file in that folder, flushed to disk, and renamed to
+  its final name only when complete; the database row that names it is committed after
+  the rename, and if the transaction does not commit the file is removed. So a crash
+  leaves at worst a file without a record (found by :func:`find_orphans`; ``dissent
+  doctor --fix`` removes it), never a record without its ciphertext.
+* **PostgreSQL**: rows of :class:`~dissent.models.BlobChunk` (at most :data:`CHUNK_BYTES`
+  each), inserted in the transaction that adds the record, so the record and its bytes
+  commit or vanish together and every app host sees the same blobs. The upload is still
+  spooled to a ``.part`` file first (ciphertext only), which is removed once its chunks
+  are written. A file left in the folder from before the move to PostgreSQL is read
+  until ``dissent storage migrate`` has moved it (:mod:`dissent.services.blobs`).
+
+Only ciphertext is ever written, to either place.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import io
 import os
 import re
 import secrets
@@ -21,17 +32,26 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import Any, BinaryIO, TypeVar, cast
 
+from sqlalchemy import Connection, Engine, delete, exists, func, insert, select
 from sqlalchemy.orm import Session
 
 from ..config import Settings
+from ..models import BlobChunk
 from .errors import NotFound
 from .keyring import all_file_names
 from .transaction import on_commit, on_rollback
 
 BLOB_DIR = "blobs"
 PART_SUFFIX = ".part"
+# On PostgreSQL a blob is rows of at most this many bytes: what one row costs in memory
+# while a blob is written or read, whatever the blob's size.
+CHUNK_BYTES = 1024 * 1024
+# A download reads its blob's chunks in one snapshot (so a concurrent rewrite, an access
+# grant, is never seen half-done); the reader's transaction may wait this long between
+# two chunks for a slow client (1 MiB in 5 minutes is about 3.5 KB/s).
+READ_IDLE_LIMIT_S = 300
 _NAME_BYTES = 16  # 128 random bits: names never collide and say nothing
 _NAME = re.compile(r"[0-9a-f]{32}")
 # A file written to in the last hour may belong to an upload still in flight: a part
@@ -126,15 +146,53 @@ def new_blob(settings: Settings) -> PendingBlob:
     return PendingBlob(folder=folder, file=os.fdopen(fd, "wb"), temp_path=Path(temp_name))
 
 
-def publish_with_record(session: Session, blob: PendingBlob, make_record: Callable[[int], T]) -> T:
-    """Publish ``blob``, then add the record ``make_record(size)`` that names it.
+def in_database(session: Session) -> bool:
+    """Return whether blobs are kept in the database (PostgreSQL) rather than as files."""
+    return session.get_bind().dialect.name == "postgresql"
 
-    The file is complete under its final name before its record can be committed; if
-    publishing or ``make_record`` fails, or the transaction later ends without
-    committing, the file is removed, so neither exists without the other.
+
+def _engine(session: Session) -> Engine:
+    bind = session.get_bind()
+    return bind.engine if isinstance(bind, Connection) else bind
+
+
+def store(session: Session, blob: PendingBlob) -> int:
+    """Make the finished ``blob`` the stored blob of its name; return its size.
+
+    A file is renamed into place; chunks are inserted into the session's transaction
+    (replacing the chunks of a blob of the same name, as an access grant does). On
+    PostgreSQL a file of the same name left from before the move is removed once the
+    transaction commits, its chunks now being the blob.
+    """
+    if not in_database(session):
+        return blob.publish()
+    blob.file.flush()
+    blob.file.close()
+    session.execute(delete(BlobChunk).where(BlobChunk.blob_name == blob.name))
+    size, seq = 0, 0
+    with blob.temp_path.open("rb") as spool:
+        # At least one chunk, so that even an empty blob is there under its name.
+        while (piece := spool.read(CHUNK_BYTES)) or seq == 0:
+            session.execute(insert(BlobChunk).values(blob_name=blob.name, seq=seq, data=piece))
+            size += len(piece)
+            seq += 1
+            if not piece:
+                break
+    blob.discard()  # the spool; the chunks now belong to the transaction
+    on_commit(session, functools.partial(_remove_file, blob.folder, blob.name))
+    return size
+
+
+def publish_with_record(session: Session, blob: PendingBlob, make_record: Callable[[int], T]) -> T:
+    """Store ``blob``, then add the record ``make_record(size)`` that names it.
+
+    The blob is complete under its final name before its record can be committed; if
+    storing or ``make_record`` fails, or the transaction later ends without committing,
+    the blob is removed (a file is deleted, chunks are rolled back), so neither exists
+    without the other.
     """
     try:
-        size = blob.publish()
+        size = store(session, blob)
         record = make_record(size)
         session.flush()
     except BaseException:
@@ -144,28 +202,131 @@ def publish_with_record(session: Session, blob: PendingBlob, make_record: Callab
     return record
 
 
-def open_blob(settings: Settings, name: str) -> BinaryIO:
-    """Open a stored blob for reading; raise :class:`BlobMissing` if it is not there."""
+class _ChunkReader(io.RawIOBase):
+    """Reads a blob's chunks in order, one at a time, from one snapshot of the database."""
+
+    def __init__(self, engine: Engine, name: str) -> None:
+        super().__init__()
+        self._name = name
+        self._seq = 0
+        self._piece = memoryview(b"")
+        self._conn: Connection | None = engine.connect().execution_options(
+            isolation_level="REPEATABLE READ"
+        )
+        try:
+            self._conn.exec_driver_sql(
+                f"SET LOCAL idle_in_transaction_session_timeout = {READ_IDLE_LIMIT_S * 1000}"
+            )
+            if not self._next():
+                raise BlobMissing(name)
+        except BaseException:
+            self.close()
+            raise
+
+    def _next(self) -> bool:
+        assert self._conn is not None
+        data = self._conn.scalar(
+            select(BlobChunk.data).where(
+                BlobChunk.blob_name == self._name, BlobChunk.seq == self._seq
+            )
+        )
+        if data is None:
+            return False
+        self._seq += 1
+        self._piece = memoryview(data)
+        return True
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._conn is None:
+            raise ValueError("read from a closed blob")
+        if not self._piece and not self._next():
+            return 0
+        n = min(len(buffer), len(self._piece))
+        buffer[:n] = self._piece[:n]
+        self._piece = self._piece[n:]
+        return n
+
+    def close(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            with contextlib.suppress(Exception):
+                conn.rollback()
+            conn.close()
+        super().close()
+
+
+def open_blob(session: Session, settings: Settings, name: str) -> BinaryIO:
+    """Open a stored blob for reading; raise :class:`BlobMissing` if it is not there.
+
+    On PostgreSQL the reader has its own connection and snapshot, so it may outlive
+    the session's transaction (a download is sent after its audit entry committed).
+    """
+    if not _NAME.fullmatch(name):
+        raise BlobMissing(name)
+    if in_database(session):
+        try:
+            return cast(BinaryIO, io.BufferedReader(_ChunkReader(_engine(session), name)))
+        except BlobMissing:
+            pass  # perhaps a file not yet moved into the database: read it from there
     try:
         return _blob_path(settings, name).open("rb")
     except FileNotFoundError as exc:
         raise BlobMissing(name) from exc
 
 
-def remove_blob(settings: Settings, name: str) -> None:
-    """Delete a blob file whose record is gone (no error if the file is gone too)."""
+def _remove_file(folder: Path, name: str) -> None:
     with contextlib.suppress(FileNotFoundError):
-        _blob_path(settings, name).unlink()
+        (folder / name).unlink()
+
+
+def remove_blob(session: Session, settings: Settings, name: str) -> None:
+    """Delete a blob whose record is gone (no error if it is gone too).
+
+    Chunks are deleted in the session's transaction, a file right away.
+    """
+    if not _NAME.fullmatch(name):
+        raise BlobMissing(name)
+    if in_database(session):
+        session.execute(delete(BlobChunk).where(BlobChunk.blob_name == name))
+    _remove_file(blob_dir(settings), name)
 
 
 def remove_after_commit(session: Session, settings: Settings, names: Iterable[str]) -> None:
-    """Delete these blob files once the transaction that deletes their records commits.
+    """Delete these blobs with the transaction that deletes their records.
 
-    Files go only once their records are gone for good: a crash in between leaves files
-    without records, which :func:`find_orphans` reports, never the other way round.
+    Chunks are deleted in that transaction. Files go only once their records are gone for
+    good: a crash in between leaves files without records, which :func:`find_orphans`
+    reports, never the other way round.
     """
-    for name in list(names):
-        on_commit(session, functools.partial(remove_blob, settings, name))
+    names = list(names)
+    if in_database(session) and names:
+        for start in range(0, len(names), 500):
+            batch = names[start : start + 500]
+            session.execute(delete(BlobChunk).where(BlobChunk.blob_name.in_(batch)))
+    folder = blob_dir(settings)
+    for name in names:
+        on_commit(session, functools.partial(_remove_file, folder, name))
+
+
+def stored_names(session: Session, settings: Settings) -> set[str]:
+    """Return the name of every blob stored, as chunks or as a file (part files aside)."""
+    names = {entry.name for entry in os.scandir(blob_dir(settings)) if _NAME.fullmatch(entry.name)}
+    if in_database(session):
+        names.update(session.scalars(select(BlobChunk.blob_name).distinct()))
+    return names
+
+
+def chunks_stored(session: Session, name: str) -> bool:
+    """Return whether the blob ``name`` has chunks in the database."""
+    return bool(session.scalar(select(exists().where(BlobChunk.blob_name == name))))
+
+
+def chunk_count(session: Session) -> int:
+    """Return how many blobs have chunks in the database."""
+    return session.scalar(select(func.count(BlobChunk.blob_name.distinct()))) or 0
 
 
 @dataclass(frozen=True)
@@ -214,7 +375,7 @@ def find_orphans(
     grace_seconds: int = ORPHAN_GRACE_SECONDS,
     now: float | None = None,
 ) -> Orphans:
-    """Compare the blob folder with the attachment records.
+    """Compare the stored blobs (files, and chunks on PostgreSQL) with their records.
 
     Files written to in the last ``grace_seconds`` (before ``now``, a POSIX time,
     default the current one) are left out: they may belong to an upload in flight. A
@@ -229,9 +390,12 @@ def find_orphans(
         else:
             files.add(name)
     records = all_file_names(session)
-    missing = [
-        record_id for name, (_, record_id) in records.items() if not (folder / name).is_file()
-    ]
+    if in_database(session):
+        # Chunks are committed with their record, so none should lack one; a file is
+        # one not yet moved into the database (``dissent storage migrate``).
+        files.update(session.scalars(select(BlobChunk.blob_name).distinct()))
+    present = stored_names(session, settings)
+    missing = [record_id for name, (_, record_id) in records.items() if name not in present]
     return Orphans(
         files_without_record=sorted(files - set(records)),
         records_without_file=sorted(missing),
@@ -244,14 +408,20 @@ def is_blob_name(name: str) -> bool:
     return _NAME.fullmatch(name) is not None
 
 
-def remove_leftover(settings: Settings, name: str) -> bool:
-    """Delete the blob or part file ``name`` from the blob folder; return whether it was there.
+def remove_leftover(settings: Settings, name: str, session: Session | None = None) -> bool:
+    """Delete the blob or part file ``name``; return whether it was there.
 
-    Only for files :func:`find_orphans` reported: a part file, or a blob without a record.
+    Only for blobs :func:`find_orphans` reported: a part file, or a blob without a
+    record. Given a session on PostgreSQL, the blob's chunks go too (in its transaction).
     """
     if not (is_blob_name(name) or (name.endswith(PART_SUFFIX) and Path(name).name == name)):
         # Anything else in the folder is not ours to delete.
         raise ValueError(f"{name!r} is not a blob or part file name")
+    if session is not None and is_blob_name(name) and in_database(session):
+        deleted = session.execute(delete(BlobChunk).where(BlobChunk.blob_name == name))
+        if getattr(deleted, "rowcount", 0):
+            _remove_file(blob_dir(settings), name)
+            return True
     try:
         (blob_dir(settings) / name).unlink()
     except FileNotFoundError:

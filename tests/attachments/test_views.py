@@ -12,7 +12,6 @@ from __future__ import annotations
 import errno
 import io
 import logging
-import os
 import re
 import uuid
 from pathlib import Path
@@ -29,6 +28,7 @@ from dissent.models import Attachment, AuditEntry, Observation, Role, Sender, St
 from dissent.services import attachments, uploads
 from dissent.services.content import open_document
 from dissent.services.storage import BLOB_DIR
+from tests.helpers.blobs import delete_blob, part_files, read_blob, stored_blobs, write_blob
 from tests.helpers.casework import observation_ref
 from tests.helpers.files import adviser_upload, post, random_bytes, source_upload, upload
 from tests.helpers.pages import BASE_URL, csrf_from
@@ -69,9 +69,8 @@ def rows(app) -> list[Attachment]:
 
 
 def blob_files(app) -> list[str]:
-    """Return every file in the blob folder, temporary ones included."""
-    folder = Path(app.instance_path) / BLOB_DIR
-    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+    """Return every stored blob (a file, or chunks on PostgreSQL) and part file."""
+    return sorted(stored_blobs(app) | set(part_files(app)))
 
 
 def meta_of(app, attachment: Attachment, identity) -> dict:
@@ -598,7 +597,7 @@ def test_stored_blob_is_a_padded_age_file_the_recovery_key_opens(app, source, re
 
     source_upload(source, data, "evidence.bin")
     [row] = rows(app)
-    blob = (Path(app.instance_path) / BLOB_DIR / row.blob_name).read_bytes()
+    blob = read_blob(app, row.blob_name)
 
     assert blob.startswith(AGE_MAGIC)
     assert marker not in blob
@@ -673,10 +672,9 @@ def test_a_damaged_chunk_cuts_the_download_short_and_logs_only_the_error_type(ap
     data = random_bytes(5 * 64 * 1024, seed=8)
     source_upload(source, data)
     [row] = rows(app)
-    path = Path(app.instance_path) / BLOB_DIR / row.blob_name
-    blob = bytearray(path.read_bytes())
+    blob = bytearray(read_blob(app, row.blob_name))
     blob[-3 * (64 * 1024 + 16)] ^= 0x01  # inside a chunk near the end
-    path.write_bytes(bytes(blob))
+    write_blob(app, row.blob_name, bytes(blob))
     caplog.set_level(logging.INFO)
 
     response = source.get(f"/inbox/attachments/{row.id}", base_url=BASE_URL)
@@ -693,7 +691,7 @@ def test_a_damaged_chunk_cuts_the_download_short_and_logs_only_the_error_type(ap
 def test_a_missing_blob_is_a_404_not_a_500(app, source):
     source_upload(source, b"soon gone")
     [row] = rows(app)
-    os.unlink(Path(app.instance_path) / BLOB_DIR / row.blob_name)
+    delete_blob(app, row.blob_name)
 
     assert source.get(f"/inbox/attachments/{row.id}", base_url=BASE_URL).status_code == 404
 

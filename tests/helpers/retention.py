@@ -6,9 +6,9 @@ from datetime import date, timedelta
 
 from sqlalchemy import func, select, update
 
-from dissent.extensions import current_context, db
+from dissent.extensions import db
 from dissent.models import Attachment, Message, Note, Observation, Role, Source, State, StateChange
-from dissent.services.storage import blob_dir
+from tests.helpers.blobs import part_files, stored_blobs
 from tests.helpers.casework import file_and_escalate
 from tests.helpers.files import random_bytes, source_upload
 from tests.helpers.pages import BASE_URL, csrf_from
@@ -79,6 +79,5 @@ def counts(app) -> dict[str, int]:
 
 
 def blob_count(app) -> int:
-    """Return the number of files in the instance's blob folder."""
-    with app.app_context():
-        return len(list(blob_dir(current_context().settings).iterdir()))
+    """Return the number of blobs stored (files, or chunks on PostgreSQL) and part files."""
+    return len(stored_blobs(app)) + len(part_files(app))

@@ -15,7 +15,6 @@ import shutil
 import subprocess
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -25,7 +24,7 @@ from dissent.crypto import decrypt
 from dissent.extensions import db
 from dissent.models import Attachment, Observation, Role, Sender
 from dissent.services.content import open_document
-from dissent.services.storage import BLOB_DIR
+from tests.helpers.blobs import read_blob
 from tests.helpers.casework import observation_ref
 from tests.helpers.leaks import capture_all_logging, instance_files, leaks
 from tests.helpers.pages import BASE_URL, csrf_from
@@ -159,12 +158,11 @@ def assert_recovery_key_reads_the_files(app, flow: Flow, recovery_identity) -> N
     """The attached files and their names were stored, encrypted to the recovery key."""
     with app.app_context():
         stored = list(db.session.scalars(select(Attachment).order_by(Attachment.position)))
-    blobs = Path(app.instance_path) / BLOB_DIR
     for attachment, side in zip(stored, ("source", "adviser"), strict=True):
         meta = open_document(attachment.meta, identities=[recovery_identity])
         assert meta["filename"] == flow.canaries[f"{side}_file_name"] + ".txt"
         data = decrypt(
-            (blobs / attachment.blob_name).read_bytes(), identities=[recovery_identity], padded=True
+            read_blob(app, attachment.blob_name), identities=[recovery_identity], padded=True
         )
         assert data.startswith(flow.canaries[f"{side}_file_bytes"].encode())
 
@@ -220,6 +218,7 @@ def test_canary_absent_from_postgres_dump_and_logs(
         timeout=60,
     ).stdout
     assert b"COPY public.observation" in dump  # the dump really holds the data
+    assert b"COPY public.blob_chunk" in dump  # and the attachments' ciphertext
     found = leaks(dump, flow.secrets())
     assert not found, f"pg_dump: {found}"
     assert_logs_clean(flow, caplog, capsys)

@@ -10,7 +10,7 @@ from dissent.extensions import current_context, db
 from dissent.models import Attachment, AuditEntry, Observation, Role, Sender, StaffUser, State
 from dissent.services import attachments, audit
 from dissent.services.errors import ObservationClosed
-from dissent.services.storage import BLOB_DIR
+from tests.helpers.blobs import part_files, stored_blobs
 from tests.helpers.files import random_bytes
 from tests.helpers.filing import file_directly
 
@@ -46,8 +46,8 @@ def store(upload: attachments.Upload, staff_id: int | None = None) -> Attachment
 
 
 def blob_count(app) -> int:
-    folder = app.extensions["dissent.settings"].instance_path / BLOB_DIR
-    return len(list(folder.iterdir())) if folder.exists() else 0
+    """Blobs stored and uploads in flight (files, or chunks on PostgreSQL)."""
+    return len(stored_blobs(app)) + len(part_files(app))
 
 
 def attachment_count() -> int:

@@ -33,6 +33,7 @@ from tests.helpers.backups import (
     settings_of,
     tables_in,
 )
+from tests.helpers.blobs import read_blob
 from tests.helpers.stores import postgres_database
 
 # The tests of SQLite instances copy SQLite files (the PostgreSQL run leaves them out);
@@ -484,16 +485,15 @@ def test_a_postgresql_instance_is_backed_up_with_pg_dump_and_every_file_hashed(p
     summary = create_backup(settings_of(pg_live.path), path)
 
     assert (summary.path, summary.observations, summary.attachments) == (path, 1, 1)
-    blob = next((pg_live.path / "blobs").iterdir())
     with tarfile.open(path) as tar:
         modes = {m.mode for m in tar}
         contents = {m.name: tar.extractfile(m).read() for m in tar}
     manifest = json.loads(contents.pop("backup.json"))
-    assert set(contents) == {"dissent.json", "dissent.pgdump", f"blobs/{blob.name}"}
+    # The attachment's ciphertext is in the database, so in the dump: no blob files.
+    assert set(contents) == {"dissent.json", "dissent.pgdump"}
     assert modes == {0o600}
     assert contents["dissent.pgdump"].startswith(b"PGDMP")  # pg_dump's custom format
     assert contents["dissent.json"] == (pg_live.path / "dissent.json").read_bytes()
-    assert contents[f"blobs/{blob.name}"] == blob.read_bytes()
     assert manifest["members"] == {n: hashlib.sha256(d).hexdigest() for n, d in contents.items()}
     assert manifest["sizes"] == {n: len(d) for n, d in contents.items()}
     assert (manifest["revision"], manifest["observations"]) == (summary.revision, 1)
@@ -513,14 +513,17 @@ def test_a_postgresql_archive_restores_into_a_new_database_with_everything(
     live_values = json.loads((pg_live.path / "dissent.json").read_text())
     assert values["database_url"] == new_database != live_values["database_url"]
     assert {**values, "database_url": None} == {**live_values, "database_url": None}
-    blob = next((pg_live.path / "blobs").iterdir())
-    assert (target / "blobs" / blob.name).read_bytes() == blob.read_bytes()
-    assert sorted(p.name for p in target.iterdir()) == ["blobs", "dissent.json"]
     assert {stat.S_IMODE(p.stat().st_mode) for p in target.rglob("*") if p.is_file()} == {0o600}
+    live = serve(pg_live.path)
+    with live.app_context():
+        [name] = db.session.scalars(select(Attachment.blob_name)).all()
+    original = read_blob(live, name)
+    db.engine(live).dispose()
     app = serve(target)
     with app.app_context():
         assert db.session.scalar(select(func.count()).select_from(Observation)) == 1
-        assert db.session.scalars(select(Attachment.blob_name)).all() == [blob.name]
+        assert db.session.scalars(select(Attachment.blob_name)).all() == [name]
+    assert read_blob(app, name) == original  # the attachment came back with the dump
     db.engine(app).dispose()
     actions, verdict = ledger_of(target)
     assert actions == [*before, "restore"]

@@ -15,6 +15,7 @@ from dissent.extensions import current_context, db
 from dissent.models import AuditEntry, Role
 from dissent.services.errors import NotFound
 from dissent.services.export import MANIFEST, README, ExportError, export_observation
+from tests.helpers.blobs import delete_blob
 from tests.helpers.casework import (
     checked_hash,
     file_and_acknowledge,
@@ -192,12 +193,11 @@ def test_an_existing_folder_is_refused_and_left_alone(app, source, tmp_path):
 
 def test_a_missing_attachment_file_is_named_and_nothing_is_written(app, source, tmp_path):
     from dissent.models import Attachment
-    from dissent.services.storage import blob_dir
 
     assert source_upload(source, random_bytes(5_000), "log.bin").status_code == 303
     with app.app_context():
         name = db.session.scalar(select(Attachment.blob_name))
-        (blob_dir(current_context().settings) / name).unlink()
+    delete_blob(app, name)
 
     with pytest.raises(ExportError, match=r"attachment 1 .* is missing"):
         export(app, source.ref, tmp_path / "export")

@@ -11,10 +11,12 @@ import pytest
 from sqlalchemy import func, select
 
 from dissent.extensions import current_context, db
-from dissent.models import Attachment, Role, Sender
+from dissent.models import Attachment, BlobChunk, Role, Sender
 from dissent.services import storage
+from tests.helpers.blobs import delete_blob, part_files, read_blob, stored_blobs
 from tests.helpers.casework import observation_ref
 from tests.helpers.source import file_observation
+from tests.helpers.stores import POSTGRES_URL
 
 
 @pytest.fixture
@@ -46,6 +48,11 @@ def folder_listing(app) -> list[str]:
     return sorted(os.listdir(os.path.join(app.instance_path, storage.BLOB_DIR)))
 
 
+def stored(app) -> list[str]:
+    """What is stored: files and part files on SQLite, chunks and part files on PostgreSQL."""
+    return sorted(stored_blobs(app) | set(part_files(app)))
+
+
 def row_count(app) -> int:
     with app.app_context():
         return db.session.scalar(select(func.count()).select_from(Attachment))
@@ -66,10 +73,10 @@ def test_a_committed_blob_has_its_final_name_and_its_row(app, observation_id):
         with db.unit():
             row = storage.publish_with_record(db.session, blob, record)
 
-    assert folder_listing(app) == [blob.name]
+    assert stored(app) == [blob.name]
     assert row.stored_size == 1000
     assert row_count(app) == 1
-    with app.app_context(), storage.open_blob(settings, blob.name) as handle:
+    with app.app_context(), storage.open_blob(db.session, settings, blob.name) as handle:
         assert handle.read() == b"ciphertext" * 100
     mode = os.stat(os.path.join(app.instance_path, storage.BLOB_DIR)).st_mode & 0o777
     assert mode == 0o700
@@ -97,14 +104,15 @@ def test_a_failure_before_the_commit_removes_the_file(app, observation_id, monke
             # The request failed after the upload was stored: its session is closed
             # without a commit.
             storage.publish_with_record(db.session, blob, record)
-            assert folder_listing(app) == [blob.name]
+            assert stored(app) == ([] if storage.in_database(db.session) else [blob.name])
+            db.session.close()
         else:
             with pytest.raises((RuntimeError, OSError)), db.unit():
                 storage.publish_with_record(db.session, blob, record)
             if where == "committing":
                 monkeypatch.setattr(db.session, "commit", real)
 
-    assert folder_listing(app) == []
+    assert stored(app) == []
     assert row_count(app) == 0
 
 
@@ -123,7 +131,7 @@ def test_blob_names_are_never_paths(app):
         settings = current_context().settings
         for name in ("../dissent.sqlite3", "dissent.json", "", "A" * 32):
             with pytest.raises(storage.BlobMissing):
-                storage.open_blob(settings, name)
+                storage.open_blob(db.session, settings, name)
 
 
 def test_orphans_are_found_for_the_operator(app, observation_id):
@@ -141,14 +149,16 @@ def test_orphans_are_found_for_the_operator(app, observation_id):
                         attachment_row(observation_id, blob, size)
                     ),
                 )
-        lost.path.unlink()  # a record without its file
+    delete_blob(app, lost.name)  # a record without its bytes
+    with app.app_context():
         stray = folder / ("ab" * 16)
         stray.write_bytes(b"a file without a record")
         partial = storage.new_blob(settings)  # a crash mid-upload
         partial.file.close()
         an_hour_ago = time.time() - 2 * storage.ORPHAN_GRACE_SECONDS
         for path in (kept.path, stray, partial.temp_path):
-            os.utime(path, (an_hour_ago, an_hour_ago))
+            if path.exists():  # on PostgreSQL the kept blob is chunks, not a file
+                os.utime(path, (an_hour_ago, an_hour_ago))
         in_flight = folder / ("cd" * 16)  # just renamed, its row not yet committed
         in_flight.write_bytes(b"young")
 
@@ -220,3 +230,85 @@ def test_removing_leftovers_touches_nothing_but_blob_and_part_files(app):
         assert storage.remove_leftover(settings, "ab" * 16) is False  # gone already
 
     assert folder_listing(app) == ["keep.txt"]
+
+
+# --- PostgreSQL: blobs are chunks in the database -----------------------------------------
+
+NEEDS_POSTGRES = pytest.mark.skipif(
+    not POSTGRES_URL, reason="blobs are chunks only on PostgreSQL; needs DISSENT_TEST_DATABASE_URL"
+)
+
+
+def stored_blob(app, observation_id: int, data: bytes) -> str:
+    with app.app_context():
+        blob = storage.new_blob(current_context().settings)
+        blob.file.write(data)
+        with db.unit():
+            storage.publish_with_record(
+                db.session,
+                blob,
+                lambda size: db.session.add(attachment_row(observation_id, blob, size)),
+            )
+        return blob.name
+
+
+@NEEDS_POSTGRES
+def test_a_large_blob_is_stored_in_chunks_and_read_back_whole(app, observation_id, monkeypatch):
+    monkeypatch.setattr(storage, "CHUNK_BYTES", 1000)
+    data = os.urandom(4500)
+
+    name = stored_blob(app, observation_id, data)
+
+    with app.app_context():
+        sizes = (
+            db.session.execute(
+                select(func.length(BlobChunk.data))
+                .where(BlobChunk.blob_name == name)
+                .order_by(BlobChunk.seq)
+            )
+            .scalars()
+            .all()
+        )
+        with storage.open_blob(db.session, current_context().settings, name) as handle:
+            pieces = [handle.read(700) for _ in range(8)]
+    assert sizes == [1000, 1000, 1000, 1000, 500]
+    assert b"".join(pieces) == data
+    assert part_files(app) == []
+
+
+@NEEDS_POSTGRES
+def test_a_reader_keeps_reading_the_blob_it_opened_while_it_is_rewritten(
+    app, observation_id, monkeypatch
+):
+    """An access grant rewrites a blob in place; a download under way reads the old one whole."""
+    monkeypatch.setattr(storage, "CHUNK_BYTES", 1000)
+    old = os.urandom(3000)
+    name = stored_blob(app, observation_id, old)
+    with app.app_context():
+        settings = current_context().settings
+        reader = storage.open_blob(db.session, settings, name)
+        first = reader.read(1000)
+        rewrite = storage.new_blob(settings)
+        rewrite.name = name
+        rewrite.file.write(os.urandom(5000))
+        with db.unit():
+            storage.store(db.session, rewrite)
+        rest = reader.read()
+        reader.close()
+    assert first + rest == old
+    assert len(read_blob(app, name)) == 5000
+
+
+@NEEDS_POSTGRES
+def test_chunks_of_purged_records_go_only_if_the_deletion_commits(app, observation_id):
+    name = stored_blob(app, observation_id, b"ciphertext")
+    with app.app_context():
+        settings = current_context().settings
+        with pytest.raises(RuntimeError), db.unit():
+            storage.remove_after_commit(db.session, settings, [name])
+            raise RuntimeError("the purge failed")
+    assert read_blob(app, name) == b"ciphertext"
+
+    with app.app_context(), db.unit():
+        storage.remove_after_commit(db.session, current_context().settings, [name])
+    assert stored_blobs(app) == set()

@@ -9,7 +9,9 @@ INSTANCE ?= instance
 # Set (as .ci/run does) to run the database tests a second time on PostgreSQL.
 DISSENT_TEST_DATABASE_URL ?=
 
-.PHONY: install demo test test-sqlite test-postgres lint typecheck system-deps bench clean
+
+.PHONY: smoke
+.PHONY: install demo test test-sqlite test-postgres lint typecheck system-deps node-deps bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +29,8 @@ demo: install
 
 # System tools the tests use: Debian's `age` (interoperability), `chromium`
 # (browser tests, driven by Playwright; Playwright's own browser download cannot work
-# here), `zbarimg` from zbar-tools (reads back the enrolment QR code), and nginx with
+# here), `zbarimg` from zbar-tools (reads back the enrolment QR code), `npm` (installs
+# axe-core for the accessibility audit), and nginx with
 # its headers-more module and tor (tests/test_deploy.py checks deploy/ with them).
 # Installed with apt-get when we are root; otherwise we say what is missing.
 system-deps:
@@ -35,6 +38,7 @@ system-deps:
 	command -v age >/dev/null 2>&1 || missing="$$missing age"; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v zbarimg >/dev/null 2>&1 || missing="$$missing zbar-tools"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
 	command -v pg_restore >/dev/null 2>&1 || missing="$$missing postgresql-client"; \
 	[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || missing="$$missing nginx"; \
 	[ -e /usr/lib/nginx/modules/ngx_http_headers_more_filter_module.so ] || missing="$$missing libnginx-mod-http-headers-more-filter"; \
@@ -44,7 +48,17 @@ system-deps:
 	  else echo "please install:$$missing (sudo apt-get install$$missing)"; fi; \
 	fi
 
-test: install system-deps
+# axe-core, from the npm registry at the version package-lock.json pins, for the
+# accessibility audit (tests/e2e/test_accessibility_browser.py injects it into pages).
+AXE := node_modules/axe-core/axe.min.js
+
+$(AXE): package.json package-lock.json | system-deps
+	npm ci --no-audit --no-fund
+	touch $(AXE)
+
+node-deps: $(AXE)
+
+test: install system-deps node-deps
 	@# First on SQLite, whatever the environment says; then again on PostgreSQL.
 	env -u DISSENT_TEST_DATABASE_URL $(BIN)/pytest -q
 	@if [ -n "$(DISSENT_TEST_DATABASE_URL)" ]; then \
@@ -53,12 +67,18 @@ test: install system-deps
 	fi
 
 lint: install
-	$(BIN)/ruff check dissent tests migrations benchmarks
-	$(BIN)/ruff format --check dissent tests migrations benchmarks
+	$(BIN)/ruff check dissent tests migrations benchmarks tools
+	$(BIN)/ruff format --check dissent tests migrations benchmarks tools
 	$(BIN)/mypy
+
+# The production stack on this machine: nginx in front of two app hosts on PostgreSQL and
+# Redis (DISSENT_TEST_DATABASE_URL, DISSENT_TEST_REDIS_URL), driven over HTTPS; prints
+# "smoke ok" last (deploy/README.md, "smoke.py").
+smoke: install system-deps
+	$(BIN)/python deploy/smoke.py
 
 bench: install
 	$(BIN)/python benchmarks/crypto.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis test-artifacts
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis test-artifacts

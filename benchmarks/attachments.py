@@ -1,10 +1,11 @@
 """Benchmark attachments over HTTP: the server's memory while a 200 MiB file goes in and out.
 
-Run with ``.venv/bin/python benchmarks/attachments.py [--size-mib N] [--markdown]``; the
-"Attachments" figures in docs/performance.md come from it. The issue's target: uploading
-and downloading a 200 MiB file keeps the server's peak memory under 100 MiB.
+Run with ``.venv/bin/python benchmarks/attachments.py [--size-mib N] [--markdown]
+[--database-url URL]``; the "Attachments" figures in docs/performance.md come from it. The
+issue's target: uploading and downloading a 200 MiB file keeps the server's peak memory
+under 100 MiB.
 
-A fresh instance (SQLite, hybrid keys) in a temporary folder is served by gunicorn as
+A fresh instance (hybrid keys) in a temporary folder is served by gunicorn as
 ``dissent serve`` serves it (gthread, no access log), with one worker so that the process
 handling the transfers is known. A source files an observation and, from this process,
 uploads a file of random bytes (a type that is encrypted as it arrives, not held in
@@ -12,6 +13,11 @@ memory to be cleaned) with ``http.client``, the multipart body produced by a gen
 1 MiB pieces, and downloads it again reading 1 MiB at a time; the SHA-256 of what came
 back must equal what was sent. Codename derivation uses the test parameters: its 128 MiB
 of Argon2 would otherwise set every figure (``benchmarks/codename_kdf.py`` measures it).
+
+The instance's database is SQLite in its folder (blobs are files there), or, with
+``--database-url`` naming a PostgreSQL server, a database of its own created there for the
+run and dropped after it (blobs are rows of ``blob_chunk``). The PostgreSQL server's own
+processes are not measured: the figures are the app's.
 
 Memory, from ``/proc`` of the gunicorn master and its worker:
 
@@ -36,16 +42,19 @@ import platform
 import re
 import secrets
 import socket
-import sqlite3
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 MIB = 1024 * 1024
 DEFAULT_SIZE_MIB = 200
@@ -69,7 +78,41 @@ def serve_main(port: int, instance: Path) -> None:
     run_server(app, host="127.0.0.1", port=port, workers=1)
 
 
-def create_instance(instance: Path) -> None:
+@contextlib.contextmanager
+def database(admin_url: str | None) -> Iterator[tuple[str | None, str]]:
+    """Yield the instance's database URL (None: SQLite in its folder) and its description.
+
+    Given a PostgreSQL URL, a database of the run's own is created on that server (through
+    an AUTOCOMMIT connection to the database the URL names) and dropped afterwards.
+    """
+    if not admin_url:
+        yield None, "SQLite (a file in the instance folder; blobs are files)"
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"dissent_bench_{secrets.token_hex(4)}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(admin_url).set(database=name)
+    try:
+        yield (
+            url.render_as_string(hide_password=False),
+            f"PostgreSQL {_server_version(admin)} (blobs are rows of blob_chunk)",
+        )
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def _server_version(engine: Engine) -> str:
+    with engine.connect() as conn:
+        return str(conn.exec_driver_sql("SHOW server_version").scalar()).split()[0]
+
+
+def create_instance(instance: Path, database_url: str | None) -> None:
     """Initialise an instance with a mission and an enrolled adviser (so it takes reports)."""
     from dissent.app import create_app
     from dissent.crypto import KeyKind
@@ -84,6 +127,7 @@ def create_instance(instance: Path) -> None:
         kind=KeyKind.HYBRID,
         threshold=2,
         custodians=3,
+        database_url=database_url,
         public_url="http://127.0.0.1:5000",  # needed to serve; no link is followed
     )
     app = create_app({"INSTANCE_PATH": str(instance), "KDF_PARAMS": TEST_KDF_PARAMS})
@@ -216,6 +260,15 @@ class PssSampler:
 # --- the client ------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Received:
+    """What a download gave: bytes read, their SHA-256, and the Content-Length announced."""
+
+    length: int
+    sha256: str
+    content_length: int | None
+
+
 class Browser:
     """One connection with the source's cookie (plain HTTP; the server cannot tell)."""
 
@@ -286,19 +339,28 @@ class Browser:
             raise RuntimeError(f"upload: HTTP {response.status}\n{data[:2000]!r}")
         return response.status
 
-    def download(self, path: str) -> tuple[int, str]:
-        """Read a download 1 MiB at a time; return its length and SHA-256."""
+    def download(self, path: str) -> Received:
+        """Read a download 1 MiB at a time; return its length, SHA-256 and announced length.
+
+        ``http.client`` ends a body that stops short of its Content-Length quietly (a read
+        returns ``b""``), so the length read is returned next to the announced one.
+        """
         connection = self._connection()
         connection.request("GET", path, headers=self._headers())
         response = connection.getresponse()
         if response.status != 200:
             raise RuntimeError(f"download: HTTP {response.status}\n{response.read()[:1000]!r}")
+        announced = response.getheader("Content-Length")
         digest, length = hashlib.sha256(), 0
         while block := response.read(PIECE):
             digest.update(block)
             length += len(block)
         connection.close()
-        return length, digest.hexdigest()
+        return Received(
+            length=length,
+            sha256=digest.hexdigest(),
+            content_length=int(announced) if announced is not None else None,
+        )
 
 
 def random_pieces(size: int, seed: bytes) -> tuple[Iterator[bytes], hashlib._Hash]:
@@ -369,20 +431,52 @@ def file_observation(browser: Browser) -> tuple[str, str]:
     return ref, token
 
 
-def _query(instance: Path, sql: str, *args: object) -> int:
-    with contextlib.closing(sqlite3.connect(instance / "dissent.sqlite3")) as connection:
-        (value,) = connection.execute(sql, args).fetchone()
-    return int(value)
+class Records:
+    """Reads the instance's database from this process (ids and sizes, never content)."""
 
+    def __init__(self, instance: Path, database_url: str | None) -> None:
+        from sqlalchemy import create_engine
 
-def newest_attachment_id(instance: Path) -> int:
-    """Return the id of the newest attachment (the inbox lists them once it shows files)."""
-    return _query(instance, "SELECT max(id) FROM attachment")
+        self.instance = instance
+        self.engine = create_engine(database_url or f"sqlite:///{instance / 'dissent.sqlite3'}")
 
+    def _one(self, sql: str, **params: object) -> str:
+        from sqlalchemy import text
 
-def stored_size(instance: Path, attachment_id: int) -> int:
-    """Return the size of an attachment's ciphertext."""
-    return _query(instance, "SELECT stored_size FROM attachment WHERE id = ?", attachment_id)
+        with self.engine.connect() as conn:
+            return str(conn.execute(text(sql), params).scalar_one())
+
+    def attachment_ids(self) -> set[int]:
+        """Return the ids of all attachments."""
+        from sqlalchemy import text
+
+        with self.engine.connect() as conn:
+            return set(conn.execute(text("SELECT id FROM attachment")).scalars())
+
+    def new_attachment_id(self, before: set[int]) -> int:
+        """Return the id of the one attachment not among ``before``.
+
+        Attachment ids are random (invariant 2), so the newest is not the largest: taking
+        ``max(id)`` fetched the warm-up's 1 MiB file for about one run in two.
+        """
+        (new,) = self.attachment_ids() - before
+        return new
+
+    def stored_size(self, attachment_id: int) -> int:
+        """Return the size of an attachment's ciphertext."""
+        return int(self._one("SELECT stored_size FROM attachment WHERE id = :i", i=attachment_id))
+
+    def where_stored(self, attachment_id: int) -> str:
+        """Say where the attachment's ciphertext is: chunk rows, or a file (and no spool)."""
+        name = self._one("SELECT blob_name FROM attachment WHERE id = :i", i=attachment_id)
+        chunks = int(self._one("SELECT count(*) FROM blob_chunk WHERE blob_name = :n", n=name))
+        blobs = self.instance / "blobs"
+        parts = [entry.name for entry in blobs.iterdir() if entry.name.endswith(".part")]
+        file = "a file" if (blobs / name).exists() else "no file"
+        return f"{chunks} chunk rows, {file}, {len(parts)} part files left"
+
+    def close(self) -> None:
+        self.engine.dispose()
 
 
 # --- the run ---------------------------------------------------------------------------
@@ -408,11 +502,14 @@ class Report:
     idle_pss_kib: int
     phases: list[Phase]
     stored_size: int
+    where_stored: str
+    database: str
+    sha256: str  # of the file sent, and (checked) of the file received
     load: float
     started: datetime.datetime
 
 
-def measure(server: Server, name: str, action) -> Phase:
+def measure(server: Server, name: str, action: Callable[[], object]) -> Phase:
     """Run ``action`` (a transfer) and return its time and the server's peak memory."""
     reset = server.reset_peaks()
     began = time.perf_counter()
@@ -422,39 +519,56 @@ def measure(server: Server, name: str, action) -> Phase:
     return Phase(name, seconds, server.peak_kib(), sampler.peak_kib, reset)
 
 
-def run(size: int) -> Report:
+def _check(received: Received, size: int, sent: str, log: Path) -> None:
+    """Raise, saying how, unless the download is the file that was uploaded."""
+    if received == Received(length=size, sha256=sent, content_length=size):
+        return
+    tail = log.read_text(errors="replace")[-3000:]
+    raise RuntimeError(
+        "the downloaded file differs from the uploaded one: "
+        f"sent {size} bytes with SHA-256 {sent}; received {received.length} bytes with "
+        f"SHA-256 {received.sha256}, announced Content-Length {received.content_length}\n"
+        f"server log (end):\n{tail}"
+    )
+
+
+def run(size: int, admin_url: str | None = None) -> Report:
     """Serve a fresh instance, upload and download a ``size``-byte file, measure."""
     started = datetime.datetime.now(datetime.UTC)
     load = os.getloadavg()[0]
-    with tempfile.TemporaryDirectory(prefix="dissent-bench-") as folder:
+    with (
+        tempfile.TemporaryDirectory(prefix="dissent-bench-") as folder,
+        database(admin_url) as (database_url, database_text),
+    ):
         instance = Path(folder) / "instance"
-        create_instance(instance)
-        server = Server(instance, Path(folder) / "server.log")
+        log = Path(folder) / "server.log"
+        create_instance(instance, database_url)
+        records = Records(instance, database_url)
+        server = Server(instance, log)
         try:
             browser = Browser(server.port)
             ref, token = file_observation(browser)
             url = f"/inbox/{ref}/attachments"
             # Warm-up: every code path of a transfer once, with a small file.
-            small, _ = random_pieces(MIB, b"warm-up")
+            small, warm = random_pieces(MIB, b"warm-up")
             browser.upload(url, token, small, MIB)
-            browser.download(f"/inbox/attachments/{newest_attachment_id(instance)}")
+            warm_id = records.new_attachment_id(set())
+            _check(browser.download(f"/inbox/attachments/{warm_id}"), MIB, warm.hexdigest(), log)
             time.sleep(0.5)
             idle_rss, idle_pss = server.rss_kib(), server.pss_kib()
 
             pieces, sent = random_pieces(size, secrets.token_bytes(16))
             upload = measure(server, "upload", lambda: browser.upload(url, token, pieces, size))
-            attachment_id = newest_attachment_id(instance)
-            stored = stored_size(instance, attachment_id)
-            received: dict[str, object] = {}
-
-            def download() -> None:
-                received["length"], received["sha256"] = browser.download(
-                    f"/inbox/attachments/{attachment_id}"
-                )
-
-            download_phase = measure(server, "download", download)
-            if received != {"length": size, "sha256": sent.hexdigest()}:
-                raise RuntimeError("the downloaded file differs from the uploaded one")
+            attachment_id = records.new_attachment_id({warm_id})
+            stored = records.stored_size(attachment_id)
+            where_stored = records.where_stored(attachment_id)
+            received: list[Received] = []
+            download_phase = measure(
+                server,
+                "download",
+                lambda: received.append(browser.download(f"/inbox/attachments/{attachment_id}")),
+            )
+            _check(received[0], size, sent.hexdigest(), log)
             photo = phone_photo()
             photo_phase = measure(
                 server,
@@ -463,12 +577,16 @@ def run(size: int) -> Report:
             )
         finally:
             server.stop()
+            records.close()
     return Report(
         size=size,
         idle_rss_kib=idle_rss,
         idle_pss_kib=idle_pss,
         phases=[upload, download_phase, photo_phase],
         stored_size=stored,
+        where_stored=where_stored,
+        database=database_text,
+        sha256=sent.hexdigest(),
         load=load,
         started=started,
     )
@@ -500,14 +618,17 @@ def _throughput(report: Report, phase: Phase) -> str:
 
 
 def _growth(report: Report, phase: Phase) -> str:
-    return f"+{(phase.peak_kib['worker'] - report.idle_rss_kib['worker']) / 1024:.1f} MiB"
+    return f"{(phase.peak_kib['worker'] - report.idle_rss_kib['worker']) / 1024:+.1f} MiB"
 
 
 def render_text(report: Report) -> str:
     """Return the figures as plain text."""
     lines = [
+        f"database: {report.database}",
         f"{report.size / MIB:.0f} MiB file, stored as {report.stored_size / MIB:.1f} MiB "
-        f"(padded, encrypted); load average {report.load:.1f} at the start",
+        f"(padded, encrypted; {report.where_stored}); load average {report.load:.1f} at the "
+        "start",
+        f"SHA-256 sent and received (equal): {report.sha256}",
         f"idle after warm-up: worker RSS {mib(report.idle_rss_kib['worker'])}, "
         f"master RSS {mib(report.idle_rss_kib['master'])}, "
         f"master+worker PSS {mib(report.idle_pss_kib)}",
@@ -543,9 +664,10 @@ def render_markdown(report: Report) -> str:
         )
     rows.append("")
     rows.append(
-        f"Measured {report.started:%Y-%m-%d}, load average {report.load:.1f} at the start; "
-        f"the {report.size / MIB:.0f} MiB file was stored as "
-        f"{report.stored_size / MIB:.1f} MiB (padded and encrypted); "
+        f"Measured {report.started:%Y-%m-%d} on {report.database}, load average "
+        f"{report.load:.1f} at the start; the {report.size / MIB:.0f} MiB file was stored as "
+        f"{report.stored_size / MIB:.1f} MiB (padded and encrypted; {report.where_stored}) "
+        f"and came back with the SHA-256 it was sent with ({report.sha256[:16]}…); "
         f"Python {platform.python_version()}."
     )
     if not all(phase.peaks_reset for phase in report.phases):
@@ -558,6 +680,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size-mib", type=int, default=DEFAULT_SIZE_MIB, help="file size")
     parser.add_argument("--markdown", action="store_true", help="print the table for the docs")
+    parser.add_argument(
+        "--database-url",
+        help="a PostgreSQL server (SQLAlchemy URL) to create the run's own database on; "
+        "default: SQLite in the instance folder",
+    )
     parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--instance", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -566,7 +693,9 @@ def main() -> None:
         return
     if args.size_mib < 1:
         parser.error("--size-mib must be at least 1")
-    report = run(args.size_mib * MIB)
+    if args.database_url and not args.database_url.startswith("postgresql"):
+        parser.error("--database-url must name a PostgreSQL server (postgresql+psycopg://…)")
+    report = run(args.size_mib * MIB, args.database_url)
     print(render_markdown(report) if args.markdown else render_text(report))
 
 

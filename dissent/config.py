@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import enum
+import ipaddress
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +57,46 @@ class ConfigError(Exception):
     """The configuration is missing or invalid; the message says how to fix it."""
 
 
+class SmtpSecurity(enum.StrEnum):
+    """How the connection to the mail server is protected."""
+
+    STARTTLS = "starttls"  # smtp://: plain connection upgraded with STARTTLS, required
+    TLS = "tls"  # smtps://: TLS from the first byte
+    PLAIN = "plain"  # smtp:// to a loopback address, only when explicitly allowed
+
+
+# The ports each scheme of DISSENT_SMTP_URL uses when the address names none.
+SMTP_DEFAULT_PORTS = {"smtp": 587, "smtps": 465}
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """Where notification mails go out (``DISSENT_SMTP_*``), validated."""
+
+    host: str
+    port: int
+    security: SmtpSecurity
+    sender: str
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+
+# A text in several languages: (language code, text) pairs; the code "" is any language.
+Localized = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class ExternalChannel:
+    """One of the other places to report, as an instance lists it in its channels.json."""
+
+    name: Localized
+    about: Localized
+    # Each number with what it is for (may be empty).
+    phones: tuple[tuple[str, Localized], ...]
+    # Where to read more, as text to copy: a host name with an optional path.
+    site: str
+
+
 @dataclass(frozen=True)
 class Settings:
     """Validated settings of one dissent instance."""
@@ -86,14 +129,34 @@ class Settings:
     # reader's language ("Confidential channel"), never a product name a passer-by could
     # look up.
     site_name: str | None = None
+    # Who runs the channel, in the operator's words, shown on the landing and anonymity
+    # pages. None: a neutral sentence in the reader's language.
+    operated_by: str | None = None
+    # The other places to report that /channels lists, from the instance's channels.json
+    # (CHANNELS_FILE). None: the built-in list (dissent/web/channels.py).
+    external_channels: tuple[ExternalChannel, ...] | None = None
     # The seed of the instance's Ed25519 report key, which signs evaluators' copies of
     # the periodic report (services/evaluator.py). None: an instance made before it
     # existed; `dissent report key --create` adds one.
     report_key: bytes | None = field(default=None, repr=False)
+    # The mail server notifications go out through; None: no mail is sent.
+    smtp: SmtpSettings | None = None
+    # Whether notification mails name each case by its random mail reference
+    # (``Observation.mail_ref``); off, they give counts only.
+    notify_references: bool = False
 
 
 SITE_NAME_MAX = 60
+OPERATED_BY_MAX = 300
 PUBLIC_URL_SCHEMES = ("https", "http")
+# The list of other channels: a JSON list in the instance folder, or at the path
+# DISSENT_CHANNELS_FILE (``channels_file``) names.
+CHANNELS_FILE = "channels.json"
+CHANNELS_MAX = 40
+CHANNEL_TEXT_MAX = 600
+_PHONE = re.compile(r"\+?[0-9][0-9 ()-]{2,24}")
+_SITE = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)+(/[A-Za-z0-9._~/?=&%#-]*)?")
+_LANGUAGE = re.compile(r"[a-z]{2}")
 
 
 def parse_public_url(text: str) -> str:
@@ -134,6 +197,190 @@ def _site_name(values: Mapping[str, Any]) -> str | None:
     if len(name) > SITE_NAME_MAX or not name.isprintable():
         raise ConfigError(f"site_name must be printable text of at most {SITE_NAME_MAX} characters")
     return name
+
+
+def _operated_by(values: Mapping[str, Any]) -> str | None:
+    raw = values.get("operated_by")
+    if raw is None or str(raw).strip() == "":
+        return None
+    text = " ".join(str(raw).split())
+    if len(text) > OPERATED_BY_MAX or not text.isprintable():
+        raise ConfigError(
+            f"operated_by must be printable text of at most {OPERATED_BY_MAX} characters"
+        )
+    return text
+
+
+def _localized(raw: Any, *, what: str) -> Localized:
+    """Return a text given as a string or as an object of texts by language code."""
+    texts = {"": raw} if isinstance(raw, str) else raw
+    if not isinstance(texts, dict) or not texts:
+        raise ConfigError(f'{what} must be text, or texts by language: {{"en": …, "nl": …}}')
+    out = []
+    for language, text in texts.items():
+        clean = " ".join(text.split()) if isinstance(text, str) else ""
+        if language and not _LANGUAGE.fullmatch(str(language)):
+            raise ConfigError(f"{what}: {language!r} is not a two-letter language code")
+        if not clean or len(clean) > CHANNEL_TEXT_MAX or not clean.isprintable():
+            raise ConfigError(
+                f"{what} must be printable text of 1 to {CHANNEL_TEXT_MAX} characters"
+            )
+        out.append((str(language), clean))
+    return tuple(out)
+
+
+def _channel(raw: Any, *, what: str) -> ExternalChannel:
+    if not isinstance(raw, dict) or not {"name", "about"} <= set(raw):
+        raise ConfigError(f'{what} must be an object with at least "name" and "about"')
+    unknown = set(raw) - {"name", "about", "phones", "site"}
+    if unknown:
+        raise ConfigError(f"{what} has unknown keys: {', '.join(sorted(unknown))}")
+    listed = raw.get("phones") or []
+    if not isinstance(listed, list):
+        raise ConfigError(f'{what}: "phones" must be a list')
+    phones = []
+    for position, phone in enumerate(listed, start=1):
+        number = phone.get("number") if isinstance(phone, dict) else None
+        if not isinstance(number, str) or not _PHONE.fullmatch(number.strip()):
+            raise ConfigError(
+                f"{what}, phone {position}: give a number of digits, spaces, hyphens and "
+                'an optional leading +, as {"number": "088 133 10 00", "note": …}'
+            )
+        note = phone.get("note")
+        phones.append(
+            (number.strip(), _localized(note, what=f"{what}, phone {position}") if note else ())
+        )
+    site = str(raw.get("site") or "").strip()
+    if site and (len(site) > 200 or not _SITE.fullmatch(site)):
+        raise ConfigError(f"{what}: site must be a host name with an optional path, not {site!r}")
+    return ExternalChannel(
+        name=_localized(raw["name"], what=f"{what}, name"),
+        about=_localized(raw["about"], what=f"{what}, about"),
+        phones=tuple(phones),
+        site=site,
+    )
+
+
+def _external_channels(
+    values: Mapping[str, Any], instance_path: Path
+) -> tuple[ExternalChannel, ...] | None:
+    """Return the instance's list of other channels, or None to use the built-in one."""
+    named = values.get("channels_file")
+    path = Path(str(named)) if named else instance_path / CHANNELS_FILE
+    if not path.exists():
+        if named:
+            raise ConfigError(f"channels_file {path} does not exist")
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
+    if not isinstance(data, list) or not 1 <= len(data) <= CHANNELS_MAX:
+        raise ConfigError(f"{path} must hold a JSON list of 1 to {CHANNELS_MAX} channels")
+    return tuple(
+        _channel(entry, what=f"{path}, channel {number}")
+        for number, entry in enumerate(data, start=1)
+    )
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
+
+
+def _flag(values: Mapping[str, Any], name: str) -> bool:
+    """Return the yes/no setting ``name`` (no when absent), or raise :class:`ConfigError`."""
+    raw = values.get(name, False)
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in _TRUE or text in _FALSE:
+        return text in _TRUE
+    raise ConfigError(f"{name} must be yes or no (1 or 0), not {raw!r}")
+
+
+# An address as mail servers take it: a dot-atom local part and a domain of labels.
+# Deliberately narrower than RFC 5322 (no quoted local parts, no comments, no address
+# literals), so that nothing typed can add a header or a second recipient.
+EMAIL_MAX = 254
+_EMAIL = re.compile(
+    r"\A[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z"
+)
+
+
+def parse_email(text: str) -> str | None:
+    """Return ``text`` as a mail address (domain in lower case), or ``None`` when it is
+    not one: a dot-atom local part of at most 64 characters, ``@``, a domain name."""
+    text = text.strip()
+    local, _, domain = text.rpartition("@")
+    if len(text) > EMAIL_MAX or len(local) > 64 or not text.isascii() or not _EMAIL.match(text):
+        return None
+    return f"{local}@{domain.lower()}"
+
+
+def _loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _smtp(values: Mapping[str, Any]) -> SmtpSettings | None:
+    """Return the mail server settings, or ``None`` when no ``smtp_url`` is set; raise
+    :class:`ConfigError` for anything malformed (no mail is better than mail sent
+    somewhere else, or in clear)."""
+    raw = values.get("smtp_url")
+    if raw is None or str(raw).strip() == "":
+        return None
+    text = str(raw).strip()
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        parts, port = None, None
+    if (
+        parts is None
+        or parts.scheme not in SMTP_DEFAULT_PORTS
+        or not parts.hostname
+        or parts.username is not None
+        or parts.password is not None
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or not text.isprintable()
+    ):
+        raise ConfigError(
+            "smtp_url must be smtp://HOST:587 (STARTTLS) or smtps://HOST:465 (TLS), without "
+            "user name or password (those go in DISSENT_SMTP_USERNAME and "
+            f"DISSENT_SMTP_PASSWORD), not {text!r}"
+        )
+    host = parts.hostname
+    if parts.scheme == "smtps":
+        security = SmtpSecurity.TLS
+    elif _flag(values, "smtp_allow_plain_loopback") and _loopback(host):
+        security = SmtpSecurity.PLAIN
+    else:
+        security = SmtpSecurity.STARTTLS
+    sender = parse_email(str(values.get("smtp_from") or ""))
+    if sender is None:
+        raise ConfigError(
+            "smtp_from (DISSENT_SMTP_FROM) must be the address notification mails are sent "
+            "from, such as dissent@example.org"
+        )
+    username = str(values.get("smtp_username") or "").strip() or None
+    password = str(values.get("smtp_password") or "") or None
+    if (username is None) != (password is None):
+        raise ConfigError("give both DISSENT_SMTP_USERNAME and DISSENT_SMTP_PASSWORD, or neither")
+    return SmtpSettings(
+        host=host,
+        port=port or SMTP_DEFAULT_PORTS[parts.scheme],
+        security=security,
+        sender=sender,
+        username=username,
+        password=password,
+    )
 
 
 def _whole(values: Mapping[str, Any], name: str, default: int, *, low: int, high: int) -> int:
@@ -228,11 +475,19 @@ def load_settings(
         "REDIS_URL": "redis_url",
         "DISSENT_PUBLIC_URL": "public_url",
         "DISSENT_SITE_NAME": "site_name",
+        "DISSENT_OPERATED_BY": "operated_by",
+        "DISSENT_CHANNELS_FILE": "channels_file",
         "DISSENT_REPORT_KEY": "report_key",
         "DISSENT_FILING_BUDGET_OBSERVATIONS": "filing_budget_observations",
         "DISSENT_FILING_BUDGET_MISSION_OBSERVATIONS": "filing_budget_mission_observations",
         "DISSENT_FILING_BUDGET_MIB": "filing_budget_mib",
         "DISSENT_FILING_BUDGET_MISSION_MIB": "filing_budget_mission_mib",
+        "DISSENT_SMTP_URL": "smtp_url",
+        "DISSENT_SMTP_FROM": "smtp_from",
+        "DISSENT_SMTP_USERNAME": "smtp_username",
+        "DISSENT_SMTP_PASSWORD": "smtp_password",
+        "DISSENT_SMTP_ALLOW_PLAIN_LOOPBACK": "smtp_allow_plain_loopback",
+        "DISSENT_NOTIFY_REFERENCES": "notify_references",
     }
     for env_name, key in env_map.items():
         if environ.get(env_name):
@@ -287,7 +542,11 @@ def load_settings(
         testing=values.get("testing", False) is True,
         public_url=_public_url(values),
         site_name=_site_name(values),
+        operated_by=_operated_by(values),
+        external_channels=_external_channels(values, instance_path),
         report_key=_report_key(values),
+        smtp=_smtp(values),
+        notify_references=_flag(values, "notify_references"),
     )
     return settings
 

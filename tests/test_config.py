@@ -358,3 +358,96 @@ def test_the_filing_budgets_come_from_the_environment_and_are_checked(tmp_path, 
     assert "filing_budget_observations" in refusal(
         tmp_path, **secrets, FILING_BUDGET_OBSERVATIONS="0"
     )
+
+
+# --- who runs the channel, and the other channels it lists ------------------------------------
+
+
+def test_who_runs_the_channel_comes_from_the_environment_and_is_checked(tmp_path, secrets):
+    said = load(tmp_path, {"DISSENT_OPERATED_BY": " The Ministry's   integrity office "}, **secrets)
+
+    assert said.operated_by == "The Ministry's integrity office"
+    assert load(tmp_path, **secrets).operated_by is None  # the pages say a neutral sentence
+    assert "at most 300 characters" in refusal(tmp_path, **secrets, OPERATED_BY="x" * 301)
+    assert "printable" in refusal(tmp_path, **secrets, OPERATED_BY="Office\x07")
+
+
+CHANNEL = {
+    "name": "Meldpunt Integriteit",
+    "about": {"en": "Integrity reports.", "nl": "Integriteitsmeldingen."},
+    "phones": [
+        {"number": "+31 70 000 00 00", "note": {"en": "from abroad", "nl": "vanuit het buitenland"}}
+    ],
+    "site": "example.org/integrity",
+}
+
+
+def write_channels(folder: Path, content) -> Path:
+    path = folder / "channels.json"
+    path.write_text(content if isinstance(content, str) else json.dumps(content), encoding="utf-8")
+    return path
+
+
+def test_an_instance_lists_its_own_channels_from_its_folder(tmp_path, secrets):
+    assert load(tmp_path, **secrets).external_channels is None  # the built-in list
+
+    write_channels(tmp_path, [CHANNEL, {"name": "Ombudsman", "about": "Complaints."}])
+    [own, plain] = load(tmp_path, **secrets).external_channels
+
+    assert own.name == (("", "Meldpunt Integriteit"),)
+    assert own.about == (("en", "Integrity reports."), ("nl", "Integriteitsmeldingen."))
+    assert own.phones == (
+        ("+31 70 000 00 00", (("en", "from abroad"), ("nl", "vanuit het buitenland"))),
+    )
+    assert own.site == "example.org/integrity"
+    assert (plain.phones, plain.site) == ((), "")
+
+
+def test_the_channels_file_can_be_named_in_the_environment(tmp_path, secrets):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    path = write_channels(elsewhere, [CHANNEL])
+
+    settings = load(tmp_path, {"DISSENT_CHANNELS_FILE": str(path)}, **secrets)
+
+    assert [c.site for c in settings.external_channels] == ["example.org/integrity"]
+    assert "does not exist" in refusal(
+        tmp_path, {"DISSENT_CHANNELS_FILE": str(elsewhere / "missing.json")}, **secrets
+    )
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("[", "cannot read"),
+        ({"name": "x"}, "JSON list of 1 to 40 channels"),
+        ([], "JSON list of 1 to 40 channels"),
+        ([{"name": "x"}], 'at least "name" and "about"'),
+        ([{**CHANNEL, "email": "a@b"}], "unknown keys: email"),
+        ([{**CHANNEL, "about": ""}], "printable text of 1 to 600 characters"),
+        ([{**CHANNEL, "about": {"english": "x"}}], "not a two-letter language code"),
+        ([{**CHANNEL, "about": 7}], "must be text, or texts by language"),
+        ([{**CHANNEL, "phones": [{"number": "call us"}]}], "phone 1: give a number"),
+        ([{**CHANNEL, "phones": "088 133 10 00"}], '"phones" must be a list'),
+        ([{**CHANNEL, "site": "javascript:alert(1)"}], "site must be a host name"),
+    ],
+)
+def test_a_channels_file_that_is_wrong_is_refused_with_what_is_wrong(
+    tmp_path, secrets, content, expected
+):
+    write_channels(tmp_path, content)
+
+    message = refusal(tmp_path, **secrets)
+
+    assert expected in message
+    assert "channels.json" in message
+
+
+def test_the_operations_guide_shows_a_channels_file_that_loads(tmp_path, secrets):
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "operations.md").read_text()
+    example = re.search(r"\*\*Other channels\.\*\*.*?```json\n(.*?)```", guide, re.S)
+
+    assert example, "docs/operations.md no longer shows a channels.json"
+    write_channels(tmp_path, example.group(1))
+    [channel] = load(tmp_path, **secrets).external_channels
+    assert channel.phones[0][0] == "088 133 10 00"

@@ -53,7 +53,7 @@ SETUP_SQL = DEPLOY / "postgresql" / "setup.sql"
 UNITS = sorted((DEPLOY / "systemd").glob("*.service"))
 INSTANCE_FOLDER = "/var/lib/dissent/instance"
 # Commands the files may name before they exist, each with the issue that brings it.
-NOT_YET = {("notify",): "issue 13: notifications"}
+NOT_YET: dict[tuple[str, ...], str] = {}
 # The attachment routes stream; every other route is buffered.
 UPLOADS = {"attachments.source_upload", "attachments.adviser_upload"}
 DOWNLOADS = {"attachments.source_download", "attachments.adviser_download"}

@@ -25,6 +25,8 @@ NEEDED = [
     "dissent/py.typed",
     "dissent/static/style.css",
     "dissent/crypto/wordlists/eff_large.txt",
+    "dissent/crypto/wordlists/nl.txt",
+    "dissent/crypto/wordlists/en.txt",
     "dissent/translations/nl/LC_MESSAGES/messages.mo",
     "dissent/templates/base.html",
     "dissent/templates/public/index.html",

@@ -4,23 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, redirect, render_template, session, url_for
+from flask import Blueprint, abort, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from ..extensions import current_context, db
-from ..models import AccessGrant, Mission, Role, StaffUser
+from ..models import AccessGrant, Mission, Role, StaffUser, utcnow
 from ..security.identity import current_staff, logged_in_staff_id
 from ..security.policy import Access, allow
-from ..services import accounts, budget
+from ..services import accounts, budget, notifications, outbox
 from ..services.errors import AccountExists, InvalidInput, MissionExists, NotFound
 from ..services.keyring import adviser_recipients
+from ..services.mailer import MailProblem
 from ..web import keys as web_keys
+from ..web.digest import PROBLEM_LABELS, send_test_mail
 from ..web.forms import choices_from
 from ..web.labels import ROLE_LABELS
 from ..web.links import public_url_for
 from ..web.messages import show_on
-from .forms import AccountActionForm, AccountForm, MissionForm
+from .forms import AccountActionForm, AccountForm, EmailForm, MissionForm, TestMailForm
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 # The enrolment link of an account just made, shown once on the next page (kept in the
@@ -33,6 +35,9 @@ def _page(
     mission_form: MissionForm | None = None,
     account_form: AccountForm | None = None,
     keys: dict[str, Any] | None = None,
+    email_form: EmailForm | None = None,
+    email_for: int | None = None,
+    test_form: TestMailForm | None = None,
     status: int = 200,
 ) -> ResponseReturnValue:
     missions = list(db.session.scalars(select(Mission).order_by(Mission.name)))
@@ -57,8 +62,27 @@ def _page(
         action_form=AccountActionForm(),
         role_labels=ROLE_LABELS,
         enrolment_link=session.pop(_NEW_LINK, None),
+        email_form=email_form or EmailForm(),
+        email_for=email_for,
+        test_form=test_form or TestMailForm(),
+        **_mail_context(),
         **(keys or web_keys.page_context(current_staff())),
     ), status
+
+
+def _mail_context() -> dict[str, Any]:
+    """Return what the page's section on notification mails shows."""
+    settings = current_context().settings
+    result = request.args.get("mail", "")
+    problem = next((p for p in MailProblem if p.value == result), None)
+    return {
+        "mail_server": settings.smtp,
+        "mail_references": settings.notify_references,
+        "outbox": outbox.state(db.session),
+        "test_sent": result == "sent",
+        "test_problem": PROBLEM_LABELS.get(problem) if problem else None,
+        "my_address": current_staff().email,
+    }
 
 
 @bp.route("/")
@@ -119,13 +143,20 @@ def add_account() -> ResponseReturnValue:
     if form.validate():
         try:
             with db.unit():
-                _user, token = accounts.create_account(
+                user, token = accounts.create_account(
                     db.session,
                     username=form.username.data or "",
                     role=Role(form.role.data),
                     mission_slugs=list(form.missions.data or []),
                     actor=current_staff().username,
                 )
+                if form.email.data:
+                    notifications.set_email(
+                        db.session,
+                        staff_id=user.id,
+                        email=form.email.data,
+                        actor=current_staff().username,
+                    )
         except AccountExists as exc:
             show_on(form, exc, field="username")
         except InvalidInput as exc:
@@ -160,3 +191,40 @@ def account_action(staff_id: int, action: str) -> ResponseReturnValue:
     except NotFound:
         abort(404)
     return redirect(url_for("admin.index", _anchor="accounts"), code=303)
+
+
+@bp.route("/accounts/<int:staff_id>/email", methods=["POST"])
+@allow(Access.ADMIN)
+def set_email(staff_id: int) -> ResponseReturnValue:
+    """Set or remove an account's mail address for notifications."""
+    form = EmailForm()
+    if form.validate():
+        try:
+            with db.unit():
+                notifications.set_email(
+                    db.session,
+                    staff_id=staff_id,
+                    email=form.email.data or "",
+                    actor=current_staff().username,
+                )
+        except NotFound:
+            abort(404)
+        except InvalidInput as exc:
+            show_on(form, exc)
+        else:
+            return redirect(url_for("admin.index", _anchor="accounts"), code=303)
+    return _page(email_form=form, email_for=staff_id, status=400)
+
+
+@bp.route("/test-mail", methods=["POST"])
+@allow(Access.ADMIN)
+def test_mail() -> ResponseReturnValue:
+    """Send a test mail to the operator's own address; the page says how it went."""
+    form = TestMailForm()
+    if not form.validate():
+        return _page(test_form=form, status=400)
+    me = current_staff()
+    # No transaction is open while the mail server is asked: it may take seconds.
+    problem = send_test_mail(to=me.email, language=me.language, now=utcnow())
+    result = "sent" if problem is None else problem.value
+    return redirect(url_for("admin.index", mail=result, _anchor="notifications"), code=303)

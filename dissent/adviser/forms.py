@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, HiddenField, SelectField, SelectMultipleField, StringField
-from wtforms.validators import DataRequired, Length, ValidationError
+from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField
+from wtforms.validators import InputRequired, Length, ValidationError
 
 from ..services.consent import SUMMARY_MAX
 from ..services.conversation import MESSAGE_MAX
@@ -16,7 +16,7 @@ from ..services.official_record import (
     check_claim,
 )
 from ..services.triage import NOTE_MAX, REASON_MAX
-from ..web.forms import CsrfForm, choices_from, long_text
+from ..web.forms import CheckboxesField, CsrfForm, choices_from, long_text
 from ..web.labels import CATEGORY_LABELS, SEVERITY_LABELS
 
 
@@ -47,7 +47,11 @@ class GrantForm(CsrfForm):
 class StateForm(CsrfForm):
     """Change the state by hand, with an optional reason kept in the history."""
 
-    to_state = SelectField(_l("New state"), validators=[DataRequired()])
+    # No state is chosen in advance: a state changed by a stray tap would be a change
+    # nobody meant (issue 12, item 8).
+    to_state = RadioField(
+        _l("New state"), validators=[InputRequired(message=_l("Choose the new state."))]
+    )
     reason = long_text(_l("Reason (optional, advisers only)"), limit=REASON_MAX)
 
 
@@ -63,7 +67,7 @@ class NoteForm(CsrfForm):
     """An internal note, for the mission's advisers only."""
 
     text = long_text(
-        _l("Internal note (advisers only; the source never sees it)"),
+        _l("Internal note — the source does not see this"),
         limit=NOTE_MAX,
         required=_l("Write the note first."),
     )
@@ -80,7 +84,7 @@ class SummaryForm(CsrfForm):
     # The hash of the text the adviser last saw flagged; sending another text shows
     # the flags again first.
     checked = HiddenField()
-    leaders = SelectMultipleField(_l("Send to"), coerce=int)
+    leaders = CheckboxesField(_l("Send to"), coerce=int)
     action = HiddenField()
     # The adviser's statement about the official record, signed with the summary.
     record_contradicts = BooleanField(_l("This summary contradicts an official report or figure"))

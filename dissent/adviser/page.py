@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import date
+from typing import Any, NamedTuple
 
 from flask import abort, render_template
 from flask.typing import ResponseReturnValue
@@ -25,7 +26,7 @@ from ..services import (
     triage,
     verification,
 )
-from ..services.deadlines import ack_due, feedback_due
+from ..services.deadlines import ack_due, feedback_due, response_due
 from ..services.errors import NotFound
 from ..services.identifiers import flag_identifiers, segments
 from ..services.workflow import MANUAL_TRANSITIONS
@@ -56,6 +57,14 @@ from .forms import (
     SummaryForm,
     TriageForm,
 )
+
+
+class Deadline(NamedTuple):
+    """When leadership must respond to an escalation, and whether that day has passed."""
+
+    day: date
+    late: bool
+
 
 LABELS = {
     "category": CATEGORY_LABELS,
@@ -130,7 +139,8 @@ def prepare_forms(
         )
         for u in leaders
     )
-    if not summary_form.leaders.data and confirmed:
+    if "summary_form" not in forms and confirmed:
+        # Ticked on a fresh form only: boxes the adviser unticked stay unticked.
         summary_form.leaders.data = [u.id for u in leaders if u.id in confirmed]
     return {
         "reply_form": forms.get("reply_form") or ReplyForm(),
@@ -179,6 +189,7 @@ def render_observation(
             leadership.open_responses(e, identity),
             official_record.outcome(e, on=on),
             official_record.correction_due(e),
+            Deadline(response_due(e), leadership.response_late(e, on=on)),
         )
         for e in verification.escalations_of(db.session, observation)
     ]
@@ -192,6 +203,11 @@ def render_observation(
         files=attachments.list_attachments(db.session, observation, identity, for_staff=True),
         flags=flags,
         revising=revising,
+        # Until the source approved a text, proposing it is what the adviser can do next.
+        approved=any(p.proposal.status is ProposalStatus.APPROVED for p in proposals),
+        # A summary form that came back (flagged, or refused) stays open even once an
+        # escalation was sent, so nothing typed is folded away.
+        summary_posted="summary_form" in forms,
         notice=notice,
         flag_segments=segments(flags_for, flags) if flags is not None and flags_for else [],
         record_flags=record_flags,

@@ -14,6 +14,7 @@ from .doctor import doctor
 from .export import export
 from .instance import demo, init, serve
 from .manage import db_group, mission, totp, user
+from .notify import notify
 from .purge import purge
 from .recovery import recovery
 from .report import report
@@ -80,6 +81,7 @@ for command in (
     purge,
     doctor,
     storage,
+    notify,
 ):
     cli.add_command(command)
 # The documented name is `dissent decrypt`; it is also `dissent age decrypt`, next to

@@ -11,12 +11,14 @@ from pathlib import Path
 import click
 from flask import Flask
 
-from ..config import ConfigError
+from ..config import ConfigError, add_to_instance_file
 from ..crypto import KeyKind
 from ..crypto.codename import codename_wordlist
 from .age import CommandError
 
 KIND_CHOICE = click.Choice([k.value for k in KeyKind])
+# The demo's staff addresses and sender: a domain reserved never to exist (RFC 2606).
+DEMO_MAIL_DOMAIN = "demo.invalid"
 
 
 def _print_ceremony(shares: list[str], threshold: int) -> None:
@@ -113,14 +115,15 @@ def init(  # noqa: PLR0917 - click passes every option as an argument
 
 
 def _demo_password() -> str:
-    words = codename_wordlist()
+    # The cleaned English list: a password printed for a demo is read out in meetings.
+    words = codename_wordlist("en")
     return "-".join(secrets.choice(words) for _ in range(4)) + "-" + str(secrets.randbelow(100))
 
 
 def _seed_demo(app: Flask) -> dict[str, dict[str, str]]:
     from ..extensions import current_context, db
     from ..models import Role
-    from ..services import accounts
+    from ..services import accounts, notifications
 
     logins: dict[str, dict[str, str]] = {}
     with app.app_context(), db.unit() as session:
@@ -140,6 +143,11 @@ def _seed_demo(app: Flask) -> dict[str, dict[str, str]]:
             password, totp_secret = _demo_password(), accounts.new_totp_secret()
             accounts.enrol_directly(
                 session, ctx, user=user, password=password, totp_secret=totp_secret
+            )
+            # Addresses that can never be delivered on the internet (RFC 2606): set
+            # DISSENT_SMTP_URL to a local mail server and `dissent notify` mails them.
+            notifications.set_email(
+                session, staff_id=user.id, email=f"{username}@{DEMO_MAIL_DOMAIN}", actor="cli"
             )
             logins[role.value] = {
                 "username": username,
@@ -189,6 +197,9 @@ def demo(
     shares_file = instance_path / "recovery-shares.txt"
     shares_file.write_text("\n".join(created.recovery.shares) + "\n", encoding="ascii")
     shares_file.chmod(0o600)
+    # Demo only: notification mails may go in clear to a mail server on this machine.
+    add_to_instance_file(instance_path, "smtp_from", f"dissent@{DEMO_MAIL_DOMAIN}")
+    add_to_instance_file(instance_path, "smtp_allow_plain_loopback", "yes")
     app = create_app({"INSTANCE_PATH": str(instance_path)})
     logins = _seed_demo(app)
     if credentials_file is not None:
@@ -202,7 +213,12 @@ def demo(
         click.echo(f"  {role:<11} username {login['username']:<8} password {login['password']}")
         secret = login["totp_secret"]
         click.echo(f"  {'':<11} TOTP secret {secret}  (current code: dissent totp {secret})")
-    click.echo(f"\n  Recovery shares (2 of 3): {shares_file}\n")
+    click.echo(f"\n  Recovery shares (2 of 3): {shares_file}")
+    click.echo(
+        f"  Notification mails go to {{adviser,leader,admin}}@{DEMO_MAIL_DOMAIN}: run a mail "
+        "server on this machine, set DISSENT_SMTP_URL=smtp://127.0.0.1:PORT and run "
+        "`dissent notify`\n"
+    )
     if not no_serve:
         run_server(app, host=host, port=port, workers=2)
 

@@ -5,12 +5,17 @@ anything that can be checked against it cheaply: a memory-hard derivation with t
 secret salt turns it into a *lookup id* (stored, to find the source's records) and an
 *identity seed* (from which the caller builds the source's age identity; only its public
 recipient is stored). This module derives bytes only and never builds age keys.
+
+A new codename is drawn from the word list of the source's language, which the caller
+passes in (this layer knows nothing of requests); a typed codename may use the words of any
+list, including the EFF list every codename came from before the lists were split.
 """
 
 from __future__ import annotations
 
 import functools
 import hmac
+import itertools
 import math
 import re
 import secrets
@@ -33,7 +38,14 @@ MIN_SALT_BYTES = 16
 SOURCE_KEY_BYTES = 32
 
 _WORDLIST_PACKAGE = "dissent.crypto"
-_WORDLIST_PATH = ("wordlists", "eff_large.txt")
+_WORDLIST_FOLDER = "wordlists"
+# The list a new codename is drawn from, by the source's language (docs/decisions.md). A
+# language without its own list gets English.
+WORDLISTS = {"nl": "nl.txt", "en": "en.txt"}
+DEFAULT_LANGUAGE = "en"
+# Every codename made before the lists were split by language came from the EFF list. No
+# new codename uses it, but login accepts its words so that those codenames keep working.
+LEGACY_WORDLIST = "eff_large.txt"
 # Lowercase ASCII words, hyphens only between letters ("t-shirt", "yo-yo"). Above all no
 # whitespace, so that a codename joined with spaces splits back into the same words.
 _WORD = re.compile(r"[a-z]+(?:-[a-z]+)*")
@@ -126,29 +138,57 @@ def _parse_wordlist(text: str) -> tuple[str, ...]:
             f"codename word list has {unique} words; at least {MIN_WORDLIST_SIZE} are needed "
             f"for {CODENAME_WORDS}-word codenames of {CODENAME_MIN_ENTROPY_BITS:.1f} bits"
         )
+    # No word starts another: a word left unfinished is never another word of the list, so
+    # the slip is caught and named. In sorted order a word that starts others comes right
+    # before the first of them.
+    ordered = sorted(words)
+    prefixes = sum(1 for a, b in itertools.pairwise(ordered) if b.startswith(a))
+    if prefixes:
+        raise WordlistError(f"codename word list has {prefixes} words that start another")
     return words
 
 
 @functools.cache
-def codename_wordlist() -> tuple[str, ...]:
-    """Return the codename word list, loaded and validated once per process."""
-    resource = resources.files(_WORDLIST_PACKAGE).joinpath(*_WORDLIST_PATH)
+def _load_wordlist(name: str) -> tuple[str, ...]:
+    resource = resources.files(_WORDLIST_PACKAGE).joinpath(_WORDLIST_FOLDER, name)
     try:
         text = resource.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise WordlistError(f"cannot read the codename word list: {exc}") from exc
+        raise WordlistError(f"cannot read the codename word list {name}: {exc}") from exc
     return _parse_wordlist(text)
+
+
+def wordlist_language(language: str | None) -> str:
+    """Return the language whose list makes codenames for ``language`` ("nl", "nl_NL" or
+    "nl-BE" give "nl"; anything without its own list gives DEFAULT_LANGUAGE)."""
+    base = re.split(r"[_-]", language or "", maxsplit=1)[0].lower()
+    return base if base in WORDLISTS else DEFAULT_LANGUAGE
+
+
+def codename_wordlist(language: str | None = None) -> tuple[str, ...]:
+    """Return the word list new codenames in ``language`` are drawn from (loaded and
+    validated once per process)."""
+    return _load_wordlist(WORDLISTS[wordlist_language(language)])
 
 
 @functools.cache
 def _word_set() -> frozenset[str]:
-    return frozenset(codename_wordlist())
+    # Every list a codename may have come from: typing need not match the page's language.
+    names = (*WORDLISTS.values(), LEGACY_WORDLIST)
+    return frozenset(word for name in names for word in _load_wordlist(name))
 
 
-def generate_codename() -> str:
-    """Return a new random codename: CODENAME_WORDS words joined by single spaces."""
-    words = codename_wordlist()
+def generate_codename(*, language: str | None = None) -> str:
+    """Return a new random codename in ``language``: CODENAME_WORDS words of that
+    language's list, joined by single spaces."""
+    words = codename_wordlist(language)
     return " ".join(secrets.choice(words) for _ in range(CODENAME_WORDS))
+
+
+def typed_words(text: str) -> list[str]:
+    """Return the words of a typed codename as typed (case kept), split as
+    :func:`normalize_codename` splits them: word N here is the word its errors name."""
+    return text.split()
 
 
 def normalize_codename(text: str) -> str:
@@ -158,7 +198,7 @@ def normalize_codename(text: str) -> str:
     copied from a note still works. Hyphens are not separators: they belong to words such
     as "t-shirt".
     """
-    words = text.lower().split()
+    words = [word.lower() for word in typed_words(text)]
     if len(words) != CODENAME_WORDS:
         raise InvalidCodename(
             f"A codename has {CODENAME_WORDS} words separated by spaces; this has {len(words)}.",
@@ -167,7 +207,8 @@ def normalize_codename(text: str) -> str:
     known = _word_set()
     for position, word in enumerate(words, start=1):
         if word not in known:
-            # The position, not the word: the message may be logged.
+            # The position, not the word: the message may be logged. A page that shows
+            # the word to the person who typed it takes it from typed_words().
             raise InvalidCodename(
                 f"Word {position} is not a codename word. Please check its spelling.",
                 position=position,

@@ -15,6 +15,7 @@ from .escalation import (
     escalation_recipient,
 )
 from .mission import Mission
+from .notification import Notification, NotificationKind, NotificationRun
 from .observation import (
     Category,
     Consent,
@@ -48,6 +49,9 @@ __all__ = [
     "Mission",
     "MissionNames",
     "Note",
+    "Notification",
+    "NotificationKind",
+    "NotificationRun",
     "Observation",
     "Proposal",
     "ProposalStatus",

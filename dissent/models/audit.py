@@ -21,7 +21,8 @@ class AuditEntry(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow)
     actor: Mapped[str] = mapped_column(String(64))  # username, or "system"
     action: Mapped[str] = mapped_column(String(48))
-    subject: Mapped[str] = mapped_column(String(96), default="")
+    # Indexed: who has opened a case is read from it (services/notifications.py).
+    subject: Mapped[str] = mapped_column(String(96), default="", index=True)
     prev_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     entry_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
 

@@ -38,6 +38,16 @@ def random_id() -> int:
     return secrets.randbelow(RANDOM_ID_MAX) + 1
 
 
+# Crockford's base32 without look-alikes: a reference is read aloud on the phone.
+REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def random_reference() -> str:
+    """Return a random reference such as ``NS3F-29QZ`` (40 bits), derived from nothing."""
+    chars = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(8))
+    return f"{chars[:4]}-{chars[4:]}"
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """A timestamp stored without zone and always returned as aware UTC."""
 

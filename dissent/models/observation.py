@@ -8,7 +8,7 @@ from datetime import date, datetime
 from sqlalchemy import ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import RANDOM_ID_TYPE, Base, enum_type, random_id, today
+from .base import RANDOM_ID_TYPE, Base, enum_type, random_id, random_reference, today
 from .mission import Mission
 from .staff import StaffUser
 
@@ -114,6 +114,10 @@ class Observation(Base):
     # Hash of the one-time token of the form that created it: a replayed or
     # double-clicked submit hits this unique constraint instead of making a twin.
     submit_token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    # The case's name in notification mails, when the instance names cases there at all
+    # (``notify_references``): random, and never in a URL, so a mail server that learns
+    # it cannot match it to the pages a source or adviser opened (``ref`` is in those).
+    mail_ref: Mapped[str] = mapped_column(String(REF_LENGTH), default=random_reference)
 
     mission: Mapped[Mission] = relationship(lazy="joined")
     source: Mapped[Source] = relationship()

@@ -12,6 +12,8 @@ from .base import Base, UTCDateTime, enum_type, utcnow
 from .mission import Mission
 
 USERNAME_MAX = 64
+EMAIL_MAX = 254
+LANGUAGE_MAX = 8
 
 
 class Role(enum.StrEnum):
@@ -62,6 +64,12 @@ class StaffUser(Base):
     recipient: Mapped[str | None] = mapped_column(Text, default=None)
     # Ed25519 key that verifies this person's escalation signatures (base64).
     verify_key: Mapped[str | None] = mapped_column(String(64), default=None)
+    # Where notification digests go (optional; personal data of staff, never logged),
+    # in which language, and the kinds this person turned off (space-separated kinds of
+    # NotificationKind: a kind added later reaches everyone it applies to).
+    email: Mapped[str | None] = mapped_column(String(EMAIL_MAX), default=None)
+    language: Mapped[str | None] = mapped_column(String(LANGUAGE_MAX), default=None)
+    notify_off: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     missions: Mapped[list[Mission]] = relationship(secondary=staff_mission, lazy="selectin")
 

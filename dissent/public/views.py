@@ -4,27 +4,42 @@ from __future__ import annotations
 
 import unicodedata
 
-from flask import Blueprint, make_response, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 
+from ..config import Settings
 from ..security.policy import Access, allow
+from ..web.channels import channels_to_show
 from ..web.i18n import LANGUAGES
 
 bp = Blueprint("public", __name__)
 
 
+def _settings() -> Settings:
+    settings: Settings = current_app.extensions["dissent.settings"]
+    return settings
+
+
 @bp.route("/")
 @allow(Access.PUBLIC)
 def index() -> ResponseReturnValue:
-    """What this is, how anonymity works, and the external channels."""
-    return render_template("public/index.html")
+    """What this is, who runs it, how anonymity works, protection, other channels."""
+    return render_template("public/index.html", operated_by=_settings().operated_by)
 
 
 @bp.route("/anonymity")
 @allow(Access.PUBLIC)
 def anonymity() -> ResponseReturnValue:
     """How anonymity works here, and its limits."""
-    return render_template("public/anonymity.html")
+    return render_template("public/anonymity.html", operated_by=_settings().operated_by)
 
 
 @bp.route("/after")
@@ -38,7 +53,9 @@ def after() -> ResponseReturnValue:
 @allow(Access.PUBLIC)
 def channels() -> ResponseReturnValue:
     """External reporting channels, as the law requires them to be listed."""
-    return render_template("public/channels.html")
+    return render_template(
+        "public/channels.html", channels=channels_to_show(_settings().external_channels)
+    )
 
 
 def is_safe_return_path(target: str) -> bool:

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from ..crypto import DecryptionError, Identity
 from ..models import (
     Consent,
+    NotificationKind,
     Observation,
     Proposal,
     ProposalStatus,
@@ -23,7 +24,7 @@ from ..models import (
     State,
     today,
 )
-from . import audit
+from . import audit, notifications
 from .content import open_document, seal_document
 from .context import ServiceContext
 from .errors import (
@@ -104,6 +105,9 @@ def source_decides(
         raise AlreadyDone(Refused.DECISION)
     proposal.status = ProposalStatus.APPROVED if approve else ProposalStatus.DECLINED
     proposal.decided_on = today()
+    notifications.notify(
+        session.connection(), NotificationKind.SOURCE_MESSAGE, proposal.observation_id
+    )
     return proposal
 
 

@@ -14,6 +14,7 @@ from ..crypto.padding import padded_size
 from ..models import (
     Message,
     MessageKind,
+    NotificationKind,
     Observation,
     Sender,
     Source,
@@ -22,7 +23,7 @@ from ..models import (
     today,
     utcnow,
 )
-from . import audit, budget
+from . import audit, budget, notifications
 from .budget import Budget
 from .content import open_document, seal_document
 from .context import ServiceContext
@@ -242,6 +243,7 @@ def post_source_message(
         mission_id=mission_id,
         amount=budget.kib(padded_size(len(text.encode()))),
     )
+    notifications.notify(connection, NotificationKind.SOURCE_MESSAGE, observation_id)
 
 
 def post_adviser_message(

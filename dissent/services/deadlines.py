@@ -7,6 +7,7 @@ import calendar
 from datetime import date, timedelta
 
 from ..models import Escalation, Mission, Observation, State
+from .workflow import AWAITING_FEEDBACK
 
 
 def ack_due(observation: Observation, mission: Mission) -> date:
@@ -37,6 +38,11 @@ def feedback_due(observation: Observation, mission: Mission) -> date:
 def ack_overdue(observation: Observation, mission: Mission, *, on: date) -> bool:
     """Return whether acknowledgement is late on day ``on``."""
     return observation.state is State.RECEIVED and on > ack_due(observation, mission)
+
+
+def feedback_overdue(observation: Observation, mission: Mission, *, on: date) -> bool:
+    """Return whether the source is still owed feedback after its day, on day ``on``."""
+    return observation.state in AWAITING_FEEDBACK and on > feedback_due(observation, mission)
 
 
 def response_due(escalation: Escalation) -> date:

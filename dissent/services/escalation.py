@@ -15,6 +15,7 @@ from ..models import (
     EscalationVersion,
     Message,
     MessageKind,
+    NotificationKind,
     Observation,
     ProposalStatus,
     Role,
@@ -24,7 +25,7 @@ from ..models import (
     today,
     utcnow,
 )
-from . import audit
+from . import audit, notifications
 from .consent import check_consent, check_summary
 from .content import seal_document
 from .context import ServiceContext
@@ -151,6 +152,7 @@ def escalate(
             session, ctx, staff=staff, observation=observation, to_state=action_target("escalate")
         )
     _notify_source(session, ctx, staff=staff, observation=observation, label=escalation.label)
+    notifications.notify(session.connection(), NotificationKind.ESCALATION_RECEIVED, escalation.id)
     audit.record(
         session, actor=staff.username, action=audit.Action.ESCALATE, subject=escalation.label
     )

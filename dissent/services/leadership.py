@@ -13,6 +13,7 @@ from ..crypto import DecryptionError, Identity
 from ..models import (
     Escalation,
     EscalationState,
+    NotificationKind,
     RecordDecision,
     Response,
     ResponseKind,
@@ -21,7 +22,7 @@ from ..models import (
     today,
     utcnow,
 )
-from . import audit
+from . import audit, notifications
 from .content import open_document, seal_document
 from .context import ServiceContext
 from .deadlines import response_due
@@ -177,6 +178,7 @@ def respond(
     )
     session.add(response)
     escalation.state = EscalationState.RESPONDED
+    notifications.notify(session.connection(), NotificationKind.RESPONSE_RECEIVED, escalation.id)
     audit.record(
         session, actor=staff.username, action=audit.Action.RESPOND, subject=escalation.label
     )

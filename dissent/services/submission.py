@@ -13,8 +13,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..crypto import identity_from_secret
-from ..models import Category, Consent, Mission, Observation, Source, State
-from . import budget
+from ..models import Category, Consent, Mission, NotificationKind, Observation, Source, State
+from . import budget, notifications
 from .budget import Budget
 from .content import seal_document
 from .context import ServiceContext
@@ -183,6 +183,7 @@ def submit_observation(
     budget.spend(
         session.connection(), ctx.settings, Budget.OBSERVATIONS, mission_id=mission.id, amount=1
     )
+    notifications.notify(session.connection(), NotificationKind.NEW_OBSERVATION, observation.id)
     return NewSubmission(source_id=source.id, identity_secret=keys.identity_seed)
 
 

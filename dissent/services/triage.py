@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..crypto import DecryptionError, Identity
@@ -235,3 +235,12 @@ def history(session: Session, observation: Observation, identity: Identity) -> l
             )
         )
     return sorted(items, key=lambda item: item.at)
+
+
+def moved_on(session: Session, observation: Observation) -> date | None:
+    """Return the day the observation last changed state (``None``: it never did), as
+    its source may see it: the day only, though staff times are exact."""
+    last = session.scalar(
+        select(func.max(StateChange.at)).where(StateChange.observation_id == observation.id)
+    )
+    return None if last is None else last.date()

@@ -77,7 +77,7 @@ class CodenameSavedForm(CsrfForm):
     """The source confirms they wrote the codename down."""
 
     saved = BooleanField(
-        _l("I have written down my codename, or printed the card on a printer of my own."),
+        _l("I have written down my codename or learned it by heart."),
         validators=[DataRequired(message=_l("Please confirm that you wrote it down."))],
     )
 

@@ -6,13 +6,14 @@ import base64
 import secrets
 from datetime import date
 
-from flask import Blueprint, make_response, redirect, render_template, session, url_for
+from flask import Blueprint, make_response, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from ..crypto.codename import InvalidCodename, generate_codename
 from ..extensions import current_context, db
-from ..models import Category, Consent
+from ..models import Category, Consent, ProposalStatus, today
 from ..security.identity import (
     current_source_id,
     current_source_identity,
@@ -20,9 +21,17 @@ from ..security.identity import (
 )
 from ..security.policy import Access, allow
 from ..security.sessions import Twin, forget_twin, share_with_twin
-from ..services import attachments, confirmation, consent, conversation, submission, verification
+from ..services import (
+    attachments,
+    confirmation,
+    consent,
+    conversation,
+    submission,
+    triage,
+    verification,
+)
 from ..services.budget import BudgetReached
-from ..services.deadlines import ack_due, feedback_due
+from ..services.deadlines import ack_due, ack_overdue, feedback_due, feedback_overdue
 from ..services.errors import (
     CodenameNotFound,
     InvalidInput,
@@ -141,7 +150,9 @@ def submit() -> ResponseReturnValue:
     # before the first answer reaches it, must show the same codename. A copy of the
     # cookie and of the form's tokens, without what the source typed, gets none of it
     # (issue 15, finding 18).
-    twin = share_with_twin(submission.draft_fingerprint(draft, token), generate_codename())
+    # In the words of the page's language: a Dutch page gives a Dutch codename.
+    new_codename = generate_codename(language=str(get_locale()))
+    twin = share_with_twin(submission.draft_fingerprint(draft, token), new_codename)
     if twin is None:
         form.csrf_token.errors = [_("This form has expired.")]
         form.submit_token.data = _start_form()
@@ -253,13 +264,12 @@ def login() -> ResponseReturnValue:
                 db.session, current_context(), codename=form.codename.data or ""
             )
         except InvalidCodename as exc:
-            form.codename.errors = [codename_format_message(exc)]
+            form.codename.errors = [codename_format_message(exc, typed=form.codename.data or "")]
         except (CodenameNotFound, RateLimited) as exc:
             show_on(form, exc, field="codename")
         except KdfBusy as exc:
             # Turned away before the derivation rather than queued behind a flood.
             show_on(form, exc, field="codename")
-            form.codename.data = ""
             busy = make_response(render_template("source/login.html", form=form), 503)
             busy.headers["Retry-After"] = str(exc.retry_after)
             return busy
@@ -268,8 +278,9 @@ def login() -> ResponseReturnValue:
             session.regenerate()  # type: ignore[attr-defined]
             log_in_source(source.source_id, source.identity_secret)
             return redirect(url_for("source.inbox"), code=303)
-    # The codename is never sent back into the page.
-    form.codename.data = ""
+    # What was typed comes back, so one wrong word is fixed, not seven retyped
+    # (invariant 7). It goes only to the browser that sent it, on a page no cache keeps,
+    # and never into a log.
     return render_template("source/login.html", form=form), 400
 
 
@@ -279,18 +290,31 @@ def _inbox_page(
     reply_ref: str | None = None,
     decision_form: ProposalDecisionForm | None = None,
     decision_id: int | None = None,
+    decided: int | None = None,
     status: int = 200,
 ) -> ResponseReturnValue:
     identity = current_source_identity()
     items = []
+    # What waits for the source's answer, listed first with a link to each.
+    waiting: list[tuple[str, int]] = []
     for found in conversation.source_observations(db.session, current_source_id()):
+        proposals = consent.proposals_for(db.session, found, identity)
+        waiting.extend(
+            (found.ref, p.proposal.id)
+            for p in proposals
+            if p.proposal.status is ProposalStatus.PENDING
+        )
         items.append(
             {
                 "view": conversation.view_observation(found, identity, for_staff=False),
                 "files": attachments.list_attachments(db.session, found, identity),
-                "proposals": consent.proposals_for(db.session, found, identity),
+                "proposals": proposals,
                 "ack_due": ack_due(found, found.mission),
                 "feedback_due": feedback_due(found, found.mission),
+                # Told in the inbox only, never by mail: what is late, and when it moved.
+                "ack_late": ack_overdue(found, found.mission, on=today()),
+                "feedback_late": feedback_overdue(found, found.mission, on=today()),
+                "moved_on": triage.moved_on(db.session, found),
                 "readers": confirmation.confirmed_advisers(db.session, found.mission_id),
                 "escalations": [
                     (e, verification.open_versions(e, identity))
@@ -301,6 +325,8 @@ def _inbox_page(
     return render_template(
         "source/inbox.html",
         items=items,
+        waiting=waiting,
+        decided=decided,
         reply_form=reply_form or ReplyForm(),
         reply_ref=reply_ref,
         decision_form=decision_form or ProposalDecisionForm(),
@@ -317,8 +343,9 @@ def _inbox_page(
 @bp.route("/inbox")
 @allow(Access.SOURCE)
 def inbox() -> ResponseReturnValue:
-    """Show the source's observations, their state and the conversation."""
-    return _inbox_page()
+    """Show the source's observations, their state and the conversation; after an answer
+    to a proposal (``decided``), say that it was kept."""
+    return _inbox_page(decided=request.args.get("decided", type=int))
 
 
 def _post_message(ref: str, text: str) -> None:
@@ -388,7 +415,11 @@ def decide(proposal_id: int) -> ResponseReturnValue:
         # The comment did not fit this hour's budget, so the decision was not kept either.
         show_on(form, exc, field="decision")
         return budget_refusal(_inbox_page(decision_form=form, decision_id=proposal_id), exc)
-    return redirect(url_for("source.inbox", _anchor="thread-" + ref), code=303)
+    # To the answer as it now stands in the thread, with a word that it was kept.
+    return redirect(
+        url_for("source.inbox", decided=proposal_id, _anchor=f"proposal-{proposal_id}"),
+        code=303,
+    )
 
 
 @bp.route("/logout", methods=["POST"])

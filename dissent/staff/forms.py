@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import PasswordField, StringField
+from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
+from ..models.staff import EMAIL_MAX
 from ..services.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
-from ..web.forms import CsrfForm
+from ..web.forms import CheckboxesField, ChoiceField, CsrfForm, choices_from
+from ..web.i18n import LANGUAGE_NAMES
 
 
 class LoginForm(CsrfForm):
@@ -63,3 +65,20 @@ class EnrolForm(CsrfForm):
 
 class LogoutForm(CsrfForm):
     """The logout button."""
+
+
+class NotificationsForm(CsrfForm):
+    """What a staff member is told by mail: their address, language and the kinds."""
+
+    email = EmailField(
+        _l("Mail address for notifications"),
+        validators=[Length(max=EMAIL_MAX)],
+        description=_l(
+            "Optional. Mails say only how many things wait for you, never what: no "
+            "text, category, mission or time. Leave it empty to get no mail."
+        ),
+        render_kw={"autocomplete": "email", "spellcheck": "false"},
+    )
+    language = ChoiceField(_l("Language of the mails"), choices=choices_from(LANGUAGE_NAMES))
+    # Choices are the kinds of the person's role (set by the view).
+    kinds = CheckboxesField(_l("Tell me about"), coerce=str)

@@ -4,24 +4,28 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from ..extensions import current_context, db
 from ..models import Role, StaffUser
 from ..security import identity
 from ..security.policy import Access, allow
-from ..services import accounts, audit, login_throttle
+from ..services import accounts, audit, login_throttle, notifications
 from ..services.errors import (
     EnrolmentInvalid,
     EnrolmentUsedMeanwhile,
+    InvalidInput,
     LoginFailed,
     RateLimited,
     TotpRejected,
     WeakPassword,
 )
+from ..web.digest import KIND_LABELS
+from ..web.forms import choices_from
 from ..web.messages import message_for, show_on
 from ..web.qr import qr_svg
-from .forms import EnrolForm, LoginForm, LogoutForm, TotpForm
+from .forms import EnrolForm, LoginForm, LogoutForm, NotificationsForm, TotpForm
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
@@ -81,6 +85,10 @@ def second_factor() -> ResponseReturnValue:
                     staff_id=identity.pending_staff_id(),
                     code=form.code.data or "",
                 )
+                # Until they choose, their mails come in the language they log in with.
+                notifications.remember_language(
+                    db.session, staff_id=user.id, language=str(get_locale())
+                )
         except (TotpRejected, RateLimited) as exc:
             show_on(form, exc, field="code")
         else:
@@ -98,6 +106,42 @@ def second_factor() -> ResponseReturnValue:
             return response
     status = 400 if form.is_submitted() else 200
     return render_template("staff/second_factor.html", form=form), status
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@allow(Access.STAFF)
+def account() -> ResponseReturnValue:
+    """Choose the mail address, language and kinds of notifications one gets."""
+    staff = identity.current_staff()
+    kinds = notifications.kinds_for(staff.role)
+    form = NotificationsForm()
+    form.kinds.choices = choices_from((kind.value, KIND_LABELS[kind]) for kind in kinds)
+    if not form.is_submitted():
+        form.email.data = staff.email or ""
+        form.language.data = staff.language or str(get_locale())
+        form.kinds.data = [kind.value for kind in notifications.kinds_on(staff)]
+    elif form.validate():
+        try:
+            with db.unit():
+                notifications.set_preferences(
+                    db.session,
+                    staff=staff,
+                    email=form.email.data or "",
+                    language=form.language.data or "",
+                    kinds=form.kinds.data or [],
+                )
+        except InvalidInput as exc:
+            show_on(form, exc)
+        else:
+            return redirect(url_for("staff.account", saved=1), code=303)
+    status = 400 if form.is_submitted() else 200
+    return render_template(
+        "staff/account.html",
+        form=form,
+        has_kinds=bool(kinds),
+        mail_on=current_context().settings.smtp is not None,
+        home=home_url(Role(staff.role)),
+    ), status
 
 
 @bp.route("/logout", methods=["POST"])

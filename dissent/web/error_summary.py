@@ -20,6 +20,8 @@ from wtforms.csrf.core import CSRFTokenField
 from wtforms.fields import HiddenField
 from wtforms.form import BaseForm
 
+from .forms import CheckboxesField
+
 # A refused CSRF token means the page was open too long or the session ended: said in
 # the words the form's own notice uses (macros.form_expired), not the token's.
 FORM_EXPIRED = _l(
@@ -51,7 +53,7 @@ def _messages(errors: Iterable[Any]) -> Iterator[str]:
 def _target(field: Field) -> str | None:
     if isinstance(field, HiddenField):
         return None  # nothing the visitor can move to
-    if isinstance(field, RadioField):
+    if isinstance(field, RadioField | CheckboxesField):
         # The group's first option: a link to the fieldset would focus nothing.
         return next((option.id for option in field), None)
     return str(field.id)

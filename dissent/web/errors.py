@@ -15,13 +15,12 @@ import errno
 import logging
 import secrets
 import sqlite3
+import sys
 import traceback
 from collections.abc import Callable, Iterable
 from contextlib import suppress
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import psycopg
-import redis
 import sqlalchemy.exc
 from flask import (
     Flask,
@@ -206,7 +205,7 @@ def unavailable(exc: BaseException) -> bool:
     """Return whether ``exc`` means a store did not answer (in time): the session store,
     the rate limits' Redis, or the database (unreachable, cut off by a deadline, a lock
     held past its timeout, no pooled connection free)."""
-    if isinstance(exc, SessionStoreUnavailable | redis.RedisError):
+    if isinstance(exc, SessionStoreUnavailable) or _error_of(exc, "redis", "RedisError"):
         return True
     if isinstance(exc, sqlalchemy.exc.TimeoutError | sqlalchemy.exc.DisconnectionError):
         return True
@@ -217,7 +216,15 @@ def unavailable(exc: BaseException) -> bool:
         return (getattr(orig, "sqlite_errorcode", 0) & 0xFF) in (_SQLITE_BUSY, _SQLITE_LOCKED)
     # psycopg's OperationalError: the connection failed or a server timeout fired (a
     # missing table or a bad statement is a ProgrammingError: our fault, a 500).
-    return isinstance(orig, psycopg.OperationalError)
+    return _error_of(orig, "psycopg", "OperationalError")
+
+
+def _error_of(exc: BaseException | None, module: str, name: str) -> bool:
+    """Return whether ``exc`` is the driver ``module``'s error ``name``, without importing
+    the driver: one never loaded raised nothing (and psycopg and redis together cost every
+    process about 16 MiB it may never need; docs/performance.md)."""
+    loaded = sys.modules.get(module)
+    return loaded is not None and isinstance(exc, getattr(loaded, name))
 
 
 def status_for(exc: BaseException) -> int:

@@ -13,10 +13,18 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
 from werkzeug.datastructures import CombinedMultiDict, MultiDict
-from wtforms import Field, FileField, SelectField, StringField, TextAreaField
+from wtforms import (
+    Field,
+    FileField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.csrf.core import CSRF
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
 
 # What the CSRF token is made for (security.sessions.ServerSession.token).
 CSRF_PURPOSE = "csrf"
@@ -164,6 +172,22 @@ class ChoiceField(SelectField):
         try:
             super().pre_validate(form)
         except ValueError as exc:  # WTForms' ValidationError is a ValueError
+            raise ValidationError(self.message) from exc
+
+
+class CheckboxesField(SelectMultipleField):
+    """A choice of several options as a list of checkboxes: on a phone a multiple
+    select needs a long press and hides what is chosen; boxes show it and take a tap."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+    message = ChoiceField.message
+
+    def pre_validate(self, form: Any) -> None:
+        """Accept only values from the list (none ticked is an empty choice)."""
+        try:
+            super().pre_validate(form)
+        except ValueError as exc:
             raise ValidationError(self.message) from exc
 
 

@@ -16,7 +16,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
-from ..crypto.codename import CODENAME_WORDS, InvalidCodename
+from ..crypto.codename import CODENAME_WORDS, InvalidCodename, typed_words
 from ..models.mission import NAME_MAX
 from ..services import attachments
 from ..services.attachments import (
@@ -93,6 +93,9 @@ _INPUT: dict[tuple[str, Problem], Any] = {
         "This date is in the past: was the report or figure corrected?"
     ),
     ("end", Problem.OUT_OF_RANGE): _l("The last day is before the first day."),
+    ("email", Problem.MALFORMED): _l(
+        "Type one mail address, such as name@example.org, or leave it empty."
+    ),
 }
 _PROBLEM = {
     Problem.MISSING: _l("This cannot be left empty."),
@@ -314,8 +317,29 @@ def show_on(form: Any, exc: ServiceError, *, field: str | None = None) -> None:
     target.errors = [*list(target.errors or []), message_for(exc)]
 
 
-def codename_format_message(exc: InvalidCodename) -> str:
-    """Return what is wrong with the form of a codename (never repeating what was typed)."""
+# A pasted paragraph is not echoed whole: the word named is cut to this many characters.
+SHOWN_WORD_MAX = 40
+
+
+def codename_format_message(exc: InvalidCodename, *, typed: str) -> str:
+    """Return what is wrong with the form of the codename ``typed``: the word that is in
+    no list, by its place and as typed, or how many words there were.
+
+    The answer goes only into the page of the person who typed it; the exception itself
+    names no word, so nothing that reaches a log does.
+    """
+    words = typed_words(typed)
+    if exc.position is not None and 0 < exc.position <= len(words):
+        word = words[exc.position - 1]
+        if len(word) > SHOWN_WORD_MAX:
+            word = word[: SHOWN_WORD_MAX - 1] + "…"
+        return str(
+            _(
+                "Word %(n)d, “%(word)s”, is not one of the codename words.",
+                n=exc.position,
+                word=word,
+            )
+        )
     if exc.position is not None:
         return str(
             _("Word %(n)d is not a codename word. Please check its spelling.", n=exc.position)

@@ -3,6 +3,8 @@ the upload limits, the CSRF token and the language switch."""
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Flask, current_app, request
 from flask_babel import format_date, format_datetime, format_decimal, format_number, get_locale
 from flask_babel import gettext as _
@@ -27,6 +29,17 @@ def filesize(size: int) -> str:
     return str(text)
 
 
+# Staff times are exact to the minute and say their zone (the configured one, UTC
+# unless BABEL_DEFAULT_TIMEZONE says otherwise): advisers and leaders in several time
+# zones read the same record. A source's dates stay to the day (invariant 2).
+STAFF_TIME_PATTERN = "d MMM y HH:mm z"
+
+
+def staff_time(value: datetime) -> str:
+    """Return a staff-side moment as "5 Dec 2026 14:03 UTC", in the reader's language."""
+    return str(format_datetime(value, STAFF_TIME_PATTERN))
+
+
 def attachment_limits() -> dict[str, int]:
     """Return the limits, for the upload form's text (one source of truth)."""
     return {
@@ -41,6 +54,12 @@ def site_name() -> str:
     reader's language."""
     configured: str | None = current_app.extensions["dissent.settings"].site_name
     return configured or str(_("Confidential channel"))
+
+
+def mail_references() -> bool:
+    """Return whether notification mails name cases by their mail reference (then the
+    case's pages show it, so a reader can find the case a mail is about)."""
+    return bool(current_app.extensions["dissent.settings"].notify_references)
 
 
 def idle_minutes() -> int:
@@ -61,10 +80,12 @@ def install_template_helpers(app: Flask) -> None:
         site_name=site_name,
         page_errors=page_errors,
         idle_minutes=idle_minutes,
+        mail_references=mail_references,
     )
     app.jinja_env.filters.update(
         format_date=format_date,
         format_datetime=format_datetime,
+        staff_time=staff_time,
         format_number=format_number,
         filesize=filesize,
     )

@@ -179,3 +179,12 @@ def test_without_a_summary_to_check_no_flags_are_shown(app, team, ref):
     assert "Write a de-identified summary" in body
     assert "possible identifier" not in body
     assert 'id="flags"' not in body
+
+
+def test_leaders_the_adviser_unticked_stay_unticked(app, team, ref):
+    with logged_in(app, team["adviser"]):
+        posted = page.SummaryForm()
+        posted.leaders.data = []
+        again = page.prepare_forms(observation(ref), {"summary_form": posted})["summary_form"]
+
+    assert again.leaders.data == []

@@ -12,17 +12,26 @@ from dissent.extensions import db
 from dissent.models import (
     AuditEntry,
     Category,
+    Escalation,
     Message,
     MessageKind,
     Observation,
+    Proposal,
     Role,
     State,
     today,
 )
-from dissent.services import accounts, inbox, triage
+from dissent.services import accounts, consent, inbox, triage
 from dissent.services.conversation import MESSAGE_MAX
 from dissent.services.errors import InvalidInput, Problem
-from tests.helpers.casework import file_and_acknowledge, file_and_escalate, find, post_summary, refs
+from tests.helpers.casework import (
+    checked_hash,
+    file_and_acknowledge,
+    file_and_escalate,
+    find,
+    post_summary,
+    refs,
+)
 from tests.helpers.official_record import CLAIM, let_pass, plan
 from tests.helpers.pages import BASE_URL, csrf_from, field_errors, text_of, textarea_value
 from tests.helpers.source import ACK_TEXT, file_to_mission, source_login, submit_observation
@@ -377,3 +386,192 @@ def test_the_correction_form_keeps_the_statement_it_was_sent_with(
     inline = body.split(f"/escalations/{escalation_id}/revise", 1)[1].split("</form>", 1)[0]
     assert 'name="record_contradicts" value="y" checked' in inline
     assert f'value="{CLAIM.title}"' in inline and f'value="{CLAIM.period}"' in inline
+
+
+# --- the case page on a phone and at a desk (issue 12, item 8) ----------------------------
+
+
+def contents_links(response) -> list[str]:
+    """Return the targets of the page's contents list, in order."""
+    nav = re.search(rb'<nav class="contents"[^>]*>(.*?)</nav>', response.data, re.S)
+    assert nav, "no contents list"
+    return [m.decode() for m in re.findall(rb'<a href="#([^"]+)"', nav.group(1))]
+
+
+def form_html(response, action: str) -> str:
+    """Return the markup of the first form posting to ``action``."""
+    body = response.get_data(as_text=True)
+    match = re.search(rf'<form[^>]+action="{re.escape(action)}[#"].*?</form>', body, re.S)
+    assert match, f"no form posting to {action}"
+    return match.group(0)
+
+
+def test_the_case_page_starts_with_a_contents_list_of_its_sections(app, new_client, staff):
+    _source, ref = file_and_acknowledge(new_client, staff, consent="ask_first")
+
+    page = staff.get(f"/adviser/o/{ref}", base_url=BASE_URL)
+
+    links = contents_links(page)
+    body = page.get_data(as_text=True)
+    for target in ("observation-text", "attachments", "thread", "reply", "feedback"):
+        assert target in links
+    for target in ("summary-editor", "escalation", "triage", "state", "history", "note"):
+        assert target in links
+    for target in links:
+        assert body.count(f'id="{target}"') == 1, target
+    # It comes first, before the case's own details.
+    assert body.index('<nav class="contents"') < body.index('<dl class="meta">')
+
+
+def test_every_link_of_the_contents_list_has_its_target_in_each_state(
+    app, new_client, staff, adviser, leader
+):
+    submit_observation(new_client(), what="Not yet acknowledged.")
+    received = refs(app)[-1]
+    sent = file_and_escalate(app, new_client, adviser=adviser, leaders=[leader])
+    escalated = refs(app)[-1]
+
+    for ref in (received, escalated):
+        page = staff.get(f"/adviser/o/{ref}", base_url=BASE_URL)
+        body = page.get_data(as_text=True)
+        for target in contents_links(page):
+            assert body.count(f'id="{target}"') == 1, (ref, target)
+    assert "feedback" not in contents_links(staff.get(f"/adviser/o/{received}", base_url=BASE_URL))
+    # Once sent, the editor is folded away and the list points at the status instead.
+    shown = staff.get(f"/adviser/o/{escalated}", base_url=BASE_URL)
+    assert "summary-editor" not in contents_links(shown)
+    assert f"{sent.label}" in text_of(shown)
+
+
+def test_the_note_box_says_the_source_does_not_see_it_and_the_reply_box_whom_it_reaches(
+    app, new_client, staff
+):
+    _source, ref = file_and_acknowledge(new_client, staff, consent="ask_first")
+
+    page = staff.get(f"/adviser/o/{ref}", base_url=BASE_URL)
+
+    note = form_html(page, f"/adviser/o/{ref}/notes")
+    reply = form_html(page, f"/adviser/o/{ref}/reply")
+    assert 'class="compose internal-note"' in note
+    assert "Internal note — the source does not see this" in note
+    assert 'class="compose to-source"' in reply
+    assert "Message to the source" in reply
+    assert "the source does not see" not in reply
+
+
+def test_change_state_has_no_state_chosen_and_asks_for_one(app, new_client, staff):
+    _source, ref = file_and_acknowledge(new_client, staff, consent="ask_first")
+    page = staff.get(f"/adviser/o/{ref}", base_url=BASE_URL)
+    state_form = form_html(page, f"/adviser/o/{ref}/state")
+    assert state_form.count('type="radio"') == 3
+    assert "checked" not in state_form
+
+    response = staff.post(
+        f"/adviser/o/{ref}/state",
+        data={"csrf_token": csrf_from(page), "reason": "Looked into it."},
+        base_url=BASE_URL,
+    )
+
+    assert response.status_code == 400
+    assert field_errors(response, "to_state") == ["Choose the new state."]
+    assert textarea_value(response, "reason") == "Looked into it."
+    with app.app_context():
+        assert db.session.scalar(select(Observation.state)) is State.ACKNOWLEDGED
+
+
+def test_until_the_source_approved_proposing_is_the_primary_action(app, new_client, staff, leader):
+    _source, ref = file_and_acknowledge(new_client, staff, consent="ask_first")
+    text = "Figures in the quarterly report were rounded up."
+
+    fresh = form_html(
+        staff.get(f"/adviser/o/{ref}", base_url=BASE_URL), f"/adviser/o/{ref}/summary"
+    )
+    assert re.search(r'value="propose" class="primary"', fresh)
+    assert 'value="escalate"' not in fresh
+    assert 'name="leaders"' not in fresh
+
+    checked = post_summary(staff, ref, text, "check")
+    assert (
+        post_summary(staff, ref, text, "propose", checked=checked_hash(checked)).status_code == 303
+    )
+    with app.app_context(), db.unit():
+        proposal = db.session.scalars(select(Proposal)).one()
+        consent.source_decides(
+            db.session,
+            source_id=proposal.observation.source_id,
+            proposal_id=proposal.id,
+            approve=True,
+        )
+
+    approved = form_html(
+        staff.get(f"/adviser/o/{ref}", base_url=BASE_URL), f"/adviser/o/{ref}/summary"
+    )
+    assert re.search(r'value="escalate" class="primary"', approved)
+    assert 'value="propose" class="primary"' not in approved
+    assert 'name="leaders"' in approved
+
+
+def test_send_to_offers_the_leaders_as_checkboxes_and_asks_for_one(app, new_client, staff, leader):
+    _source, ref = file_and_acknowledge(new_client, staff, consent="summary_allowed")
+    text = "Figures in the quarterly report were rounded up."
+    page = staff.get(f"/adviser/o/{ref}", base_url=BASE_URL)
+    summary_form = form_html(page, f"/adviser/o/{ref}/summary")
+    assert "<select" not in summary_form.split('name="leaders"')[0].rsplit("<fieldset", 1)[-1]
+    box = re.search(rf'<input[^>]*name="leaders"[^>]*value="{leader.id}"[^>]*>', summary_form)
+    assert box and 'type="checkbox"' in box.group(0) and "checked" in box.group(0)
+    assert "<legend>Send to</legend>" in summary_form
+
+    checked = post_summary(staff, ref, text, "check")
+    # Nobody ticked:
+    response = post_summary(staff, ref, text, "escalate", checked=checked_hash(checked))
+
+    assert response.status_code == 400
+    assert field_errors(response, "leaders")
+    assert b'href="#leaders-0"' in response.data  # the summary links to the first box
+    assert textarea_value(response, "summary") == text
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Escalation)) == 0
+
+
+def test_once_sent_the_escalation_s_status_takes_the_summary_form_s_place(
+    app, new_client, staff, adviser, leader
+):
+    sent = file_and_escalate(app, new_client, adviser=adviser, leaders=[leader])
+    with app.app_context():
+        row = find(sent)
+        ref, escalation_id = row.observation.ref, row.id
+
+    page = staff.get(f"/adviser/o/{ref}", base_url=BASE_URL)
+
+    status = re.search(
+        r'<dl class="meta escalation-status">(.*?)</dl>', page.get_data(as_text=True), re.S
+    )
+    assert status
+    shown = " ".join(re.sub(r"<[^>]+>", " ", status.group(1)).split())
+    assert f"Ledger number {sent.label}" in shown
+    assert f"Sent to {leader.username}" in shown
+    assert re.search(r"Sent \d{1,2} \w{3} \d{4} \d{2}:\d{2} UTC", shown)
+    assert "Acknowledged not yet" in shown
+    assert "Respond by" in shown
+    # The editor for a new summary is folded away; correcting this one is offered.
+    assert re.search(r'<details class="another-summary">\s*<summary>', page.get_data(as_text=True))
+    assert f"/escalations/{escalation_id}/revise" in page.get_data(as_text=True)
+    assert b'<details class="another-summary" open>' not in page.data
+
+
+def test_staff_times_show_their_time_zone_and_the_source_s_dates_the_day(
+    app, client, new_client, staff
+):
+    codename = submit_observation(client, what="Waiting for an answer.")
+    (ref,) = refs(app)
+    adviser_reply(staff, ref, "Could you say which month?")
+
+    page = staff.get(f"/adviser/o/{ref}", base_url=BASE_URL)
+
+    thread = page.get_data(as_text=True).split('id="thread"', 1)[1]
+    assert re.search(r"· \d{1,2} \w{3} \d{4} \d{2}:\d{2} UTC</p>", thread)
+    returning = new_client()
+    source_login(returning, codename)
+    inbox_page = returning.get("/inbox", base_url=BASE_URL).get_data(as_text=True)
+    assert "Could you say which month?" in inbox_page
+    assert not re.search(r"\d{2}:\d{2}", inbox_page)

@@ -14,6 +14,7 @@ from gunicorn.app.base import BaseApplication
 from dissent.app import create_app
 from dissent.cli import instance as instance_cli
 from dissent.crypto import KeyKind, generate_identity, identity_from_secret
+from dissent.crypto.codename import LEGACY_WORDLIST, _load_wordlist, codename_wordlist
 from dissent.crypto.errors import KeyFormatError
 from dissent.crypto.shamir import combine_shares, parse_share
 from dissent.extensions import db
@@ -321,3 +322,15 @@ def test_serve_at_the_latest_schema_removes_stale_parts_and_starts(app, config, 
         "Removed 2 partial upload file(s) left by uploads that did not finish.\n"
     )
     assert not any(path.name in result.stdout for path in stale)
+
+
+def test_demo_passwords_are_words_of_the_cleaned_english_list():
+    english, old = set(codename_wordlist("en")), set(_load_wordlist(LEGACY_WORDLIST))
+    # A password joins its words with hyphens, and a few words have one ("t-shirt").
+    pieces = {piece for word in english for piece in word.split("-")}
+    for _ in range(50):
+        words, number = instance_cli._demo_password().rsplit("-", 1)
+        assert 0 <= int(number) < 100
+        assert set(words.split("-")) <= pieces
+    # The words the cleaning took out ("badass", "jockstrap", ...) are not among them.
+    assert "jockstrap" in old and "jockstrap" not in pieces

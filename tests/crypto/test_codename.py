@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
+import math
 import re
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +14,7 @@ from dissent.crypto.codename import (
     CODENAME_MIN_ENTROPY_BITS,
     CODENAME_WORDS,
     DEFAULT_KDF_PARAMS,
+    LEGACY_WORDLIST,
     TEST_KDF_PARAMS,
     InvalidCodename,
     KdfParams,
@@ -20,7 +24,12 @@ from dissent.crypto.codename import (
     generate_codename,
     lookup_id_matches,
     normalize_codename,
+    typed_words,
+    wordlist_language,
 )
+
+ROOT = Path(__file__).resolve().parents[2]
+BLOCKLISTS = ROOT / "tools" / "wordlists"
 
 SALT = bytes(range(32))
 OTHER_SALT = bytes(range(1, 33))
@@ -35,16 +44,138 @@ def derive(codename: str, salt: bytes = SALT) -> cn.SourceKeys:
 # --- word list -------------------------------------------------------------------------
 
 
-def test_wordlist_is_the_full_eff_large_list() -> None:
-    words = codename_wordlist()
-    assert len(words) == 7776
-    assert len(set(words)) == 7776
-    assert all(re.fullmatch(r"[a-z]+(-[a-z]+)*", w) for w in words)
-    assert {"abacus", "zoom", "t-shirt", "yo-yo"} <= set(words)
+def dutch() -> tuple[str, ...]:
+    return codename_wordlist("nl")
 
 
-def test_entropy_floor_is_at_least_90_bits() -> None:
+def english() -> tuple[str, ...]:
+    return codename_wordlist("en")
+
+
+def legacy() -> tuple[str, ...]:
+    return cn._load_wordlist(LEGACY_WORDLIST)
+
+
+def blocked(language: str) -> re.Pattern[str]:
+    """Return one pattern for every entry of tools/wordlists/blocklist_<language>.txt
+    (a word, or a word with * for any letters)."""
+    text = (BLOCKLISTS / f"blocklist_{language}.txt").read_text(encoding="utf-8")
+    entries = [e for line in text.splitlines() for e in line.split("#", 1)[0].split()]
+    assert len(entries) > 100
+    return re.compile("|".join(".*".join(map(re.escape, e.split("*"))) for e in entries))
+
+
+# Spellings a Dutch reader hears or writes as one (tools/wordlists/build.py says why).
+DUTCH_FOLDS = [
+    ("ij", "ei"), ("y", "ei"), ("au", "ou"), ("dt", "t"), ("d", "t"),
+    ("ch", "g"), ("v", "f"), ("z", "s"), ("c", "k"),
+]  # fmt: skip
+
+
+def fold_dutch(word: str) -> str:
+    for old, new in DUTCH_FOLDS:
+        word = word.replace(old, new)
+    return word
+
+
+def one_edit_apart(a: str, b: str) -> bool:
+    """Whether a and b differ by one letter deleted, added, changed, or two swapped."""
+    if a == b:
+        return True
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diffs = [i for i in range(len(a)) if a[i] != b[i]]
+        if len(diffs) == 1:
+            return True
+        i = diffs[0]
+        return len(diffs) == 2 and diffs[1] == i + 1 and a[i] == b[i + 1] and a[i + 1] == b[i]
+    short, long = sorted((a, b), key=len)
+    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
+
+
+def confusable_pairs(words, form=lambda w: w) -> list[tuple[str, str]]:
+    """Return the pairs of words one edit apart in ``form``, found through the words
+    they become with one letter deleted (every such pair shares one)."""
+    by_key: dict[str, set[str]] = {}
+    for word in words:
+        shape = form(word)
+        for key in {shape} | {shape[:i] + shape[i + 1 :] for i in range(len(shape))}:
+            by_key.setdefault(key, set()).add(word)
+    pairs = set()
+    for group in by_key.values():
+        for a in group:
+            for b in group:
+                if a < b and one_edit_apart(form(a), form(b)):
+                    pairs.add((a, b))
+    return sorted(pairs)
+
+
+def test_confusable_pairs_finds_what_it_should() -> None:
+    assert confusable_pairs(["word", "wordt", "kaart"]) == [("word", "wordt")]  # one added
+    assert confusable_pairs(["bakker", "bakket"]) == [("bakker", "bakket")]  # one changed
+    assert confusable_pairs(["bakker", "bakekr"]) == [("bakekr", "bakker")]  # two swapped
+    assert confusable_pairs(["lijst", "lyst"]) == []
+    assert confusable_pairs(["lijst", "lyst"], fold_dutch) == [("lijst", "lyst")]
+    assert confusable_pairs(["dak", "tak", "vorm", "form"], fold_dutch) == [
+        ("dak", "tak"),
+        ("form", "vorm"),
+    ]
+    assert confusable_pairs(["kaart", "kaarten", "tak"], fold_dutch) == []
+
+
+@pytest.mark.parametrize("language", ["nl", "en"])
+def test_each_list_is_7776_unique_words_none_starting_another(language) -> None:
+    words = codename_wordlist(language)
+    assert len(words) == len(set(words)) == 7776
+    ordered = sorted(words)
+    assert not [(a, b) for a, b in itertools.pairwise(ordered) if b.startswith(a)]
+    assert CODENAME_WORDS * math.log2(len(set(words))) >= 90
+
+
+def test_the_entropy_floor_is_at_least_90_bits() -> None:
     assert 90.4 < CODENAME_MIN_ENTROPY_BITS < 90.5
+
+
+def test_the_dutch_list_is_plain_lowercase_words_of_3_to_9_letters() -> None:
+    assert all(re.fullmatch(r"[a-z]{3,9}", w) for w in dutch())
+    assert {"fiets", "kaas", "fluit", "vogel", "zomer"} <= set(dutch())
+
+
+def test_the_dutch_list_has_no_english_word() -> None:
+    assert not set(dutch()) & (set(english()) | set(legacy()))
+
+
+def test_no_two_dutch_words_are_confusable() -> None:
+    assert confusable_pairs(dutch()) == []
+    # Also after the spellings a Dutch reader writes as one (ij/y/ei, au/ou, d/t/dt, ...).
+    assert confusable_pairs(dutch(), fold_dutch) == []
+
+
+def test_no_english_word_added_to_the_eff_words_is_confusable() -> None:
+    added = set(english()) - set(legacy())
+    assert len(added) > 1000  # the cleaning took out that many and refilled them
+    pairs = confusable_pairs(english())
+    assert [pair for pair in pairs if added & set(pair)] == []
+
+
+@pytest.mark.parametrize("language", ["nl", "en"])
+def test_no_blocklisted_word_is_in_a_list(language) -> None:
+    pattern = blocked(language)
+    assert [w for w in codename_wordlist(language) if pattern.fullmatch(w)] == []
+
+
+def test_the_english_list_lost_the_eff_words_nobody_wants_in_a_codename() -> None:
+    gone = {"obnoxious", "ungodly", "badass", "jockstrap", "impotency", "morphine", "traitor"}
+    assert gone <= set(legacy())
+    assert not gone & set(english())
+    assert {"abacus", "zoom", "t-shirt", "yo-yo"} <= set(english())
+
+
+def test_the_legacy_eff_list_is_kept_whole() -> None:
+    words = legacy()
+    assert len(words) == len(set(words)) == 7776
+    assert {"abacus", "obnoxious", "zoom", "drop-down"} <= set(words)
 
 
 @pytest.mark.parametrize(
@@ -54,6 +185,7 @@ def test_entropy_floor_is_at_least_90_bits() -> None:
         (lambda words: [*words[:-1], words[0]], "duplicate"),
         (lambda words: [*words, "two words"], "malformed"),
         (lambda words: [*words, "Capital"], "malformed"),
+        (lambda words: [*words[:-1], words[0] + "x"], "start another"),
     ],
 )
 def test_a_broken_wordlist_is_refused(mutate, problem) -> None:
@@ -69,8 +201,25 @@ def test_generated_codename_is_seven_list_words_separated_by_spaces() -> None:
     codename = generate_codename()
     words = codename.split(" ")
     assert len(words) == CODENAME_WORDS == 7
-    assert set(words) <= set(codename_wordlist())
+    assert set(words) <= set(english())
     assert normalize_codename(codename) == codename
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [
+        ("nl", "nl"), ("nl_NL", "nl"), ("nl-BE", "nl"), ("NL", "nl"),
+        ("en", "en"), ("en_GB", "en"), (None, "en"), ("", "en"), ("de", "en"), ("fr_FR", "en"),
+    ],
+)  # fmt: skip
+def test_a_codename_is_drawn_from_its_language_s_list(language, expected) -> None:
+    assert wordlist_language(language) == expected
+    own, other = (dutch(), english()) if expected == "nl" else (english(), dutch())
+    for _ in range(5):
+        words = generate_codename(language=language).split(" ")
+        assert len(words) == CODENAME_WORDS
+        assert set(words) <= set(own)
+        assert not set(words) & set(other)
 
 
 def test_generated_codenames_differ() -> None:
@@ -98,6 +247,25 @@ def test_normalize_rejects_the_wrong_number_of_words(count) -> None:
     typed = " ".join(["zoom"] * count)
     with pytest.raises(InvalidCodename, match=f"has 7 words.*this has {count}"):
         normalize_codename(typed)
+
+
+@pytest.mark.parametrize(
+    "words",
+    [
+        lambda: dutch()[:7],
+        lambda: english()[-7:],
+        lambda: ("obnoxious", "ungodly", "abacus", "zoom", "badass", "yo-yo", "t-shirt"),
+        lambda: (dutch()[0], english()[1], "obnoxious", dutch()[3], "zoom", "t-shirt", "fiets"),
+    ],
+    ids=["dutch", "english", "old-eff-words", "mixed"],
+)
+def test_normalize_accepts_the_words_of_every_list(words) -> None:
+    typed = " ".join(w.upper() for w in words())
+    assert normalize_codename(typed) == typed.lower()
+
+
+def test_typed_words_keeps_what_was_typed() -> None:
+    assert typed_words("  Abacus\tT-SHIRT\nzoom ") == ["Abacus", "T-SHIRT", "zoom"]
 
 
 def test_normalize_rejects_an_unknown_word_without_repeating_it() -> None:

@@ -12,8 +12,10 @@ from dissent.extensions import current_context, db
 from dissent.models import (
     Escalation,
     Observation,
+    Proposal,
+    ProposalStatus,
 )
-from dissent.services import conversation, escalation
+from dissent.services import consent, conversation, escalation
 from dissent.services.official_record import NO_CONTRADICTION, RecordClaim
 from tests.helpers.pages import BASE_URL, csrf_from
 from tests.helpers.source import submit_observation
@@ -49,6 +51,38 @@ def file_and_acknowledge(new_client, staff, *, consent: str):
     )
     assert response.status_code == 303
     return source, ref
+
+
+def file_acknowledged(
+    app: Flask,
+    new_client,
+    *,
+    adviser: StaffLogin,
+    consent: str = "ask_first",
+    what: str = "The literacy figures in the final evaluation were rounded up.",
+) -> str:
+    """File an observation and acknowledge it as ``adviser`` through the services (no
+    staff login, so a browser can log in with the next code); return its reference."""
+    submit_observation(new_client(), what=what, consent=consent)
+    with app.app_context(), db.unit():
+        observation = db.session.scalar(select(Observation).order_by(Observation.id.desc()))
+        user, _identity = adviser_keys(adviser)
+        conversation.acknowledge(db.session, current_context(), staff=user, observation=observation)
+        return observation.ref
+
+
+def approve_waiting_proposals(app: Flask) -> None:
+    """Approve every proposal that waits for its source, as the source would."""
+    with app.app_context(), db.unit():
+        for proposal in db.session.scalars(
+            select(Proposal).where(Proposal.status == ProposalStatus.PENDING)
+        ).all():
+            consent.source_decides(
+                db.session,
+                source_id=proposal.observation.source_id,
+                proposal_id=proposal.id,
+                approve=True,
+            )
 
 
 def post_summary(staff, ref, text, action, leader_ids=(), checked=None, **fields):

@@ -214,11 +214,12 @@ def test_a_leader_the_operator_enrolled_is_not_pre_selected_until_confirmed(
 
 
 def _selected_leaders(html: bytes) -> set[str]:
-    select_ = re.search(rb'<select[^>]*name="leaders".*?</select>', html, re.S)
-    assert select_, "no Send to list on the page"
+    """Return the leaders ticked in the escalation's "Send to" checkboxes."""
+    boxes = re.findall(rb'<input[^>]*name="leaders"[^>]*>', html)
+    assert boxes, "no Send to list on the page"
     return {
         value.decode()
-        for option in re.findall(rb"<option[^>]*>", select_.group(0))
-        if b"selected" in option
-        for value in re.findall(rb'value="(\d+)"', option)
+        for box in boxes
+        if re.search(rb"\bchecked\b", box)
+        for value in re.findall(rb'value="(\d+)"', box)
     }

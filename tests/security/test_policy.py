@@ -39,6 +39,9 @@ from tests.helpers.routes import (
 from tests.helpers.staff import login_staff
 
 LOGIN = {"source": "/login", "staff": "/staff/login"}
+# What this is, how anonymity works, what happens next, and where else to report
+# (/channels, as the law requires): for anyone, never behind a login.
+INFORMATION_PAGES = ("/", "/anonymity", "/after", "/channels")
 REDIRECTS = (301, 302, 303, 307, 308)
 
 # Who each rule lets in.
@@ -67,6 +70,8 @@ def contracted_rules(path: str) -> set[Access]:
         return {Access.PUBLIC, Access.STAFF}
     if path in ("/inbox", "/submit/codename") or path.startswith("/inbox/"):
         return {Access.SOURCE}  # a source's own content, or their new codename
+    if path in INFORMATION_PAGES:
+        return {Access.PUBLIC}
     return {Access.PUBLIC, Access.SOURCE}
 
 

@@ -7,7 +7,13 @@ from datetime import date, timedelta
 import pytest
 
 from dissent.models import Mission, Observation, State
-from dissent.services.deadlines import ack_due, ack_overdue, add_months, feedback_due
+from dissent.services.deadlines import (
+    ack_due,
+    ack_overdue,
+    add_months,
+    feedback_due,
+    feedback_overdue,
+)
 
 
 def case(received: date, *, acknowledged: date | None = None, state=State.RECEIVED):
@@ -41,6 +47,22 @@ def test_feedback_counts_from_day_seven_when_no_acknowledgement_was_sent():
     observation, mission = case(date(2027, 1, 10))
     # Acknowledgement was due on 17 January; three months from then.
     assert feedback_due(observation, mission) == date(2027, 4, 17)
+
+
+@pytest.mark.parametrize(
+    ("state", "late"),
+    [
+        (State.ACKNOWLEDGED, True),
+        (State.ESCALATED, True),
+        (State.FEEDBACK_GIVEN, False),
+        (State.CLOSED, False),
+        (State.ADVICE_ONLY, False),
+    ],
+)
+def test_feedback_is_overdue_the_day_after_its_day_while_the_source_waits(state, late):
+    observation, mission = case(date(2027, 1, 10), acknowledged=date(2027, 1, 12), state=state)
+    assert not feedback_overdue(observation, mission, on=date(2027, 4, 12))
+    assert feedback_overdue(observation, mission, on=date(2027, 4, 13)) is late
 
 
 def test_three_months_are_calendar_months_clamped_to_the_month_end():

@@ -45,6 +45,30 @@ def test_a_codename_opens_its_own_source_and_key(app, filed):
             assert identity.recipient.encode() == db.session.get(Source, found.source_id).recipient
 
 
+# Made of words of the EFF list that the English list no longer has: only a codename
+# made before the lists were split by language can look like this.
+OLD_EFF_CODENAME = "obnoxious ungodly badass abacus zoom yo-yo impotency"
+
+
+@pytest.mark.parametrize(
+    "codename",
+    [OLD_EFF_CODENAME, "dutch", "english"],
+    ids=["old-eff-codename", "dutch-codename", "english-codename"],
+)
+def test_a_codename_of_any_list_still_logs_in(app, mission, make_staff, codename):
+    make_staff(Role.ADVISER)
+    if codename in ("dutch", "english"):
+        codename = generate_codename(language={"dutch": "nl", "english": "en"}[codename])
+    with app.app_context(), db.unit():
+        _, submitted = file_directly(db.session, current_context(), mission.id, codename=codename)
+    typed = "  " + "  ".join(word.upper() for word in codename.split()) + "\n"
+
+    with app.app_context():
+        found = sources.authenticate_source(db.session, current_context(), codename=typed)
+
+    assert found.source_id == submitted.source_id
+
+
 def test_a_well_formed_codename_nobody_has_is_not_found(app, filed):
     with app.app_context(), pytest.raises(CodenameNotFound):
         sources.authenticate_source(db.session, current_context(), codename=generate_codename())

@@ -28,10 +28,12 @@ from tests.helpers.pages import (
     count,
     csrf_from,
     field_errors,
+    form_fields,
     input_value,
     text_of,
     textarea_value,
 )
+from tests.helpers.proposals import pass_on, propose
 from tests.helpers.source import (
     form_data,
     mission_choices,
@@ -592,7 +594,27 @@ def test_the_codename_page_says_what_happens_next_and_by_when(app, client, advis
     with app.test_request_context():
         assert f"acknowledges it by {_shown_day(ack_by)}" in text
         assert f"By {_shown_day(hear_by)} at the latest you hear what was done" in text
-    assert "never one at work or of the mission" in text  # no work printer
+    # Paper kept on the source, or memory: nothing on the page suggests printing it.
+    assert "keep the paper on you, or learn the seven words by heart" in text
+    assert "print" not in text.lower()
+
+
+@pytest.mark.parametrize(("language", "own", "other"), [("nl", "nl", "en"), ("en", "en", "nl")])
+def test_the_codename_is_in_the_words_of_the_page_s_language(
+    app, client, adviser, language, own, other
+):
+    client.set_cookie("lang", language, domain="localhost")
+
+    page = post_submission(client, what="Een melding in het Nederlands.")
+
+    words = shown_codename(page).split(" ")
+    assert page.status_code == 200
+    assert len(words) == CODENAME_WORDS
+    assert set(words) <= set(codename_wordlist(own))
+    assert not set(words) & set(codename_wordlist(other))
+    # And it opens the inbox, typed in capitals, from another browser.
+    returning = app.test_client()
+    assert source_login(returning, shown_codename(page).upper()).status_code == 303
 
 
 def test_the_inbox_says_by_when_an_adviser_acknowledges_and_then_when_they_did(
@@ -631,13 +653,33 @@ def test_a_source_can_log_out_plainly_and_is_told_so(app, client, adviser):
 
 
 @pytest.mark.parametrize(("language", "jargon"), [("en", "escalat"), ("nl", "escala")])
-def test_source_pages_say_pass_on_not_escalate(app, client, adviser, language, jargon):
-    headers = {"Accept-Language": language}
-    pages = [client.get(path, base_url=BASE_URL, headers=headers) for path in ("/", "/after")]
-    pages.append(client.get("/submit", base_url=BASE_URL, headers=headers))
-    submit_observation(client, what="The audit was postponed twice.")
-    pages.append(client.get("/inbox", base_url=BASE_URL, headers=headers))
+def test_source_pages_say_pass_on_not_escalate(app, client, adviser, leader, language, jargon):
+    """Every page a source sees, the whole way to a summary passed on, says "pass on"
+    ("doorgeven"), never the staff word."""
+    client.get(f"/lang/{language}", base_url=BASE_URL)
+    information = ("/", "/after", "/anonymity", "/channels", "/login", "/submit")
+    pages = [client.get(path, base_url=BASE_URL) for path in information]
+    codename_page = post_submission(client, what="The audit was postponed twice.")
+    pages.append(codename_page)
+    client.post(
+        "/submit/codename",
+        data={"csrf_token": csrf_from(codename_page), "saved": "y"},
+        base_url=BASE_URL,
+    )
+    proposal_id = propose(app, adviser)
+    waiting = client.get("/inbox", base_url=BASE_URL)
+    pages.append(waiting)
+    answered = client.post(
+        f"/inbox/proposals/{proposal_id}",
+        data=form_fields(waiting, f"/inbox/proposals/{proposal_id}", decision="approve"),
+        base_url=BASE_URL,
+    )
+    pages.append(client.get(answered.headers["Location"], base_url=BASE_URL))
+    pass_on(app, adviser, leader)
+    pages.append(client.get("/inbox", base_url=BASE_URL))
+    pages.append(client.get("/leave", base_url=BASE_URL))
 
+    assert "Passed on as" in text_of(pages[-2]) or "Doorgegeven als" in text_of(pages[-2])
     for page in pages:
         assert page.status_code == 200
-        assert jargon not in text_of(page).lower()
+        assert jargon not in text_of(page).lower(), page.request.path

@@ -15,6 +15,7 @@ from wtforms.validators import DataRequired
 
 from dissent.models import Role
 from dissent.web.error_summary import FORM_EXPIRED, PageError, form_errors
+from dissent.web.forms import CheckboxesField
 from tests.helpers.casework import file_and_escalate
 from tests.helpers.pages import BASE_URL, csrf_from
 from tests.helpers.source import post_submission
@@ -52,6 +53,7 @@ def ids(response) -> list[str]:
 class _Form(Form):
     name = StringField("Name", validators=[DataRequired("Give a name.")])
     choice = RadioField("Choice", choices=[SelectChoice("a", "A"), SelectChoice("b", "B")])
+    boxes = CheckboxesField("Boxes", choices=[SelectChoice("a", "A"), SelectChoice("b", "B")])
 
 
 def test_each_field_error_names_the_control_that_takes_focus(app):
@@ -59,10 +61,12 @@ def test_each_field_error_names_the_control_that_takes_focus(app):
         form = _Form(data={})
         form.validate()
         form.choice.errors = ["Choose one."]
+        form.boxes.errors = ["Tick one."]
 
         assert form_errors(form) == [
             PageError("Give a name.", "name"),
             PageError("Choose one.", "choice-0"),  # the group's first option, not the group
+            PageError("Tick one.", "boxes-0"),  # ... and so for a list of checkboxes
         ]
 
 

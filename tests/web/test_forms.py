@@ -9,6 +9,7 @@ from flask import session
 from wtforms.validators import ValidationError
 
 from dissent.web.forms import (
+    CheckboxesField,
     ChoiceField,
     CsrfForm,
     check_csrf_token,
@@ -143,6 +144,45 @@ def test_a_value_from_the_list_is_accepted_and_coerced(app):
         assert form.validate()
 
     assert form.pick.data == 2
+
+
+class LeadersForm(CsrfForm):
+    class Meta:
+        csrf = False
+
+    chosen = CheckboxesField("Send to", coerce=int, choices=choices_from({1: "One", 2: "Two"}))
+
+
+def test_a_list_of_checkboxes_shows_each_option_as_a_box_with_its_label(app):
+    with app.test_request_context():
+        form = LeadersForm(data={"chosen": [2]})
+        boxes = [(str(option), str(option.label)) for option in form.chosen]
+
+    assert [b for b, _ in boxes] == [
+        '<input id="chosen-0" name="chosen" type="checkbox" value="1">',
+        '<input checked id="chosen-1" name="chosen" type="checkbox" value="2">',
+    ]
+    assert [label for _, label in boxes] == [
+        '<label for="chosen-0">One</label>',
+        '<label for="chosen-1">Two</label>',
+    ]
+
+
+def test_a_ticked_box_not_in_the_list_is_refused_in_plain_words(app):
+    with app.test_request_context(method="POST", data={"chosen": ["1", "9"]}):
+        form = LeadersForm()
+        assert not form.validate()
+
+    assert form.chosen.errors == ["Choose one of the options in the list."]
+
+
+def test_no_ticked_box_is_an_empty_choice(app):
+    # A browser leaves unticked boxes out of the form it sends.
+    with app.test_request_context(method="POST", data={"something": "else"}):
+        form = LeadersForm()
+        assert form.validate()
+
+    assert form.chosen.data == []
 
 
 # --- CSRF token -----------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from flask_babel import force_locale
 
+from dissent.crypto.codename import InvalidCodename, normalize_codename
 from dissent.services import attachments
 from dissent.services.budget import Budget, BudgetReached
 from dissent.services.errors import (
@@ -27,7 +28,7 @@ from dissent.services.errors import (
     WeakPassword,
 )
 from dissent.web.forms import CsrfForm, long_text
-from dissent.web.messages import message_for, show_on
+from dissent.web.messages import codename_format_message, message_for, show_on
 
 # Refusals no page explains with words: they end in a page of their own (404, 409,
 # the "invalid link" page) or are answered by another route.
@@ -122,3 +123,43 @@ def test_show_on_puts_the_message_next_to_the_field_the_refusal_names(app):
     # A field the form does not have: the first field the person can see.
     assert form.text.errors[1] == "This cannot be left empty."
     assert not form.csrf_token.errors
+
+
+# --- what is wrong with a typed codename ------------------------------------------------
+
+
+def refusal_of(typed: str):
+    with pytest.raises(InvalidCodename) as refused:
+        normalize_codename(typed)
+    return refused.value
+
+
+@pytest.mark.parametrize(
+    ("typed", "message"),
+    [
+        ("abacus zoom", "A codename has 7 words separated by spaces; this has 2."),
+        (
+            "abacus zoom fiets Kaaas zomer vogel fluit",
+            "Word 4, “Kaaas”, is not one of the codename words.",
+        ),
+        (
+            "abacus zoom fiets kaas zomer vogel <b>" + "y" * 50,
+            f"Word 7, “<b>{'y' * 36}…”, is not one of the codename words.",
+        ),
+    ],
+    ids=["word-count", "typo-as-typed", "long-word-cut"],
+)
+def test_a_codename_typo_is_named_by_place_and_as_typed(app, typed, message):
+    exc = refusal_of(typed)
+    with app.test_request_context(), force_locale("en"):
+        assert codename_format_message(exc, typed=typed) == message
+    # The refusal itself names no word: only the page of the person who typed it does.
+    assert "aaas" not in str(exc) and "yyy" not in str(exc)
+
+
+def test_a_codename_refusal_without_the_typed_text_still_names_the_place(app):
+    exc = refusal_of("abacus zoom fiets kaaas zomer vogel fluit")
+    with app.test_request_context(), force_locale("en"):
+        assert codename_format_message(exc, typed="") == (
+            "Word 4 is not a codename word. Please check its spelling."
+        )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import pytest
 from flask_babel import force_locale
@@ -73,6 +73,19 @@ def test_templates_format_dates_in_the_readers_language(app):
 
     assert english == "March 5, 2024"
     assert dutch == "5 maart 2024"
+
+
+def test_staff_times_are_exact_to_the_minute_and_name_their_time_zone(app):
+    template = app.jinja_env.from_string("{{ at|staff_time }}")
+    at = datetime(2026, 12, 5, 14, 3, 59)  # stored as naive UTC
+
+    with app.test_request_context():
+        english = template.render(at=at)
+        with force_locale("nl"):
+            dutch = template.render(at=at)
+
+    assert english == "5 Dec 2026 14:03 UTC"
+    assert dutch == "5 dec 2026 14:03 UTC"
 
 
 def test_pages_are_named_neutrally_in_the_readers_language(client):

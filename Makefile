@@ -40,6 +40,7 @@ system-deps:
 	command -v zbarimg >/dev/null 2>&1 || missing="$$missing zbar-tools"; \
 	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
 	command -v pg_restore >/dev/null 2>&1 || missing="$$missing postgresql-client"; \
+	command -v openssl >/dev/null 2>&1 || missing="$$missing openssl"; \
 	[ -x /usr/sbin/nginx ] || command -v nginx >/dev/null 2>&1 || missing="$$missing nginx"; \
 	[ -e /usr/lib/nginx/modules/ngx_http_headers_more_filter_module.so ] || missing="$$missing libnginx-mod-http-headers-more-filter"; \
 	[ -x /usr/sbin/tor ] || command -v tor >/dev/null 2>&1 || missing="$$missing tor"; \

@@ -118,6 +118,10 @@ class Observation(Base):
     # (``notify_references``): random, and never in a URL, so a mail server that learns
     # it cannot match it to the pages a source or adviser opened (``ref`` is in those).
     mail_ref: Mapped[str] = mapped_column(String(REF_LENGTH), default=random_reference)
+    # How far the source has been shown the conversation: the highest message and file
+    # positions. Counters, not times, so a visit leaves no date (migration 0011).
+    source_seen_message: Mapped[int] = mapped_column(default=0, server_default="0")
+    source_seen_attachment: Mapped[int] = mapped_column(default=0, server_default="0")
 
     mission: Mapped[Mission] = relationship(lazy="joined")
     source: Mapped[Source] = relationship()

@@ -7,7 +7,6 @@ from functools import cached_property
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from zxcvbn import zxcvbn
 
 from ..crypto.codename import KdfParams
 from .errors import WeakPassword
@@ -26,6 +25,10 @@ def check_password_policy(password: str, *, username: str) -> None:
         raise WeakPassword(WeakPassword.TOO_SHORT)
     if len(password) > MAX_PASSWORD_LENGTH:
         raise WeakPassword(WeakPassword.TOO_LONG)
+    # Imported here, not at the top: its dictionaries cost a process about 12 MiB, and
+    # most workers only ever serve sources (docs/performance.md).
+    from zxcvbn import zxcvbn
+
     # zxcvbn refuses inputs longer than 72 characters (and is slow near that); the
     # first 72 decide: a password whose first 72 characters are strong is strong.
     result = zxcvbn(password[:ZXCVBN_MAX], user_inputs=[username, "dissent"])

@@ -202,6 +202,13 @@ def publish_with_record(session: Session, blob: PendingBlob, make_record: Callab
     return record
 
 
+# A download holds one slice at a time, not a whole chunk.
+READ_SLICE_BYTES = 256 * 1024
+_SLICE_QUERY = (
+    "SELECT substring(data FROM %s FOR %s) FROM blob_chunk WHERE blob_name = %s AND seq = %s"
+)
+
+
 class _ChunkReader(io.RawIOBase):
     """Reads a blob's chunks in order, one at a time, from one snapshot of the database."""
 
@@ -209,6 +216,7 @@ class _ChunkReader(io.RawIOBase):
         super().__init__()
         self._name = name
         self._seq = 0
+        self._offset = 0  # within chunk ``_seq``
         self._piece = memoryview(b"")
         self._conn: Connection | None = engine.connect().execution_options(
             isolation_level="REPEATABLE READ"
@@ -217,24 +225,37 @@ class _ChunkReader(io.RawIOBase):
             self._conn.exec_driver_sql(
                 f"SET LOCAL idle_in_transaction_session_timeout = {READ_IDLE_LIMIT_S * 1000}"
             )
-            if not self._next():
+            if not self._next() and self._seq == 0:  # not even an empty first chunk
                 raise BlobMissing(name)
         except BaseException:
             self.close()
             raise
 
     def _next(self) -> bool:
+        """Fetch the next slice of the blob; return False at its end."""
         assert self._conn is not None
-        data = self._conn.scalar(
-            select(BlobChunk.data).where(
-                BlobChunk.blob_name == self._name, BlobChunk.seq == self._seq
-            )
-        )
-        if data is None:
-            return False
-        self._seq += 1
-        self._piece = memoryview(data)
-        return True
+        # A slice of a chunk, in binary format, on psycopg's own cursor: a whole 1 MiB
+        # chunk as text arrives as 2 MiB of hex that is then decoded, which costs the
+        # worker several MiB for the length of a download (docs/performance.md).
+        # Ciphertext does not compress, so PostgreSQL keeps it as is and reads only the
+        # slice asked for.
+        while True:
+            with self._conn.connection.dbapi_connection.cursor(binary=True) as cursor:  # type: ignore[union-attr]
+                cursor.execute(
+                    _SLICE_QUERY, (self._offset + 1, READ_SLICE_BYTES, self._name, self._seq)
+                )
+                row = cursor.fetchone()
+            if row is None:
+                return False
+            piece = row[0]
+            if len(piece) < READ_SLICE_BYTES:  # the chunk's last slice: on to the next
+                self._seq += 1
+                self._offset = 0
+            else:
+                self._offset += len(piece)
+            if piece:
+                self._piece = memoryview(piece)
+                return True
 
     def readable(self) -> bool:
         return True

@@ -10,9 +10,12 @@ and ``crispEdges`` so that modules are not blurred into grey at fractional scale
 from __future__ import annotations
 
 from itertools import groupby
+from typing import TYPE_CHECKING
 
-import segno
 from markupsafe import Markup, escape
+
+if TYPE_CHECKING:
+    import segno
 
 # ISO/IEC 18004 asks for a light margin four modules wide around the symbol.
 QUIET_ZONE_MODULES = 4
@@ -31,6 +34,9 @@ def qr_svg(text: str, *, title: str) -> Markup:
     scales as a whole; ``width`` and ``height`` give it a natural size CSS may shrink.
     ``text`` is encoded, never logged: it may carry a secret.
     """
+    # Imported on first use: only enrolment pages draw codes (docs/performance.md).
+    import segno
+
     # Always a full QR code: authenticator apps do not read Micro QR.
     code = segno.make_qr(text, error=ERROR_CORRECTION)
     modules = code.symbol_size(border=QUIET_ZONE_MODULES)[0]

@@ -255,6 +255,8 @@ def stored_blob(app, observation_id: int, data: bytes) -> str:
 @NEEDS_POSTGRES
 def test_a_large_blob_is_stored_in_chunks_and_read_back_whole(app, observation_id, monkeypatch):
     monkeypatch.setattr(storage, "CHUNK_BYTES", 1000)
+    # A download fetches a chunk in slices; 300 divides no chunk evenly.
+    monkeypatch.setattr(storage, "READ_SLICE_BYTES", 300)
     data = os.urandom(4500)
 
     name = stored_blob(app, observation_id, data)

@@ -61,7 +61,7 @@ class _FormParser(FormDataParser):
     """Werkzeug's form parser, holding a file part in memory (within the form limit).
 
     Only the upload routes take files, with a parser of their own
-    (``attachments/receive.py``). Elsewhere Werkzeug's default would spool a file part
+    (``web/receive.py``). Elsewhere Werkzeug's default would spool a file part
     to a temporary file, and leave it open when the body breaks off inside the part.
     """
 
@@ -171,6 +171,7 @@ def _register_blueprints(app: Flask) -> None:
     from .adviser.views import bp as adviser_bp
     from .attachments.views import bp as attachments_bp
     from .leadership.views import bp as leadership_bp
+    from .oversight.views import bp as oversight_bp
     from .public.views import bp as public_bp
     from .source.views import bp as source_bp
     from .staff.views import bp as staff_bp
@@ -182,6 +183,7 @@ def _register_blueprints(app: Flask) -> None:
         adviser_bp,
         attachments_bp,
         leadership_bp,
+        oversight_bp,
         admin_bp,
     ):
         app.register_blueprint(blueprint)

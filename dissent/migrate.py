@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
@@ -31,6 +33,16 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     transaction begins, the references are checked before it commits, and it is
     switched back on before the connection goes back to the pool.
     """
+    _migrate(engine, lambda config: command.upgrade(config, revision))
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Migrate the database behind ``engine`` back to ``revision``, the way
+    :func:`upgrade` goes forward (foreign keys off on SQLite, references checked)."""
+    _migrate(engine, lambda config: command.downgrade(config, revision))
+
+
+def _migrate(engine: Engine, step: Callable[[Config], None]) -> None:
     config = alembic_config()
     sqlite = engine.dialect.name == "sqlite"
     # A migration may rightly run long: no client deadline, no statement timeout.
@@ -44,7 +56,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         try:
             with connection.begin():
                 config.attributes["connection"] = connection
-                command.upgrade(config, revision)
+                step(config)
                 if sqlite:
                     dangling = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
                     if dangling:

@@ -33,6 +33,9 @@ from tests.helpers.pages import BASE_URL
 from tests.helpers.staff import PASSWORD, StaffLogin
 from tests.helpers.stores import POSTGRES_URL
 
+# Fixtures kept with their helpers: mail servers.
+pytest_plugins = ("tests.helpers.smtp",)
+
 
 def pytest_report_header() -> str:
     return f"database: {'PostgreSQL ' + POSTGRES_URL if POSTGRES_URL else 'SQLite'}"

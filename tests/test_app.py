@@ -66,10 +66,11 @@ def test_every_area_of_the_site_is_registered(app):
         "adviser",
         "attachments",
         "leadership",
+        "oversight",
         "admin",
     }
     prefixes = {rule.rule.split("/")[1] for rule in app.url_map.iter_rules()}
-    assert {"staff", "adviser", "leadership", "admin", "static"} <= prefixes
+    assert {"staff", "adviser", "leadership", "oversight", "admin", "static"} <= prefixes
 
 
 def test_the_operator_commands_come_with_the_application(app):

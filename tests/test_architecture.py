@@ -17,7 +17,16 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "dissent"
 
-BLUEPRINTS = ("public", "source", "staff", "adviser", "attachments", "leadership", "admin")
+BLUEPRINTS = (
+    "public",
+    "source",
+    "staff",
+    "adviser",
+    "attachments",
+    "leadership",
+    "oversight",
+    "admin",
+)
 # Bottom to top; a module may import its own layer and the layers below it.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("crypto", ("dissent.crypto",)),

@@ -29,6 +29,7 @@ from sqlalchemy.exc import OperationalError
 from dissent.app import MAX_FORM_BYTES
 from dissent.cli import cli
 from dissent.locations import static_dir
+from dissent.security.policy import Access, rule_for
 from dissent.services.attachments import max_request_bytes
 from tests.helpers.deploy import (
     DEPLOY,
@@ -57,7 +58,8 @@ NOT_YET: dict[tuple[str, ...], str] = {}
 # The attachment routes stream; every other route is buffered.
 UPLOADS = {"attachments.source_upload", "attachments.adviser_upload"}
 DOWNLOADS = {"attachments.source_download", "attachments.adviser_download"}
-STAFF_PREFIXES = ("/staff", "/adviser", "/leadership", "/admin")
+# Blocked on the onion address (every route only staff reach is under one of them).
+STAFF_PREFIXES = ("/staff", "/adviser", "/leadership", "/oversight", "/admin")
 
 
 # --- the commands the files name --------------------------------------------------------------
@@ -195,6 +197,18 @@ def test_dissent_is_told_nothing_about_the_visitor(site):
         assert server.value("gzip") == ["off"]
         for location in server.blocks("location"):
             assert location.value("proxy_set_header") is None  # it would drop the above
+
+
+def test_every_route_only_staff_reach_is_kept_off_the_onion_address(app):
+    urls = _sample_urls(app)
+    staff_only = {
+        endpoint
+        for endpoint, view in app.view_functions.items()
+        if rule_for(view) not in (None, Access.PUBLIC, Access.SOURCE)
+    }
+
+    assert {"oversight.index", "admin.set_ladder"} <= staff_only
+    assert {e for e in staff_only if not urls[e].startswith(STAFF_PREFIXES)} == set()
 
 
 def test_only_the_attachment_routes_stream(app, site):

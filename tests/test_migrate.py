@@ -8,7 +8,6 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, create_engine, inspect, text
@@ -16,7 +15,7 @@ from sqlalchemy.engine import make_url
 
 from dissent.database import make_engine
 from dissent.locations import migrations_dir
-from dissent.migrate import alembic_config, upgrade
+from dissent.migrate import downgrade, upgrade
 from dissent.models import Base
 from tests.helpers.stores import POSTGRES_URL
 
@@ -47,14 +46,6 @@ def schema_drift(engine: Engine) -> list[object]:
     """Return what autogenerate would add to bring the database in line with the models."""
     with engine.connect() as conn:
         return compare_metadata(MigrationContext.configure(conn), Base.metadata)
-
-
-def downgrade(engine: Engine, revision: str) -> None:
-    """Migrate the database behind ``engine`` down to ``revision``."""
-    config = alembic_config()
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
 
 
 def application_tables(engine: Engine) -> set[str]:
@@ -123,23 +114,28 @@ def _fill(engine: Engine, table: str, **values: object) -> None:
         conn.execute(reflected.insert().values(**row))
 
 
-def test_upgrading_a_database_with_data_keeps_every_row(empty_engine):
-    """A SQLite batch migration rebuilds a table; with foreign keys on, dropping the old
-    table deleted every row referring to it (ON DELETE CASCADE): messages, for one."""
-    upgrade(empty_engine, "0001")
-    _fill(empty_engine, "mission", id=1, slug="eupol", name="EUPOL")
-    _fill(empty_engine, "source", id=1)
+def _fill_observation(engine: Engine, *, state: str, consent: str) -> None:
+    """Insert mission 1, source 1 and their observation 1 at the current revision."""
+    _fill(engine, "mission", id=1, slug="eupol", name="EUPOL")
+    _fill(engine, "source", id=1)
     _fill(
-        empty_engine,
+        engine,
         "observation",
         id=1,
         ref="AAAA-BBBB",
         mission_id=1,
         source_id=1,
         category="other",
-        state="received",
-        consent="ask_first",
+        state=state,
+        consent=consent,
     )
+
+
+def test_upgrading_a_database_with_data_keeps_every_row(empty_engine):
+    """A SQLite batch migration rebuilds a table; with foreign keys on, dropping the old
+    table deleted every row referring to it (ON DELETE CASCADE): messages, for one."""
+    upgrade(empty_engine, "0001")
+    _fill_observation(empty_engine, state="received", consent="ask_first")
     _fill(empty_engine, "message", id=1, observation_id=1, sender="source", kind="message")
 
     upgrade(empty_engine)
@@ -264,3 +260,39 @@ def test_official_record_columns_leave_earlier_versions_as_they_were_both_ways(e
     with empty_engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM escalation_version")).scalar() == 1
         assert conn.execute(text("SELECT count(*) FROM response")).scalar() == 1
+
+
+def test_the_ladder_migration_gives_missions_the_default_limits_and_goes_back(empty_engine):
+    upgrade(empty_engine, "0011")
+    _fill_observation(empty_engine, state="escalated", consent="summary_allowed")
+    # Sent late on the last day of January: the months end on the last of April.
+    _fill(
+        empty_engine,
+        "escalation",
+        id=1,
+        mission_id=1,
+        observation_id=1,
+        ledger_number=1,
+        state="sent",
+        created_at=datetime.datetime(2026, 1, 31, 23, 30),
+    )
+
+    upgrade(empty_engine, "0012")
+    with empty_engine.connect() as conn:
+        limits = conn.execute(
+            text("SELECT ladder_ack_days, ladder_response_months FROM mission")
+        ).one()
+        days = conn.execute(
+            text("SELECT ladder_ack_due, ladder_response_due FROM escalation")
+        ).one()
+    downgrade(empty_engine, "0011")
+
+    assert tuple(limits) == (14, 3)
+    # Fixed on the escalation as the mission's limits gave them (2026-02-14, 2026-04-30).
+    assert [str(day)[:10] for day in days] == ["2026-02-14", "2026-04-30"]
+    assert "ladder_step" not in application_tables(empty_engine)
+    columns = {c["name"] for c in inspect(empty_engine).get_columns("escalation")}
+    assert "ladder_ack_due" not in columns and "ladder_response_due" not in columns
+    with empty_engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM mission")).scalar() == 1
+        assert conn.execute(text("SELECT count(*) FROM escalation")).scalar() == 1

@@ -12,9 +12,9 @@ from ..extensions import current_context, db
 from ..models import AccessGrant, Mission, Role, StaffUser, utcnow
 from ..security.identity import current_staff, logged_in_staff_id
 from ..security.policy import Access, allow
-from ..services import accounts, budget, notifications, outbox
+from ..services import accounts, budget, ladder, notifications, outbox
 from ..services.errors import AccountExists, InvalidInput, MissionExists, NotFound
-from ..services.keyring import adviser_recipients
+from ..services.keyring import adviser_recipients, oversight_counts
 from ..services.mailer import MailProblem
 from ..web import keys as web_keys
 from ..web.digest import PROBLEM_LABELS, send_test_mail
@@ -22,7 +22,14 @@ from ..web.forms import choices_from
 from ..web.labels import ROLE_LABELS
 from ..web.links import public_url_for
 from ..web.messages import show_on
-from .forms import AccountActionForm, AccountForm, EmailForm, MissionForm, TestMailForm
+from .forms import (
+    AccountActionForm,
+    AccountForm,
+    EmailForm,
+    LadderForm,
+    MissionForm,
+    TestMailForm,
+)
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 # The enrolment link of an account just made, shown once on the next page (kept in the
@@ -38,9 +45,13 @@ def _page(
     email_form: EmailForm | None = None,
     email_for: int | None = None,
     test_form: TestMailForm | None = None,
+    ladder_form: tuple[int, LadderForm] | None = None,
     status: int = 200,
 ) -> ResponseReturnValue:
     missions = list(db.session.scalars(select(Mission).order_by(Mission.name)))
+    ladder_forms = {m.id: _ladder_form(m) for m in missions}
+    if ladder_form is not None:
+        ladder_forms[ladder_form[0]] = ladder_form[1]
     users = list(db.session.scalars(select(StaffUser).order_by(StaffUser.username)))
     account_form = account_form or AccountForm()
     account_form.missions.choices = choices_from((m.slug, m.name) for m in missions)
@@ -51,6 +62,7 @@ def _page(
         "admin/index.html",
         missions=missions,
         adviser_counts={m.id: len(adviser_recipients(db.session, m.id)) for m in missions},
+        oversight_counts=oversight_counts(db.session),
         budgets=budget.state(
             db.session.connection(), current_context().settings, [m.id for m in missions]
         ),
@@ -65,9 +77,22 @@ def _page(
         email_form=email_form or EmailForm(),
         email_for=email_for,
         test_form=test_form or TestMailForm(),
+        ladder_forms=ladder_forms,
         **_mail_context(),
         **(keys or web_keys.page_context(current_staff())),
     ), status
+
+
+def _ladder_form(mission: Mission) -> LadderForm:
+    """Return a mission's ladder form showing its present limits (ids unique per mission)."""
+    return LadderForm(
+        formdata=None,
+        prefix=f"ladder-{mission.id}",
+        data={
+            "ack_days": str(mission.ladder_ack_days),
+            "response_months": str(mission.ladder_response_months),
+        },
+    )
 
 
 def _mail_context() -> dict[str, Any]:
@@ -126,6 +151,31 @@ def add_mission() -> ResponseReturnValue:
         else:
             return redirect(url_for("admin.index"), code=303)
     return _page(mission_form=form, status=400)
+
+
+@bp.route("/missions/<int:mission_id>/ladder", methods=["POST"])
+@allow(Access.ADMIN)
+def set_ladder(mission_id: int) -> ResponseReturnValue:
+    """Set how long leadership has before a mission's escalation goes up to oversight."""
+    if db.session.get(Mission, mission_id) is None:
+        abort(404)
+    form = LadderForm(prefix=f"ladder-{mission_id}")
+    if form.validate():
+        days, months = form.limits
+        try:
+            with db.unit():
+                ladder.set_limits(
+                    db.session,
+                    mission_id=mission_id,
+                    ack_days=days,
+                    response_months=months,
+                    actor=current_staff().username,
+                )
+        except InvalidInput as exc:
+            show_on(form, exc)
+        else:
+            return redirect(url_for("admin.index", ladder="saved", _anchor="ladder"), code=303)
+    return _page(ladder_form=(mission_id, form), status=400)
 
 
 def _remember_link(token: str) -> None:

@@ -20,9 +20,11 @@ from ..services import (
     consent,
     conversation,
     inbox,
+    ladder,
     leadership,
     names,
     official_record,
+    oversight,
     triage,
     verification,
 )
@@ -200,6 +202,15 @@ def render_observation(
         history=triage.history(db.session, observation, identity),
         proposals=proposals,
         escalations=escalations,
+        # Oversight members who cannot open an escalation that went up the ladder (its
+        # current version was sealed before their key was confirmed): a new version would
+        # include them.
+        ladder_unreadable={
+            e.id: [p.username for p in oversight.without_current_version(db.session, e)]
+            for e, *_rest in escalations
+        },
+        # Steps past leadership's limit that wait for an oversight member to go to.
+        ladder_held={e.id: ladder.held_back(db.session, e, on=on) for e, *_rest in escalations},
         files=attachments.list_attachments(db.session, observation, identity, for_staff=True),
         flags=flags,
         revising=revising,

@@ -21,19 +21,20 @@ from ..security.identity import (
     current_staff,
 )
 from ..security.policy import Access, allow
-from ..services import attachments, inbox
+from ..services import attachments, file_removal, inbox
 from ..services.attachments import (
     AttachmentError,
-    AttachmentOutOfSpace,
-    AttachmentTooLarge,
     AttachmentUnreadable,
+    AttachmentView,
     Download,
 )
 from ..services.budget import BudgetReached
 from ..services.errors import InvalidState, NotFound
+from ..services.file_removal import FileNotRemovable, NotRemovable
+from ..web.filenames import neutral_filename
 from ..web.messages import budget_refusal, message_for
-from .forms import UploadForm
-from .receive import receive_upload
+from ..web.receive import receive_upload, refusal_status
+from .forms import RemoveFileForm, UploadForm
 
 bp = Blueprint("attachments", __name__)
 
@@ -63,8 +64,17 @@ def _upload(
                 # The first file part was not the one named "file" (no browser sends
                 # that): refuse rather than guess which part was meant.
                 raise AttachmentError
+            # A source's file gets a neutral name unless they keep its own; an
+            # adviser's keeps its name.
+            neutral = staff is None and not form.keep_name.data
             with db.unit():
-                attachments.store_upload(db.session, ctx, upload, staff=staff)
+                attachments.store_upload(
+                    db.session,
+                    ctx,
+                    upload,
+                    staff=staff,
+                    naming=neutral_filename if neutral else None,
+                )
             return redirect(done_url, code=303)
         errors, expired, status = list(form.file.errors), bool(form.csrf_token.errors), 400
     except BudgetReached as exc:
@@ -72,14 +82,7 @@ def _upload(
         page = _page(observation, done_url, staff=staff, errors=[message_for(exc)], status=503)
         return budget_refusal(page, exc)
     except AttachmentError as exc:
-        errors, expired = [message_for(exc)], False
-        status = (
-            413
-            if isinstance(exc, AttachmentTooLarge)
-            else 507
-            if isinstance(exc, AttachmentOutOfSpace)
-            else 400
-        )
+        errors, expired, status = [message_for(exc)], False, refusal_status(exc)
     finally:
         upload.discard()
     return _page(observation, done_url, staff=staff, errors=errors, expired=expired, status=status)
@@ -139,6 +142,61 @@ def adviser_upload(ref: str) -> ResponseReturnValue:
         observation,
         staff=current_staff(),
         done_url=url_for("adviser.observation", ref=observation.ref, _anchor="attachments"),
+    )
+
+
+# --- removing (the source's own files) ---------------------------------------------------
+
+
+def _remove_page(
+    form: RemoveFileForm,
+    *,
+    ref: str | None = None,
+    file: AttachmentView | None = None,
+    refused: NotRemovable | None = None,
+    status: int = 200,
+) -> ResponseReturnValue:
+    return render_template(
+        "attachments/remove.html", form=form, ref=ref, file=file, not_removable=refused
+    ), status
+
+
+@bp.route("/inbox/attachments/<bigint:attachment_id>/remove", methods=["GET", "POST"])
+@allow(Access.SOURCE)
+def source_remove(attachment_id: int) -> ResponseReturnValue:
+    """Ask the source to confirm removing a file of theirs, and remove it; or say why
+    it can no longer be removed."""
+    form = RemoveFileForm()
+    source_id, identity = current_source_id(), current_source_identity()
+    try:
+        ref, file = file_removal.file_to_remove(
+            db.session, source_id=source_id, attachment_id=attachment_id, identity=identity
+        )
+    except NotFound:
+        abort(404)
+    except FileNotRemovable as exc:
+        # Opened meanwhile, or never theirs: a clear refusal, not an error page.
+        return _remove_page(form, refused=exc.reason, status=409)
+    if not form.is_submitted():
+        return _remove_page(form, ref=ref, file=file)
+    if not form.validate():
+        return _remove_page(form, ref=ref, file=file, status=400)
+    try:
+        with db.unit():
+            removed = file_removal.remove_source_file(
+                db.session,
+                current_context(),
+                source_id=source_id,
+                attachment_id=attachment_id,
+                identity=identity,
+            )
+    except NotFound:
+        abort(404)
+    except FileNotRemovable as exc:
+        return _remove_page(form, refused=exc.reason, status=409)
+    return redirect(
+        url_for("source.inbox", removed=removed.ref, _anchor="attachments-" + removed.ref),
+        code=303,
     )
 
 

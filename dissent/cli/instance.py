@@ -132,6 +132,7 @@ def _seed_demo(app: Flask) -> dict[str, dict[str, str]]:
         for role, username in (
             (Role.ADVISER, "adviser"),
             (Role.LEADERSHIP, "leader"),
+            (Role.OVERSIGHT, "oversight"),
             (Role.ADMIN, "admin"),
         ):
             user, _token = accounts.create_account(
@@ -177,7 +178,7 @@ def _seed_demo(app: Flask) -> dict[str, dict[str, str]]:
 def demo(
     host: str, port: int, instance_path: Path, credentials_file: Path | None, no_serve: bool
 ) -> None:
-    """A fresh demo instance with one mission and three staff logins, served locally."""
+    """A fresh demo instance with one mission and four staff logins, served locally."""
     from ..app import create_app
     from ..services.instance import DEMO_MARKER, initialise_instance
 
@@ -215,7 +216,8 @@ def demo(
         click.echo(f"  {'':<11} TOTP secret {secret}  (current code: dissent totp {secret})")
     click.echo(f"\n  Recovery shares (2 of 3): {shares_file}")
     click.echo(
-        f"  Notification mails go to {{adviser,leader,admin}}@{DEMO_MAIL_DOMAIN}: run a mail "
+        f"  Notification mails go to {{adviser,leader,oversight,admin}}@{DEMO_MAIL_DOMAIN}: "
+        "run a mail "
         "server on this machine, set DISSENT_SMTP_URL=smtp://127.0.0.1:PORT and run "
         "`dissent notify`\n"
     )

@@ -10,6 +10,7 @@ from flask import current_app, url_for
 from flask.cli import with_appcontext
 
 from ..models import Role
+from ..models.staff import EMAIL_MAX
 from .age import CommandError
 
 
@@ -73,7 +74,14 @@ def user() -> None:
     "missions",
     multiple=True,
     metavar="SLUG",
-    help="Mission of an adviser or leader; repeatable.",
+    help="Mission of an adviser, leader or oversight member; repeatable.",
+)
+@click.option(
+    "--email",
+    default=None,
+    metavar="ADDRESS",
+    help=f"Mail address for notification mails (optional; one address of at most {EMAIL_MAX} "
+    "characters).",
 )
 @click.option(
     "--base-url",
@@ -82,11 +90,14 @@ def user() -> None:
     "address, DISSENT_PUBLIC_URL or public_url in the instance file).",
 )
 @with_appcontext
-def user_add(username: str, role: str, missions: tuple[str, ...], base_url: str | None) -> None:
+def user_add(
+    username: str, role: str, missions: tuple[str, ...], email: str | None, base_url: str | None
+) -> None:
     """Create an account and print its one-time enrolment link (valid 72 hours)."""
     from ..extensions import current_context, db
     from ..services.accounts import create_account
     from ..services.errors import AccountExists, InvalidInput
+    from ..services.notifications import set_email
 
     base_url = base_url or current_context().settings.public_url
     if base_url is None:
@@ -98,6 +109,9 @@ def user_add(username: str, role: str, missions: tuple[str, ...], base_url: str 
             created, token = create_account(
                 db.session, username=username, role=Role(role), mission_slugs=list(missions)
             )
+            if email:
+                # In the same transaction: a refused address leaves no account behind.
+                set_email(db.session, staff_id=created.id, email=email, actor="cli")
     except AccountExists as exc:
         raise CommandError(f"username {username!r} is taken") from exc
     except InvalidInput as exc:

@@ -4,6 +4,9 @@ Run on a fixed schedule (``deploy/systemd/dissent-notify.timer``: on the hour an
 half hour), never at the moment something happens, so that a mail's time says nothing
 about when a source wrote. Each run takes these steps, each its own transaction:
 
+0. the ladder above leadership: escalations past their mission's ladder limits go up
+   to oversight (``services/ladder.py``), which writes their notifications; taken even
+   when no mail server is set up, as the step itself matters more than the mail;
 1. plan, under the run lock: remove rows that no longer apply, write the deadline
    reminders (and other kinds a run writes) that have come due;
 2. for each person with something waiting: claim their rows, make the digest, send it
@@ -19,7 +22,7 @@ from __future__ import annotations
 
 import secrets
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -36,10 +39,29 @@ class RunOutcome:
     sent: int  # digests sent
     failed: int  # digests kept for a later run
     problem: str | None  # the first failure's code (services/mailer.py MailProblem)
+    steps: int = 0  # steps taken up the ladder above leadership
+
+
+def climb_ladder(*, now: datetime) -> int:
+    """Take the ladder's steps due at ``now`` in a transaction of their own (inside an
+    app context), mail server or not; return how many were taken."""
+    from ..extensions import db
+    from ..services import ladder
+
+    with db.unit():
+        return len(ladder.take_steps(db.session, now=now))
 
 
 def deliver(*, now: datetime, tls_context: ssl.SSLContext | None = None) -> RunOutcome:
-    """Run once at ``now`` (inside an app context); return what was sent."""
+    """Run once at ``now`` (inside an app context): the ladder's steps, then the digests;
+    return what was done."""
+    steps = climb_ladder(now=now)
+    return replace(send_digests(now=now, tls_context=tls_context), steps=steps)
+
+
+def send_digests(*, now: datetime, tls_context: ssl.SSLContext | None = None) -> RunOutcome:
+    """Plan and send the digests due at ``now`` (inside an app context); return what was
+    sent."""
     from ..extensions import current_context, db
     from ..services import notifications, outbox
     from ..services.mailer import Mailer, MailFailed
@@ -104,7 +126,13 @@ def notify() -> None:
     """
     from ..models import utcnow
 
-    outcome = deliver(now=utcnow())
+    now = utcnow()
+    # Said before the digests, which may stop the run (no mail server): the steps are
+    # committed by then, and the operator should know they were taken.
+    steps = climb_ladder(now=now)
+    if steps:
+        click.echo(f"{steps} escalation step(s) up the ladder to oversight")
+    outcome = send_digests(now=now)
     click.echo(f"{outcome.sent} digest(s) sent")
     if outcome.problem is not None:
         raise CommandError(

@@ -11,15 +11,14 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 
 from ..extensions import current_context, db
-from ..models import Escalation, EscalationState, Mission, ResponseKind, StaffUser, today, utcnow
-from ..security.identity import current_identity, current_staff
+from ..models import Escalation, EscalationState, Mission, StaffUser, today, utcnow
+from ..security.identity import current_staff
 from ..security.policy import Access, allow
-from ..services import audit, confirmation, leadership, official_record
+from ..services import audit, confirmation, leadership
 from ..services.charts import bar_chart
 from ..services.deadlines import response_due
-from ..services.errors import AlreadyDone, ChangedMeanwhile, InvalidInput, NotFound
+from ..services.errors import AlreadyDone, NotFound
 from ..services.evaluator import copy_zip, evaluator_copy, public_key
-from ..services.leadership import RESPONSE_MAX
 from ..services.report import (
     AT_LEAST,
     SUPPRESS_BELOW,
@@ -30,31 +29,22 @@ from ..services.report import (
     last_full_quarter,
     report_csv,
 )
-from ..services.verification import open_versions
 from ..web.errors import kept_on_outage
-from ..web.forms import seen_revision
 from ..web.labels import (
     CATEGORY_LABELS,
+    ESCALATION_PAGE_LABELS,
     ESCALATION_STATE_LABELS,
-    RECORD_DECISION_LABELS,
     RECORD_OUTCOME_LABELS,
     RESPONSE_KIND_LABELS,
-    SIGNATURE_PROBLEM_LABELS,
     STATE_LABELS,
 )
-from ..web.messages import show_on
+from ..web.response_form import escalation_page, record_response
 from ..web.spreadsheet import escalations_csv
 from .forms import AcknowledgeForm, ReportForm, ResponseForm
 
 bp = Blueprint("leadership", __name__, url_prefix="/leadership")
 
-LABELS = {
-    "state": ESCALATION_STATE_LABELS,
-    "kind": RESPONSE_KIND_LABELS,
-    "signature": SIGNATURE_PROBLEM_LABELS,
-    "record_decision": RECORD_DECISION_LABELS,
-    "record": RECORD_OUTCOME_LABELS,
-}
+LABELS = ESCALATION_PAGE_LABELS
 
 
 # --- escalations --------------------------------------------------------------------------
@@ -92,23 +82,14 @@ def _page(
     notice: str = "",
     status: int = 200,
 ) -> ResponseReturnValue:
-    identity = current_identity()
-    versions = open_versions(escalation, identity)
-    form = response_form or ResponseForm()
-    form.record_required = official_record.contradicts(escalation)
+    shown = escalation_page(escalation, response_form)
     return render_template(
         "leadership/escalation.html",
-        escalation=escalation,
-        versions=versions,
-        tampered=any(not v.verified for v in versions),
-        responses=leadership.open_responses(escalation, identity),
-        record=official_record.outcome(escalation, on=today()),
+        **shown,
+        tampered=any(not v.verified for v in shown["versions"]),
         respond_by=response_due(escalation),
         response_late=leadership.response_late(escalation, on=today()),
-        correction_due=official_record.correction_due(escalation),
         ack_form=ack_form or AcknowledgeForm(),
-        response_form=form,
-        response_max=RESPONSE_MAX,
         labels=LABELS,
         notice=notice,
     ), status
@@ -164,33 +145,9 @@ def acknowledge(slug: str, number: int) -> ResponseReturnValue:
 def respond(slug: str, number: int) -> ResponseReturnValue:
     """Record a response: action taken, action planned (with a date), or declined."""
     found = _escalation(slug, number)
-    form = ResponseForm()
-    form.record_required = official_record.contradicts(found)
-    if not form.validate():
-        return _page(found, response_form=form, status=400)
-    decision, note, due = form.record
-    try:
-        with db.unit():
-            leadership.respond(
-                db.session,
-                current_context(),
-                staff=current_staff(),
-                escalation=found,
-                kind=ResponseKind(form.kind.data),
-                text=form.text.data or "",
-                planned_for=form.planned_day,
-                record_decision=decision,
-                record_note=note,
-                correction_due=due,
-                seen=seen_revision(),
-            )
-    except ChangedMeanwhile:
-        # Another response came in after this page was shown: show it, keep the text.
-        return _page(found, response_form=form, notice="changed_meanwhile", status=409)
-    except InvalidInput as exc:
-        # The form checks what the service checks; this is the net under it.
-        show_on(form, exc)
-        return _page(found, response_form=form, status=400)
+    refused = record_response(found, _page)
+    if refused is not None:
+        return refused
     return _back(found, "responded", "responses")
 
 

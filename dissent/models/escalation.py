@@ -80,6 +80,11 @@ class Escalation(Base):
     acknowledged_by_id: Mapped[int | None] = mapped_column(
         ForeignKey("staff_user.id"), default=None
     )
+    # The last days leadership may acknowledge and answer before it goes up the ladder
+    # (``services/ladder.py``), fixed when it is sent from the mission's limits then: a
+    # limit changed later applies to escalations sent after the change.
+    ladder_ack_due: Mapped[date]
+    ladder_response_due: Mapped[date]
 
     mission: Mapped[Mission] = relationship(lazy="joined")
     observation: Mapped[Observation] = relationship()
@@ -91,6 +96,9 @@ class Escalation(Base):
     )
     responses: Mapped[list[Response]] = relationship(
         back_populates="escalation", order_by="Response.id", lazy="selectin"
+    )
+    ladder_steps: Mapped[list[LadderStep]] = relationship(
+        back_populates="escalation", order_by="LadderStep.id", lazy="selectin"
     )
 
     @property
@@ -165,3 +173,30 @@ class Response(Base):
 
     escalation: Mapped[Escalation] = relationship(back_populates="responses")
     responder: Mapped[StaffUser] = relationship()
+
+
+class LadderReason(enum.StrEnum):
+    """Why an escalation went one step up the ladder, to the mission's oversight."""
+
+    NOT_ACKNOWLEDGED = "not_acknowledged"
+    NOT_ANSWERED = "not_answered"
+
+
+class LadderStep(Base):
+    """One step of an escalation up the ladder above leadership (``services/ladder.py``).
+
+    At most one per escalation and reason, ever: the unique constraint is what keeps two
+    overlapping runs of ``dissent notify`` from taking a step twice. Kept to the day.
+    """
+
+    __tablename__ = "ladder_step"
+    __table_args__ = (UniqueConstraint("escalation_id", "reason"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    escalation_id: Mapped[int] = mapped_column(
+        ForeignKey("escalation.id", ondelete="CASCADE"), index=True
+    )
+    reason: Mapped[LadderReason] = mapped_column(enum_type(LadderReason, length=24))
+    taken_on: Mapped[date]
+
+    escalation: Mapped[Escalation] = relationship(back_populates="ladder_steps")

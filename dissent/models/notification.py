@@ -23,16 +23,19 @@ class NotificationKind(enum.StrEnum):
     """What a notification says is waiting (who gets which: ``services/notifications.py``)."""
 
     NEW_OBSERVATION = "new_observation"
-    SOURCE_MESSAGE = "source_message"  # a message, or a decision on a proposal
+    SOURCE_MESSAGE = "source_message"  # a message, a file, or a decision on a proposal
     ACK_DUE_SOON = "ack_due_soon"
     ACK_OVERDUE = "ack_overdue"
     FEEDBACK_DUE_SOON = "feedback_due_soon"
     FEEDBACK_OVERDUE = "feedback_overdue"
     ESCALATION_RECEIVED = "escalation_received"
+    ESCALATION_REVISED = "escalation_revised"  # a new version of its summary
     RESPONSE_DUE_SOON = "response_due_soon"
     RESPONSE_OVERDUE = "response_overdue"
     RESPONSE_RECEIVED = "response_received"
     ACCESS_WAITING = "access_waiting"
+    LADDER_STEP = "ladder_step"  # to the mission's oversight
+    LADDER_STEP_ADVISER = "ladder_step_adviser"  # to the advisers of the case
 
 
 class Notification(Base):

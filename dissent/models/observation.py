@@ -55,12 +55,14 @@ class Sender(enum.StrEnum):
 
 
 class MessageKind(enum.StrEnum):
-    """A plain message, the standard acknowledgement, or feedback on what was done."""
+    """A plain message, the standard acknowledgement, or feedback on what was done; or
+    a note that the source removed a file (its text is the file's name)."""
 
     MESSAGE = "message"
     ACKNOWLEDGEMENT = "acknowledgement"
     FEEDBACK = "feedback"
     ESCALATED = "escalated"
+    FILE_REMOVED = "file_removed"
 
 
 class Severity(enum.StrEnum):

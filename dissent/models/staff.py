@@ -22,6 +22,9 @@ class Role(enum.StrEnum):
     ADVISER = "adviser"
     LEADERSHIP = "leadership"
     ADMIN = "admin"
+    # Above leadership (an inspector-general): sees only the escalations that went up
+    # the ladder in its missions (services/ladder.py), read-only, and may respond.
+    OVERSIGHT = "oversight"
 
 
 # Membership of a mission. A member's key is read by (advisers) or offered to (leaders)

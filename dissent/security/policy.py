@@ -34,12 +34,14 @@ class Access(enum.Enum):
     ADVISER = "adviser"
     LEADERSHIP = "leadership"
     ADMIN = "admin"
+    OVERSIGHT = "oversight"
 
 
 ROLE_ACCESS = {
     Role.ADVISER: Access.ADVISER,
     Role.LEADERSHIP: Access.LEADERSHIP,
     Role.ADMIN: Access.ADMIN,
+    Role.OVERSIGHT: Access.OVERSIGHT,
 }
 
 

@@ -43,7 +43,7 @@ from .session_store import SessionStore, SessionStoreUnavailable
 
 SOURCE_COOKIE = "__Host-dissent-source"
 STAFF_COOKIE = "__Host-dissent-staff"
-STAFF_PREFIXES = ("/staff", "/adviser", "/leadership", "/admin")
+STAFF_PREFIXES = ("/staff", "/adviser", "/leadership", "/oversight", "/admin")
 _ID_SIZE = 32
 # Rewrite an unchanged session only when this much of its lifetime has passed, so
 # that reading pages does not write to the store on every request.

@@ -139,7 +139,7 @@ def create_account(
         raise InvalidInput(
             "missions",
             Problem.MISSING,
-            detail="advisers and leaders belong to at least one mission",
+            detail="advisers, leaders and oversight belong to at least one mission",
         )
     if session.scalar(select(StaffUser.id).where(StaffUser.username == username)) is not None:
         raise AccountExists(username)

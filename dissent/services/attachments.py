@@ -16,14 +16,23 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
-from typing import IO
+from typing import IO, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..crypto import DecryptionError, Identity, iter_decrypt
-from ..models import Attachment, Observation, Sender, StaffUser, State, today
-from . import audit, budget
+from ..models import (
+    Attachment,
+    AuditEntry,
+    NotificationKind,
+    Observation,
+    Sender,
+    StaffUser,
+    State,
+    today,
+)
+from . import audit, budget, notifications
 from .budget import Budget
 from .content import open_document, seal_document
 from .context import ServiceContext
@@ -32,7 +41,7 @@ from .inbox import observation_for_adviser
 from .keyring import observation_recipients
 from .locks import lock_observation
 from .metadata import STRIPPABLE, FileType, StripFailed, TooComplex, sniff, strip_metadata
-from .storage import open_blob, publish_with_record
+from .storage import PendingBlob, open_blob, publish_with_record
 from .uploads import FALLBACK_FILENAME, UploadSink, disk_is_full, sanitize_filename
 
 logger = logging.getLogger(__name__)
@@ -110,11 +119,19 @@ def _usage(session: Session, observation_id: int) -> tuple[int, int]:
 
 
 def _next_position(session: Session, observation_id: int) -> int:
-    """Return the place of a new file after the observation's last one (under its lock)."""
+    """Return the place of a new file after the observation's last one (under its lock).
+
+    A place is never handed out twice, even after a source removed the last file: the
+    source's inbox counts what it has shown them by place (``source_seen_attachment``),
+    and a new file in a removed one's place would pass as seen.
+    """
     last = session.scalar(
         select(func.max(Attachment.position)).where(Attachment.observation_id == observation_id)
     )
-    return (last or 0) + 1
+    shown = session.scalar(
+        select(Observation.source_seen_attachment).where(Observation.id == observation_id)
+    )
+    return max(last or 0, shown or 0) + 1
 
 
 def _room_left(session: Session, observation_id: int) -> int:
@@ -197,15 +214,35 @@ def _clean(sink: UploadSink) -> _Cleaned:
     return _Cleaned(result.data, stripped=True, note=StripNote.REMOVED)
 
 
-def store_upload(
-    session: Session, ctx: ServiceContext, upload: Upload, *, staff: StaffUser | None
-) -> Attachment:
-    """Clean, encrypt and store a received file with its record; return the record.
+class FileNamer(Protocol):
+    """Gives the name a file is stored under, from its type, size and the name it came with."""
 
-    ``staff`` is the adviser who sent it, or None for the source. Raises an
-    :class:`AttachmentError` when the file is empty or over a limit; nothing is kept then.
+    def __call__(self, kind: FileType, size: int, original: str) -> str: ...
+
+
+@dataclass
+class ReceivedFile:
+    """A received file, cleaned and encrypted into a blob that is not yet stored."""
+
+    blob: PendingBlob
+    original_name: str  # sanitised
+    kind: FileType
+    size: int  # of the (cleaned) file
+    stripped: bool
+    note: StripNote
+    stored_name: str = ""  # the name it was stored under, once it is
+
+    def discard(self) -> None:
+        """Remove the blob unless it was stored."""
+        self.blob.discard()
+
+
+def finish_upload(sink: UploadSink) -> ReceivedFile:
+    """Clean the file in ``sink`` and finish its ciphertext; raise why it is refused.
+
+    Raises an :class:`AttachmentError` when the file is empty or over a limit, or the
+    disk is full; nothing of it is kept then.
     """
-    sink = upload.sink
     if sink.out_of_space:
         raise AttachmentOutOfSpace
     if sink.too_large:
@@ -214,24 +251,81 @@ def store_upload(
         raise EmptyAttachment
     cleaned = _clean(sink)
     size = len(cleaned.data) if cleaned.data is not None else sink.size
-    observation = upload.observation
-    meta = seal_document(
-        {
-            "filename": sanitize_filename(sink.filename),
-            "content_type": str(sink.kind or FileType.OTHER),
-            "size": size,
-            "stripped": cleaned.stripped,
-            "warning": not cleaned.stripped,
-            "note": str(cleaned.note),
-        },
-        recipients=observation_recipients(session, ctx.settings, observation),
-    )
     try:
-        blob = sink.seal(cleaned.data)  # from here on, publish_with_record removes it on failure
+        blob = sink.seal(cleaned.data)
     except OSError as exc:
         if disk_is_full(exc):
             raise AttachmentOutOfSpace from exc
         raise
+    return ReceivedFile(
+        blob=blob,
+        original_name=sanitize_filename(sink.filename),
+        kind=sink.kind or FileType.OTHER,
+        size=size,
+        stripped=cleaned.stripped,
+        note=cleaned.note,
+    )
+
+
+def store_upload(
+    session: Session,
+    ctx: ServiceContext,
+    upload: Upload,
+    *,
+    staff: StaffUser | None,
+    first_filing: bool = False,
+    naming: FileNamer | None = None,
+) -> Attachment:
+    """Clean, encrypt and store a received file with its record; return the record.
+
+    ``staff`` is the adviser who sent it, or None for the source. A source's file tells
+    the case's advisers there is news (a ``SOURCE_MESSAGE`` notification), unless it is
+    sent with the observation itself (``first_filing``: the new observation's own
+    notification covers it). ``naming`` gives the stored name (a neutral one, say);
+    without it the file keeps the name it came with. Raises an :class:`AttachmentError`
+    when the file is empty or over a limit; nothing is kept then.
+    """
+    received = finish_upload(upload.sink)
+    return store_received(
+        session,
+        ctx,
+        upload.observation,
+        received,
+        staff=staff,
+        first_filing=first_filing,
+        naming=naming,
+    )
+
+
+def store_received(
+    session: Session,
+    ctx: ServiceContext,
+    observation: Observation,
+    received: ReceivedFile,
+    *,
+    staff: StaffUser | None,
+    first_filing: bool = False,
+    naming: FileNamer | None = None,
+) -> Attachment:
+    """Store a finished file (its blob encrypted to ``observation``'s readers) with its
+    record, under the limits and budgets; return the record (see :func:`store_upload`)."""
+    blob = received.blob  # from here on, publish_with_record removes it on failure
+    filename = received.original_name
+    if naming is not None:
+        filename = sanitize_filename(naming(received.kind, received.size, received.original_name))
+    received.stored_name = filename
+    meta = seal_document(
+        {
+            "filename": filename,
+            "content_type": str(received.kind),
+            "size": received.size,
+            "stripped": received.stripped,
+            "warning": not received.stripped,
+            "note": str(received.note),
+            "neutral_name": naming is not None,
+        },
+        recipients=observation_recipients(session, ctx.settings, observation),
+    )
 
     def record(stored_size: int) -> Attachment:
         # Two uploads at once must not both pass the limits.
@@ -251,6 +345,12 @@ def store_upload(
                 mission_id=observation.mission_id,
                 amount=budget.kib(stored_size),
             )
+            if not first_filing:
+                # A file added later is news from the source, like a message; written
+                # here, it commits with the file or not at all.
+                notifications.notify(
+                    session.connection(), NotificationKind.SOURCE_MESSAGE, observation.id
+                )
         attachment = Attachment(
             observation_id=observation.id,
             position=_next_position(session, observation.id),
@@ -335,9 +435,15 @@ class AttachmentView:
     stripped: bool = False
     warning: bool = True
     note: str = ""
+    neutral_name: bool = False  # stored under a name made from its type and size
+    # An adviser has downloaded it, or staff exported the observation on or after the
+    # day it was added: a source can no longer remove it.
+    opened: bool = False
 
 
-def _describe(attachment: Attachment, identity: Identity, author: str | None) -> AttachmentView:
+def _describe(
+    attachment: Attachment, identity: Identity, author: str | None, *, opened: bool
+) -> AttachmentView:
     try:
         meta = open_document(attachment.meta, identities=[identity])
     except DecryptionError:
@@ -347,6 +453,7 @@ def _describe(attachment: Attachment, identity: Identity, author: str | None) ->
             added_on=attachment.added_on,
             author=author,
             readable=False,
+            opened=opened,
         )
     return AttachmentView(
         id=attachment.id,
@@ -360,6 +467,8 @@ def _describe(attachment: Attachment, identity: Identity, author: str | None) ->
         stripped=bool(meta.get("stripped", False)),
         warning=bool(meta.get("warning", True)),
         note=str(meta.get("note", "")),
+        neutral_name=bool(meta.get("neutral_name", False)),
+        opened=opened,
     )
 
 
@@ -387,10 +496,55 @@ def list_attachments(
                 select(StaffUser.id, StaffUser.username).where(StaffUser.id.in_(staff_ids))
             )
         }
+    opened = opened_files(session, observation, attachments)
     return [
-        _describe(a, identity, names.get(a.staff_id) if a.staff_id is not None else None)
+        _describe(
+            a,
+            identity,
+            names.get(a.staff_id) if a.staff_id is not None else None,
+            opened=a.id in opened,
+        )
         for a in attachments
     ]
+
+
+def download_subject(ref: str, attachment_id: int) -> str:
+    """Return the ledger subject of a download of one file: ``<ref>/<attachment id>``."""
+    return f"{ref}/{attachment_id}"
+
+
+def opened_files(
+    session: Session, observation: Observation, attachments: list[Attachment]
+) -> set[int]:
+    """Return the ids of ``attachments`` staff may have read, from the audit ledger.
+
+    A file counts as opened once an adviser downloaded it, or anyone exported the
+    observation (``dissent export``) on or after the day it was added: an export holds
+    every file there is. A source's file has no ledger entry to order it against the
+    export's (its place in the chain would date it, decision 31), only its day, so an
+    export earlier on that day counts too: the safe side, where a file staff may hold
+    is never offered for removal.
+    """
+    if not attachments:
+        return set()
+    by_subject = {download_subject(observation.ref, a.id): a.id for a in attachments}
+    opened = {
+        by_subject[subject]
+        for subject in session.scalars(
+            select(AuditEntry.subject).where(
+                AuditEntry.subject.in_(list(by_subject)),
+                AuditEntry.action == audit.Action.ATTACHMENT_DOWNLOAD,
+            )
+        )
+    }
+    exported = session.scalar(
+        select(func.max(AuditEntry.at)).where(
+            AuditEntry.subject == observation.ref, AuditEntry.action == audit.Action.EXPORT
+        )
+    )
+    if exported is not None:
+        opened.update(a.id for a in attachments if a.added_on <= exported.date())
+    return opened
 
 
 # --- sending back ------------------------------------------------------------------------
@@ -460,8 +614,14 @@ def open_download(
             session,
             actor=staff.username,
             action=audit.Action.ATTACHMENT_DOWNLOAD,
-            subject=f"{observation.ref if observation else '?'}/{attachment.id}",
+            subject=download_subject(observation.ref if observation else "?", attachment.id),
         )
+        # Read again under the ledger's lock, which a source's removal holds too
+        # (services/file_removal.py): a file removed a moment ago is not sent, and one
+        # sent can no longer be removed.
+        if session.scalar(select(Attachment.id).where(Attachment.id == attachment.id)) is None:
+            handle.close()
+            raise NotFound
     size = int(meta.get("size", 0))
     return Download(
         filename=str(meta.get("filename") or FALLBACK_FILENAME),

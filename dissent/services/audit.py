@@ -57,6 +57,7 @@ class Action:
     NAMES_CHANGE = "names_change"
     ACCESS_GRANT = "access_grant"
     PURGE = "purge"
+    LADDER_STEP = "ladder_step"
 
 
 def _hash(prev: bytes, *, seq: int, at: datetime, actor: str, action: str, subject: str) -> bytes:

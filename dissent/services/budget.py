@@ -151,16 +151,20 @@ def _cleanup(past_names: list[str]) -> Executable:
     return delete(RateLimitCounter).where(RateLimitCounter.name.in_(stale))
 
 
-def _scopes(mission_id: int) -> tuple[tuple[int | None, int], ...]:
-    """Return (mission or None for the instance, index into ``limits``), instance first.
+def _scopes(mission_id: int | None) -> tuple[tuple[int | None, int], ...]:
+    """Return (mission or None for the instance, index into ``limits``), instance first;
+    the instance alone without a mission.
 
     Always in this order, so two filings lock the same rows in the same order.
     """
-    return ((None, 0), (mission_id, 1))
+    instance: tuple[int | None, int] = (None, 0)
+    return (instance,) if mission_id is None else (instance, (mission_id, 1))
 
 
-def check(conn: Connection, settings: Settings, budget: Budget, *, mission_id: int) -> None:
-    """Raise :class:`BudgetReached` if this hour's ``budget`` is used up already.
+def check(conn: Connection, settings: Settings, budget: Budget, *, mission_id: int | None) -> None:
+    """Raise :class:`BudgetReached` if this hour's ``budget`` is used up already, for the
+    instance or for the mission (``mission_id`` None: for the instance only, before
+    the mission is known).
 
     Reads only: called before costly work (a codename derivation, reading an upload's
     body), so a full budget refuses early. :func:`spend` decides.

@@ -12,7 +12,9 @@ a new member's key counts for a mission only once a second person has confirmed 
   holding the recovery key; an account made with ``dissent user add`` has no known
   maker, so only the custodians confirm it as a first adviser;
 * a leader's key is confirmed by an adviser of the mission; only confirmed leaders are
-  offered (pre-selected) when an adviser sends a summary.
+  offered (pre-selected) when an adviser sends a summary;
+* an oversight member's key likewise, by an adviser of the mission; escalations and
+  responses are sealed to it only from then on (``keyring``).
 
 To confirm, the confirmer types the fingerprint of the newcomer's key, as the newcomer
 reads it from their own screen. The server compares it with the key it holds, so a
@@ -103,7 +105,7 @@ def _unconfirmed_members(session: Session, mission_ids: list[int]) -> list[Pendi
             staff_mission.c.mission_id.in_(mission_ids),
             StaffUser.active.is_(True),
             StaffUser.recipient.is_not(None),
-            StaffUser.role.in_([Role.ADVISER, Role.LEADERSHIP]),
+            StaffUser.role.in_([Role.ADVISER, Role.LEADERSHIP, Role.OVERSIGHT]),
             (staff_mission.c.confirmed_key.is_(None))
             | (staff_mission.c.confirmed_key != StaffUser.recipient),
         )
@@ -129,7 +131,7 @@ def _missions_with_confirmed_adviser(session: Session) -> set[int]:
 def to_confirm(session: Session, confirmer: StaffUser) -> list[Pending]:
     """Return the keys ``confirmer`` may confirm.
 
-    An adviser confirms advisers and leaders of the missions where their own key is
+    An adviser confirms advisers, leaders and oversight of the missions where their own key is
     confirmed. An operator confirms only the first adviser of a mission (no confirmed
     adviser there yet), and not one they made themselves.
     """

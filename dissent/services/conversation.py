@@ -50,6 +50,7 @@ class ThreadMessage:
     sent_at: datetime | None
     author: str | None  # staff username, shown to staff only
     readable: bool = True
+    position: int = 0  # its place in the conversation: 1, 2, ...
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ def _decrypt_messages(
                 sent_at=message.sent_at if for_staff else None,
                 author=message.staff.username if for_staff and message.staff else None,
                 readable=readable,
+                position=message.position,
             )
         )
     return out
@@ -191,6 +193,21 @@ def _add_message(
     )
     # The thread, if this session has loaded it, must show the new message.
     session.expire(observation, ["messages"])
+
+
+def note_file_removed(
+    session: Session, ctx: ServiceContext, observation: Observation, *, filename: str
+) -> None:
+    """Note in the conversation, dated to the day like any message of the source's,
+    that the source removed the file ``filename`` (encrypted like a message)."""
+    _add_message(
+        session,
+        ctx,
+        observation,
+        sender=Sender.SOURCE,
+        text=filename,
+        kind=MessageKind.FILE_REMOVED,
+    )
 
 
 def _validate_text(text: str) -> str:

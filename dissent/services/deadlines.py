@@ -53,3 +53,18 @@ def response_due(escalation: Escalation) -> date:
     what the adviser passes on, so it is due by that same day.
     """
     return feedback_due(escalation.observation, escalation.mission)
+
+
+def ladder_limits(mission: Mission, *, sent_on: date) -> tuple[date, date]:
+    """Return the last day leadership may acknowledge, and the last day it may answer,
+    an escalation sent on ``sent_on`` before it goes up the ladder to the mission's
+    oversight: the mission's limits in days and calendar months from that day.
+
+    Computed once, when the escalation is sent, and kept on it
+    (``Escalation.ladder_ack_due``, ``ladder_response_due``): a limit the operator
+    changes later applies to escalations sent after the change, never backwards.
+    """
+    return (
+        sent_on + timedelta(days=mission.ladder_ack_days),
+        add_months(sent_on, mission.ladder_response_months),
+    )

@@ -30,6 +30,7 @@ from .consent import check_consent, check_summary
 from .content import seal_document
 from .context import ServiceContext
 from .conversation import next_position
+from .deadlines import ladder_limits
 from .errors import InvalidInput, Problem, SigningKeyMismatch
 from .keyring import escalation_recipients, observation_recipients
 from .locks import hold_observation, lock_mission
@@ -127,11 +128,16 @@ def escalate(
         )
         or 0
     ) + 1
+    sent_at = utcnow()
+    ack_by, answer_by = ladder_limits(observation.mission, sent_on=sent_at.date())
     escalation = Escalation(
         mission_id=observation.mission_id,
         observation=observation,
         ledger_number=number,
         recipients=leaders,
+        created_at=sent_at,
+        ladder_ack_due=ack_by,
+        ladder_response_due=answer_by,
     )
     session.add(escalation)
     session.flush()
@@ -211,6 +217,10 @@ def revise(
         record=record,
         version=len(escalation.versions) + 1,
     )
+    # Its leaders are told that the text they act on changed (invariant 5: the change is
+    # visible to them), as they were told of the first version; so is the mission's
+    # oversight once it went up the ladder (``notifications``: its readers).
+    notifications.notify(session.connection(), NotificationKind.ESCALATION_REVISED, escalation.id)
     audit.record(
         session, actor=staff.username, action=audit.Action.REVISE, subject=escalation.label
     )

@@ -21,7 +21,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, bindparam, select
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, func, select
 from sqlalchemy.orm import QueryableAttribute, Session
 
 from ..config import Settings
@@ -54,8 +54,8 @@ class Readers(enum.Enum):
 
     CONVERSATION = "the source"
     ADVISERS = "nobody else"
-    ESCALATION = "the source and the leaders it was sent to"
-    RESPONSE = "the leaders the escalation was sent to"
+    ESCALATION = "the source, the leaders it was sent to and the mission's oversight"
+    RESPONSE = "the leaders the escalation was sent to and the mission's oversight"
 
     @property
     def source(self) -> bool:
@@ -70,19 +70,25 @@ class Readers(enum.Enum):
 
 # --- who reads a new record ---------------------------------------------------------------
 
+
+def confirmed_reader(role: Role) -> ColumnElement[bool]:
+    """Return the condition on ``StaffUser`` joined with ``staff_mission`` of a member in
+    ``role`` to whom what is sealed now is sealed: active, with a key that a second
+    person confirmed for the mission (``confirmation``)."""
+    return and_(
+        StaffUser.role == role,
+        StaffUser.active.is_(True),
+        StaffUser.recipient.is_not(None),
+        staff_mission.c.confirmed_key == StaffUser.recipient,
+    )
+
+
 # Built once: this runs on every ciphertext written (a source's every message), and
 # a prebuilt statement skips most of SQLAlchemy's per-call statement work.
 _ADVISER_RECIPIENTS = (
     select(StaffUser.recipient)
     .join(staff_mission, staff_mission.c.staff_id == StaffUser.id)
-    .where(
-        staff_mission.c.mission_id == bindparam("mission_id"),
-        StaffUser.role == Role.ADVISER,
-        StaffUser.active.is_(True),
-        StaffUser.recipient.is_not(None),
-        # A key counts only once a second person confirmed it (``confirmation``).
-        staff_mission.c.confirmed_key == StaffUser.recipient,
-    )
+    .where(staff_mission.c.mission_id == bindparam("mission_id"), confirmed_reader(Role.ADVISER))
     .order_by(StaffUser.id)
 )
 
@@ -96,6 +102,41 @@ def adviser_recipients(session: Session | Connection, mission_id: int) -> list[P
     """
     rows = session.scalars(_ADVISER_RECIPIENTS, {"mission_id": mission_id})
     return [parse_recipient(text) for text in rows if text]
+
+
+# The mission's oversight (the ladder above leadership, ``ladder``): every escalation
+# and response is sealed to them from the day their key is confirmed, because the run
+# that takes a step up the ladder holds no key and cannot add them then. Which of these
+# they are shown is decided by access control (``oversight``): only those that stepped.
+_CONFIRMED_OVERSIGHT = confirmed_reader(Role.OVERSIGHT)
+_OVERSIGHT_SELECT = (
+    select(StaffUser.recipient)
+    .join(staff_mission, staff_mission.c.staff_id == StaffUser.id)
+    .where(staff_mission.c.mission_id == bindparam("mission_id"), _CONFIRMED_OVERSIGHT)
+    .order_by(StaffUser.id)
+)
+
+
+def oversight_recipients(
+    session: Session | Connection, mission_id: int
+) -> list[PublicKeyRecipient]:
+    """Return the recipients of the mission's active oversight members with confirmed keys."""
+    rows = session.scalars(_OVERSIGHT_SELECT, {"mission_id": mission_id})
+    return [parse_recipient(text) for text in rows if text]
+
+
+def oversight_counts(session: Session | Connection) -> dict[int, int]:
+    """Return, by mission id, how many oversight members can read what is sealed now
+    (active, key confirmed); a mission without any is missing. The ladder goes up only
+    where someone can read what it brings (``ladder``)."""
+    rows = session.execute(
+        select(staff_mission.c.mission_id, func.count())
+        .select_from(StaffUser)
+        .join(staff_mission, staff_mission.c.staff_id == StaffUser.id)
+        .where(_CONFIRMED_OVERSIGHT)
+        .group_by(staff_mission.c.mission_id)
+    )
+    return {mission_id: count for mission_id, count in rows}
 
 
 def _unique(recipients: Iterable[PublicKeyRecipient]) -> list[PublicKeyRecipient]:
@@ -147,11 +188,12 @@ def escalation_recipients(
     source_recipient: str,
     leaders: Sequence[StaffUser],
 ) -> list[PublicKeyRecipient]:
-    """Return the readers of :attr:`Readers.ESCALATION`: the leaders it is sent to, and
-    everyone who reads the conversation."""
+    """Return the readers of :attr:`Readers.ESCALATION`: the leaders it is sent to, the
+    mission's confirmed oversight, and everyone who reads the conversation."""
     return _unique(
         [
             *_leader_recipients(leaders),
+            *oversight_recipients(session, mission_id),
             *conversation_recipients(
                 session, settings, mission_id=mission_id, source_recipient=source_recipient
             ),
@@ -167,10 +209,12 @@ def response_recipients(
     leaders: Sequence[StaffUser],
 ) -> list[PublicKeyRecipient]:
     """Return the readers of :attr:`Readers.RESPONSE`: the escalation's leaders, the
-    advisers and recovery (the source hears the outcome through the adviser)."""
+    mission's confirmed oversight, the advisers and recovery (the source hears the
+    outcome through the adviser)."""
     return _unique(
         [
             *_leader_recipients(leaders),
+            *oversight_recipients(session, mission_id),
             *adviser_only_recipients(session, settings, mission_id=mission_id),
         ]
     )

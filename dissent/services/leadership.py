@@ -4,19 +4,22 @@ official record where an escalation contradicts it: ``official_record``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from typing import Protocol
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.orm import Session
 
 from ..crypto import DecryptionError, Identity
 from ..models import (
     Escalation,
     EscalationState,
+    Mission,
     NotificationKind,
     RecordDecision,
     Response,
     ResponseKind,
+    Role,
     StaffUser,
     escalation_recipient,
     today,
@@ -42,16 +45,66 @@ from .official_record import Outcome, check_decision, outcome
 RESPONSE_MAX = 10_000
 
 
-def escalations_for_leader(session: Session, staff: StaffUser) -> list[Escalation]:
-    """Return the escalations sent to this leader, by mission and ledger number."""
+def find_escalation(
+    session: Session, shown: ColumnElement[bool], *, mission_slug: str, number: int
+) -> Escalation:
+    """Return the escalation with this ledger label (mission slug and number) among those
+    ``shown`` to someone (a condition on :class:`Escalation`); :class:`NotFound` if it
+    is not one of them."""
+    found = session.scalar(
+        select(Escalation)
+        .join(Mission, Mission.id == Escalation.mission_id)
+        .where(shown, Mission.slug == mission_slug, Escalation.ledger_number == number)
+    )
+    if found is None:
+        raise NotFound
+    return found
+
+
+class ListLine(Protocol):
+    """A line of a list of escalations (leadership's, oversight's)."""
+
+    @property
+    def escalation(self) -> Escalation: ...
+
+    @property
+    def waiting(self) -> bool: ...
+
+
+def list_order(line: ListLine) -> tuple[str, bool, datetime, int]:
+    """Return where a line goes in a list of escalations: by mission, those waiting
+    first, oldest first within."""
+    escalation = line.escalation
+    return (
+        escalation.mission.name,
+        not line.waiting,
+        escalation.created_at,
+        escalation.ledger_number,
+    )
+
+
+def _sent_to(staff: StaffUser) -> ColumnElement[bool]:
+    return exists().where(
+        escalation_recipient.c.escalation_id == Escalation.id,
+        escalation_recipient.c.staff_id == staff.id,
+    )
+
+
+def shown_escalations(session: Session, shown: ColumnElement[bool]) -> list[Escalation]:
+    """Return the escalations ``shown`` to someone (a condition on :class:`Escalation`),
+    by mission and ledger number."""
     return list(
         session.scalars(
             select(Escalation)
-            .join(escalation_recipient, escalation_recipient.c.escalation_id == Escalation.id)
-            .where(escalation_recipient.c.staff_id == staff.id)
+            .where(shown)
             .order_by(Escalation.mission_id, Escalation.ledger_number)
         )
     )
+
+
+def escalations_for_leader(session: Session, staff: StaffUser) -> list[Escalation]:
+    """Return the escalations sent to this leader, by mission and ledger number."""
+    return shown_escalations(session, _sent_to(staff))
 
 
 @dataclass(frozen=True)
@@ -93,25 +146,14 @@ def leader_list(session: Session, staff: StaffUser, *, on: date) -> list[LeaderL
         )
         for escalation in escalations_for_leader(session, staff)
     ]
-    return sorted(
-        lines,
-        key=lambda line: (
-            line.escalation.mission.name,
-            not line.waiting,
-            line.escalation.created_at,
-            line.escalation.ledger_number,
-        ),
-    )
+    return sorted(lines, key=list_order)
 
 
 def escalation_for_leader(
     session: Session, staff: StaffUser, *, mission_slug: str, number: int
 ) -> Escalation:
     """Return one escalation sent to this leader, by its ledger label parts."""
-    for escalation in escalations_for_leader(session, staff):
-        if escalation.mission.slug == mission_slug and escalation.ledger_number == number:
-            return escalation
-    raise NotFound
+    return find_escalation(session, _sent_to(staff), mission_slug=mission_slug, number=number)
 
 
 def acknowledge_escalation(session: Session, *, staff: StaffUser, escalation: Escalation) -> None:
@@ -143,7 +185,10 @@ def respond(
 ) -> Response:
     """Record leadership's response: action taken, action planned (with a date), declined;
     for an escalation that contradicts an official report or figure, also the decision
-    about it: corrected (with its reference), planned (by a date), not corrected (why)."""
+    about it: corrected (with its reference), planned (by a date), not corrected (why).
+
+    Oversight responds through here too, to an escalation that went up the ladder
+    (``oversight``): the response reaches the adviser the same way."""
     text = check_text(text, field="text", limit=RESPONSE_MAX)
     if kind is ResponseKind.ACTION_PLANNED and planned_for is None:
         raise InvalidInput("planned_for", Problem.MISSING, detail="a planned action needs a date")
@@ -157,7 +202,9 @@ def respond(
         # Another response came in after this leader's page was shown (a colleague's,
         # or their own first click): show it rather than add a second one blind.
         raise ChangedMeanwhile(escalation.label)
-    if escalation.state is EscalationState.SENT:
+    if escalation.state is EscalationState.SENT and staff.role is Role.LEADERSHIP:
+        # Oversight answering an escalation leadership never acknowledged does not make
+        # it acknowledged by leadership: the report and the ladder keep that it was not.
         escalation.state = EscalationState.ACKNOWLEDGED
         escalation.acknowledged_at = utcnow()
         escalation.acknowledged_by_id = staff.id

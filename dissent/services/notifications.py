@@ -33,6 +33,7 @@ from ..models import (
     AuditEntry,
     Escalation,
     EscalationState,
+    LadderStep,
     Notification,
     NotificationKind,
     Observation,
@@ -44,10 +45,11 @@ from ..models import (
     staff_mission,
     today,
 )
-from ..models.staff import LANGUAGE_MAX
+from ..models.staff import EMAIL_MAX, LANGUAGE_MAX
 from . import audit, outbox
 from .deadlines import ack_due, ack_overdue, feedback_due, feedback_overdue, response_due
 from .errors import InvalidInput, NotFound, Problem
+from .keyring import confirmed_reader
 from .outbox import Claim, Pending
 from .workflow import AWAITING_FEEDBACK
 
@@ -73,6 +75,11 @@ class Audience(enum.Enum):
     ESCALATION_LEADERS = "leaders of the escalation"
     # The advisers of the mission who can grant a colleague access (not the colleague).
     GRANT_COLLEAGUES = "advisers who can grant the access"
+    # The oversight members of the escalation's mission (active; the ladder above leadership).
+    ESCALATION_OVERSIGHT = "oversight of the escalation's mission"
+    # Who reads the escalation: its leaders, and once it went up the ladder, the oversight
+    # members of its mission (their page promises them its new versions).
+    ESCALATION_READERS = "leaders of the escalation, and oversight once it stepped"
 
 
 class Written(enum.Enum):
@@ -89,6 +96,13 @@ class KindRule:
     role: Role
     audience: Audience
     written: Written
+    # A second role its audience may hold (oversight, for a kind about an escalation).
+    also: Role | None = None
+
+    @property
+    def roles(self) -> tuple[Role, ...]:
+        """Return the roles that can be sent this kind."""
+        return (self.role,) if self.also is None else (self.role, self.also)
 
 
 KINDS: dict[NotificationKind, KindRule] = {
@@ -111,11 +125,21 @@ KINDS: dict[NotificationKind, KindRule] = {
     NotificationKind.ESCALATION_RECEIVED: KindRule(
         Role.LEADERSHIP, Audience.ESCALATION_LEADERS, Written.EVENT
     ),
+    NotificationKind.ESCALATION_REVISED: KindRule(
+        Role.LEADERSHIP, Audience.ESCALATION_READERS, Written.EVENT, also=Role.OVERSIGHT
+    ),
     NotificationKind.RESPONSE_DUE_SOON: KindRule(
         Role.LEADERSHIP, Audience.ESCALATION_LEADERS, Written.BY_RUN
     ),
     NotificationKind.RESPONSE_OVERDUE: KindRule(
         Role.LEADERSHIP, Audience.ESCALATION_LEADERS, Written.BY_RUN
+    ),
+    # A step up the ladder is an event: the run that takes it writes these (``ladder``).
+    NotificationKind.LADDER_STEP: KindRule(
+        Role.OVERSIGHT, Audience.ESCALATION_OVERSIGHT, Written.EVENT
+    ),
+    NotificationKind.LADDER_STEP_ADVISER: KindRule(
+        Role.ADVISER, Audience.ESCALATION_CASE_ADVISERS, Written.EVENT
     ),
 }
 _ORDER = {kind: place for place, kind in enumerate(KINDS)}
@@ -123,17 +147,12 @@ _ORDER = {kind: place for place, kind in enumerate(KINDS)}
 
 def kinds_for(role: Role) -> list[NotificationKind]:
     """Return the kinds a person in ``role`` can be sent, in the order digests list them."""
-    return [kind for kind, rule in KINDS.items() if rule.role is role]
+    return [kind for kind, rule in KINDS.items() if role in rule.roles]
 
 
 # --- who the audience is ------------------------------------------------------------------
 
-_CONFIRMED_ADVISER = and_(
-    StaffUser.role == Role.ADVISER,
-    StaffUser.active.is_(True),
-    StaffUser.recipient.is_not(None),
-    staff_mission.c.confirmed_key == StaffUser.recipient,
-)
+_CONFIRMED_ADVISER = confirmed_reader(Role.ADVISER)
 # Built once: this runs with every message a source sends.
 _CASE_ADVISERS = (
     select(StaffUser.id, StaffUser.username, Observation.assigned_to_id, Observation.ref)
@@ -221,11 +240,35 @@ def _grant_colleagues(connection: Connection, grant_id: int) -> list[int]:
     )
 
 
+def _escalation_oversight(connection: Connection, escalation_id: int) -> list[int]:
+    return list(
+        connection.scalars(
+            select(StaffUser.id)
+            .join(staff_mission, staff_mission.c.staff_id == StaffUser.id)
+            .join(Escalation, Escalation.mission_id == staff_mission.c.mission_id)
+            .where(
+                Escalation.id == escalation_id,
+                StaffUser.role == Role.OVERSIGHT,
+                StaffUser.active.is_(True),
+            )
+            .order_by(StaffUser.id)
+        )
+    )
+
+
+def _escalation_readers(connection: Connection, escalation_id: int) -> list[int]:
+    stepped = connection.scalar(select(exists().where(LadderStep.escalation_id == escalation_id)))
+    oversight = _escalation_oversight(connection, escalation_id) if stepped else []
+    return sorted({*_escalation_leaders(connection, escalation_id), *oversight})
+
+
 _AUDIENCES = {
     Audience.CASE_ADVISERS: _case_advisers,
     Audience.ESCALATION_CASE_ADVISERS: _escalation_case_advisers,
     Audience.ESCALATION_LEADERS: _escalation_leaders,
     Audience.GRANT_COLLEAGUES: _grant_colleagues,
+    Audience.ESCALATION_OVERSIGHT: _escalation_oversight,
+    Audience.ESCALATION_READERS: _escalation_readers,
 }
 
 
@@ -240,7 +283,7 @@ def _reachable(
         select(StaffUser.id, StaffUser.notify_off).where(
             StaffUser.id.in_(list(staff_ids)),
             StaffUser.active.is_(True),
-            StaffUser.role == KINDS[kind].role,
+            StaffUser.role.in_(KINDS[kind].roles),
             StaffUser.email.is_not(None),
         )
     )
@@ -311,6 +354,8 @@ _SUBJECTS: dict[Audience, Any] = {
     Audience.ESCALATION_CASE_ADVISERS: Escalation,
     Audience.ESCALATION_LEADERS: Escalation,
     Audience.GRANT_COLLEAGUES: AccessGrant,
+    Audience.ESCALATION_OVERSIGHT: Escalation,
+    Audience.ESCALATION_READERS: Escalation,
 }
 
 
@@ -471,9 +516,20 @@ def check_email(text: str) -> str | None:
     :class:`InvalidInput` for the ``email`` field."""
     if not text.strip():
         return None
+    if len(text.strip()) > EMAIL_MAX:
+        raise InvalidInput(
+            "email",
+            Problem.TOO_LONG,
+            limit=EMAIL_MAX,
+            detail=f"email: longer than {EMAIL_MAX} characters",
+        )
     address = parse_email(text)
     if address is None:
-        raise InvalidInput("email", Problem.MALFORMED, detail="email: not a mail address")
+        raise InvalidInput(
+            "email",
+            Problem.MALFORMED,
+            detail="email: type one mail address, such as name@example.org",
+        )
     return address
 
 

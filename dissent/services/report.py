@@ -12,6 +12,9 @@ by ledger number, and the numbering is checked for gaps, so none can be left out
 silently. Those that contradicted an official report or figure are counted again in the
 section "Official record" by what became of it, each outcome with its ledger numbers;
 these counts are exact, because the numbers are listed one by one anyway (decision 24).
+Steps up the ladder above leadership taken in the period are counted by mission and
+reason (not acknowledged, not answered in time), each with its ledger numbers: exact
+for the same reason (decision 30).
 
 Every report is one JSON document (``report_document``); its rows, the CSV and the text
 of the command line are made from that document, and so is the evaluator's copy
@@ -36,6 +39,8 @@ from ..models import (
     Category,
     Escalation,
     EscalationState,
+    LadderReason,
+    LadderStep,
     Mission,
     Observation,
     ResponseKind,
@@ -201,6 +206,8 @@ class Report:
     audit_hash: str = ""
     # The day outcomes were judged on (a planned correction after it is overdue).
     on: date | None = None
+    # Steps up the ladder taken in the period: by mission slug and reason, ledger labels.
+    ladder: dict[str, dict[LadderReason, list[str]]] = field(default_factory=dict)
 
     def official_record(self) -> dict[Outcome, list[str]]:
         """Return the ledger labels of the period's escalations that contradicted an
@@ -327,6 +334,7 @@ def build_report(session: Session, *, missions: list[Mission], start: date, end:
         ]
     )
     _add_escalations(session, report, by_id)
+    _add_ladder(session, report, by_id)
     report.audit_seq, report.audit_hash = chain_head(session)
     return report
 
@@ -388,6 +396,23 @@ def _add_escalations(session: Session, report: Report, by_id: dict[int, Mission]
                 accounted=[e.number for e in report.escalations if e.mission_slug == mission.slug],
             )
         )
+
+
+def _add_ladder(session: Session, report: Report, by_id: dict[int, Mission]) -> None:
+    """Count the steps up the ladder taken in the period's months, by mission and reason."""
+    report.ladder = {m.slug: {r: [] for r in LadderReason} for m in by_id.values()}
+    rows = session.execute(
+        select(LadderStep.reason, Escalation)
+        .join(Escalation, Escalation.id == LadderStep.escalation_id)
+        .where(
+            Escalation.mission_id.in_(by_id),
+            LadderStep.taken_on >= report.start,
+            LadderStep.taken_on <= report.end,
+        )
+        .order_by(Escalation.mission_id, Escalation.ledger_number, LadderStep.reason)
+    )
+    for reason, escalation in rows:
+        report.ladder[by_id[escalation.mission_id].slug][reason].append(escalation.label)
 
 
 # --- the period and the figures as rows (CSV and the command line) ----------------------------
@@ -462,6 +487,13 @@ def report_document(report: Report, *, generated_at: datetime) -> dict[str, Any]
             o.value: {"count": len(labels), "ledger_numbers": labels}
             for o, labels in report.official_record().items()
         },
+        "ladder": {
+            slug: {
+                reason.value: {"count": len(labels), "ledger_numbers": labels}
+                for reason, labels in steps.items()
+            }
+            for slug, steps in report.ladder.items()
+        },
         "ledger": [
             {
                 "mission": check.slug,
@@ -515,6 +547,16 @@ def document_rows(document: dict[str, Any]) -> list[tuple[str, str, str]]:
             ("official_record", key, str(found["count"])),
             ("official_record", f"{key} ledger_numbers", _numbers(found["ledger_numbers"])),
         ]
+    for slug, steps in document.get("ladder", {}).items():
+        for key, found in steps.items():
+            rows += [
+                (f"ladder {names[slug]}", key, str(found["count"])),
+                (
+                    f"ladder {names[slug]}",
+                    f"{key} ledger_numbers",
+                    _numbers(found["ledger_numbers"]),
+                ),
+            ]
     for check in document["ledger"]:
         section = f"ledger {names[check['mission']]}"
         rows += [

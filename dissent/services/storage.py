@@ -95,6 +95,30 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+def _date_to_the_day(path: Path) -> None:
+    """Set the access and modification times of ``path`` to midnight UTC today."""
+    midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+    os.utime(path, (midnight, midnight))
+
+
+def remove_dated(path: Path) -> bool:
+    """Delete the file ``path`` in the blob folder, dating the folder to the day; return
+    whether it was there.
+
+    Removing a name sets its folder's modification time to the moment, which would date
+    a source's action (a removal, a refused upload's spool) to the second, as a new blob
+    would (invariant 2): every blob or part file is removed here, and the folder is then
+    dated to midnight UTC, as :meth:`PendingBlob.publish` dates it. (Its change time
+    cannot be set back: docs/threat-model.md.)
+    """
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return False  # the folder did not change
+    _date_to_the_day(path.parent)
+    return True
+
+
 @dataclass
 class PendingBlob:
     """A blob being written: a temporary file until :meth:`publish` renames it."""
@@ -119,13 +143,12 @@ class PendingBlob:
         # A file's modification time would say to the second when a source uploaded it
         # (invariant 2 in docs/architecture.md: a source's actions are kept to the day);
         # date it to midnight UTC.
-        midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        os.utime(self.temp_path, (midnight.timestamp(), midnight.timestamp()))
+        _date_to_the_day(self.temp_path)
         os.replace(self.temp_path, self.path)
         self.published = True
         fsync_dir(self.folder)  # the rename itself must survive a crash
         # The folder's own time would date the newest upload just as well.
-        os.utime(self.folder, (midnight.timestamp(), midnight.timestamp()))
+        _date_to_the_day(self.folder)
         return size
 
     def discard(self) -> None:
@@ -134,8 +157,7 @@ class PendingBlob:
             self.file.close()
         for path in (self.temp_path, self.path if self.published else None):
             if path is not None:
-                with contextlib.suppress(FileNotFoundError):
-                    path.unlink()
+                remove_dated(path)
         self.published = False
 
 
@@ -299,8 +321,7 @@ def open_blob(session: Session, settings: Settings, name: str) -> BinaryIO:
 
 
 def _remove_file(folder: Path, name: str) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        (folder / name).unlink()
+    remove_dated(folder / name)
 
 
 def remove_blob(session: Session, settings: Settings, name: str) -> None:
@@ -443,11 +464,7 @@ def remove_leftover(settings: Settings, name: str, session: Session | None = Non
         if getattr(deleted, "rowcount", 0):
             _remove_file(blob_dir(settings), name)
             return True
-    try:
-        (blob_dir(settings) / name).unlink()
-    except FileNotFoundError:
-        return False
-    return True
+    return remove_dated(blob_dir(settings) / name)
 
 
 def stale_parts(

@@ -15,10 +15,12 @@ from sqlalchemy.orm import Session
 from ..crypto import identity_from_secret
 from ..models import Category, Consent, Mission, NotificationKind, Observation, Source, State
 from . import budget, notifications
+from .attachments import AttachmentView, FileNamer
 from .budget import Budget
 from .content import seal_document
 from .context import ServiceContext
 from .errors import MissionUnavailable, NotFound, SubmissionReplayed
+from .first_files import FirstFiles
 from .keyring import adviser_recipients, conversation_recipients
 
 # Limits, stated on the form next to each field.
@@ -67,10 +69,12 @@ class ObservationDraft:
 
 @dataclass(frozen=True)
 class NewSubmission:
-    """The committed source: its id and identity secret (for the session)."""
+    """The committed source: its id and identity secret (for the session), and the
+    files that came with the observation."""
 
     source_id: int
     identity_secret: bytes = field(repr=False)
+    files: tuple[AttachmentView, ...] = ()
 
 
 def draft_fingerprint(draft: ObservationDraft, submit_token: str) -> bytes:
@@ -119,8 +123,10 @@ def submit_observation(
     draft: ObservationDraft,
     submit_token: str,
     codename: str,
+    files: FirstFiles | None = None,
+    naming: FileNamer | None = None,
 ) -> NewSubmission:
-    """Add a source and their observation to the request's transaction.
+    """Add a source and their observation, with its ``files``, to the request's transaction.
 
     ``codename`` was generated when the form was shown and is kept with its one-time
     token in the source's sealed session, so a replayed submit can show it again. The
@@ -128,7 +134,10 @@ def submit_observation(
     decryptable record. Raises :class:`SubmissionReplayed` if this form was already
     submitted (the twin's transaction is then rolled back), and
     :class:`~dissent.services.budget.BudgetReached` when this hour's budget of new
-    observations is used up (the caller rolls back: nothing of it is kept).
+    observations (or, with files, of volume) is used up, and an
+    :class:`~dissent.services.attachments.AttachmentError` when a file cannot be
+    stored (the caller rolls back: nothing of it is kept). ``naming`` gives the files'
+    stored names (see :func:`~dissent.services.attachments.store_upload`).
     """
     if was_submitted(session, submit_token):
         raise SubmissionReplayed
@@ -138,6 +147,8 @@ def submit_observation(
     try:
         # Before the costly derivation: a used-up budget refuses at once.
         budget.check(session.connection(), ctx.settings, Budget.OBSERVATIONS, mission_id=mission.id)
+        if files is not None and files.files:
+            budget.check(session.connection(), ctx.settings, Budget.VOLUME, mission_id=mission.id)
     except budget.BudgetReached:
         if was_submitted(session, submit_token):
             # The twin of a double click took the hour's last place a moment ago: this
@@ -184,7 +195,10 @@ def submit_observation(
         session.connection(), ctx.settings, Budget.OBSERVATIONS, mission_id=mission.id, amount=1
     )
     notifications.notify(session.connection(), NotificationKind.NEW_OBSERVATION, observation.id)
-    return NewSubmission(source_id=source.id, identity_secret=keys.identity_seed)
+    stored = files.store(session, ctx, observation, naming=naming) if files is not None else []
+    return NewSubmission(
+        source_id=source.id, identity_secret=keys.identity_seed, files=tuple(stored)
+    )
 
 
 def replayed_submission(session: Session, ctx: ServiceContext, *, codename: str) -> NewSubmission:

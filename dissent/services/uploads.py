@@ -51,13 +51,20 @@ def sanitize_filename(raw: str | None) -> str:
     return name or FALLBACK_FILENAME
 
 
-class _Discard:
-    """Swallows a file part that is not the one expected (a second file, say)."""
+class DroppedPart:
+    """Where a file part goes that is read and not kept (a second file, say, or the
+    files of a form refused before they were looked at): only its size is counted."""
+
+    def __init__(self) -> None:
+        self.size = 0
 
     def write(self, data: bytes, /) -> int:
+        """Count the next piece of the part, and drop it."""
+        self.size += len(data)
         return len(data)
 
     def seek(self, _offset: int, _whence: int = 0, /) -> int:
+        """Accept the parser's rewind at the end of the part (there is nothing to reread)."""
         return 0
 
 
@@ -95,7 +102,7 @@ class UploadSink:
         self._blob: PendingBlob | None = None
         self._encryptor: Encryptor | None = None
 
-    # Werkzeug's form parser calls this for every file part (dissent/attachments/receive.py).
+    # Werkzeug's form parser calls this for every file part (dissent/web/receive.py).
     def open_part(
         self,
         total_content_length: int | None,
@@ -106,7 +113,7 @@ class UploadSink:
         """Return where the parser should write a file part: here for the first one."""
         self.parts += 1
         if self.parts > 1:
-            return cast(IO[bytes], _Discard())
+            return cast(IO[bytes], DroppedPart())
         self.filename = filename
         return cast(IO[bytes], self)
 

@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, HiddenField, RadioField, SelectField, StringField
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    MultipleFileField,
+    RadioField,
+    SelectField,
+    StringField,
+)
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from ..crypto.codename import CODENAME_WORDS
@@ -71,6 +78,10 @@ class SubmitForm(CsrfForm):
         default=Consent.ASK_FIRST,
         validators=[InputRequired()],
     )
+    # The files themselves are read by the upload sinks (web/receive.py), never
+    # by this field: it carries their errors (and so the page's error summary).
+    files = MultipleFileField(_l("Files (optional)"))
+    keep_names = BooleanField(_l("Keep the file names"), default=False)
 
 
 class CodenameSavedForm(CsrfForm):

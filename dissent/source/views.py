@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+from collections.abc import Sequence
 from datetime import date
 
 from flask import Blueprint, make_response, redirect, render_template, request, session, url_for
@@ -11,9 +12,10 @@ from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
+from ..config import Settings
 from ..crypto.codename import InvalidCodename, generate_codename
 from ..extensions import current_context, db
-from ..models import Category, Consent, ProposalStatus, today
+from ..models import Category, Consent, Observation, ProposalStatus, today
 from ..security.identity import (
     current_source_id,
     current_source_identity,
@@ -26,9 +28,16 @@ from ..services import (
     confirmation,
     consent,
     conversation,
+    first_files,
+    news,
     submission,
     triage,
     verification,
+)
+from ..services.attachments import (
+    MAX_ATTACHMENTS_PER_OBSERVATION,
+    AttachmentError,
+    AttachmentTooLarge,
 )
 from ..services.budget import BudgetReached
 from ..services.deadlines import ack_due, ack_overdue, feedback_due, feedback_overdue
@@ -44,9 +53,17 @@ from ..services.errors import (
 )
 from ..services.sources import authenticate_source
 from ..web.errors import kept_on_outage
+from ..web.filenames import neutral_filename
 from ..web.forms import choices_from
 from ..web.labels import CATEGORY_LABELS, CONSENT_LABELS, CONTRADICTION_LABELS, WHEN_LABELS
-from ..web.messages import budget_refusal, codename_format_message, message_for, show_on
+from ..web.messages import (
+    budget_refusal,
+    codename_format_message,
+    first_files_message,
+    message_for,
+    show_on,
+)
+from ..web.receive import receive_upload, refusal_status, set_sink
 from .forms import (
     CodenameSavedForm,
     LeaveForm,
@@ -92,8 +109,15 @@ def _filed_here(token: str) -> bool:
 
 
 def _render_submit(
-    form: SubmitForm, *, status: int = 200, notice: str | None = None
+    form: SubmitForm,
+    *,
+    status: int = 200,
+    notice: str | None = None,
+    files: first_files.FirstFiles | None = None,
+    file_errors: list[str] | None = None,
 ) -> ResponseReturnValue:
+    if file_errors:
+        form.files.errors = list(file_errors)
     return render_template(
         "source/submit.html",
         form=form,
@@ -103,19 +127,132 @@ def _render_submit(
             "where": submission.WHERE_MAX,
             "official_report": submission.OFFICIAL_REPORT_MAX,
         },
+        file_limits={
+            "count": first_files.MAX_FIRST_FILES,
+            "total": first_files.MAX_FIRST_FILES_BYTES,
+        },
+        # A browser never sends a chosen file again: say so where the files were.
+        files_dropped=files is not None and files.chosen,
     ), status
+
+
+def _file_refusal(exc: AttachmentError) -> tuple[list[str], int]:
+    """Return the message next to the files field, and the page's status."""
+    return [first_files_message(exc)], refusal_status(exc)
+
+
+def _form_started() -> bool:
+    """Return whether this browser holds a session cookie: a form's tokens are made with
+    its key, so without one no form it sends was shown to it (a closed browser, cleared
+    cookies, or a page from elsewhere)."""
+    return bool(session.in_browser)  # type: ignore[attr-defined]
+
+
+def _body_bytes() -> int | None:
+    """Return the declared length of a body that may hold files (None if not declared);
+    0 for a body that cannot (not multipart)."""
+    return request.content_length if request.mimetype == "multipart/form-data" else 0
 
 
 @bp.route("/submit", methods=["GET", "POST"])
 @allow(Access.PUBLIC)
 @kept_on_outage(SubmitForm, "what", "where", "official_report")
 def submit() -> ResponseReturnValue:
-    """Show the observation form, or file an observation and show its codename."""
+    """Show the observation form, or file an observation (with any files) and show its
+    codename."""
+    if request.method != "POST":
+        return _submit(None)
+    settings = current_context().settings
+    files = first_files.FirstFiles(settings)
+    limit, max_parts = (
+        first_files.READ_LIMIT,
+        first_files.FORM_FIELDS + MAX_ATTACHMENTS_PER_OBSERVATION,
+    )
+    # Files go into their sinks as the body is read (never to disk in clear), whoever
+    # reads it: also an error page that shows the typed text back.
+    set_sink(files, limit=limit, max_parts=max_parts)
+    try:
+        # Before the body is read, what costs nothing: a form from a browser without a
+        # session cannot be its own ("This form has expired"), and a used-up budget
+        # refuses any filing. The body is still read, for the typed text to come back,
+        # but its files are dropped unread: nothing of them is received or encrypted.
+        refused = _refusal_before_reading(settings)
+        if refused is not None or not _form_started():
+            files.drop_files()
+        try:
+            receive_upload(
+                files,
+                limit=limit,
+                max_parts=max_parts,
+                refused_limit=first_files.MAX_FIRST_FILES_BYTES,
+            )
+        except AttachmentTooLarge as exc:
+            return _refused_unread(exc)
+        files.finish()
+        if refused is not None:
+            return _refused_by_budget(refused, files)
+        return _submit(files)
+    finally:
+        # Nothing more is kept, even by an error page that reads the body after this.
+        files.drop_files()
+        files.discard()
+
+
+def _refusal_before_reading(settings: Settings) -> BudgetReached | None:
+    """Return why this hour's budgets refuse the form (for a browser with a session),
+    read before its body is."""
+    if not _form_started():
+        return None  # its answer is "This form has expired", whatever the budgets say
+    try:
+        first_files.check_budgets(db.session.connection(), settings, body_bytes=_body_bytes())
+    except BudgetReached as exc:
+        return exc
+    finally:
+        # Read only, and ended here: no transaction may stay open while the body
+        # arrives, which over Tor can take minutes (decision 20).
+        db.session.rollback()
+    return None
+
+
+def _refused_unread(exc: AttachmentTooLarge) -> ResponseReturnValue:
+    """Answer a body too large to be read: the form, empty, saying why (413)."""
+    form = _submit_form()
+    form.submit_token.data = _start_form()
+    errors, status = _file_refusal(exc)
+    errors.append(
+        _(
+            "What you typed could not be read back either: your browser's Back "
+            "button may still show it."
+        )
+    )
+    return _render_submit(form, status=status, file_errors=errors)
+
+
+def _refused_by_budget(exc: BudgetReached, files: first_files.FirstFiles) -> ResponseReturnValue:
+    """Answer a form refused by a used-up budget before its files were read: the form
+    with what was typed, 503 with when to try again; or, for the twin of a form filed a
+    moment ago (a double click), what that one filed."""
+    form = _submit_form()
+    token = form.submit_token.data or ""
+    if token and (_filed_here(token) or submission.was_submitted(db.session, token)):
+        return _submit(None)
+    form.submit_token.data = _start_form()
+    return budget_refusal(_render_submit(form, notice=message_for(exc), files=files), exc)
+
+
+def _submit_form() -> SubmitForm:
+    """Return the observation form, its missions filled in."""
     missions = submission.open_missions(db.session)
     form = SubmitForm()
     form.mission.choices = choices_from((m.id, m.name) for m in missions)
     if len(missions) == 1 and not form.mission.data:
         form.mission.data = missions[0].id
+    return form
+
+
+def _submit(files: first_files.FirstFiles | None) -> ResponseReturnValue:
+    """Show the form, or file what it sent with the received ``files``."""
+    form = _submit_form()
     if not form.is_submitted():
         form.submit_token.data = _start_form()
         return _render_submit(form)
@@ -125,16 +262,19 @@ def submit() -> ResponseReturnValue:
             session[_NEW_CODENAME],
             CodenameSavedForm(formdata=None),
             due=_deadlines_of(current_source_id()),
+            files=_files_of(current_source_id()),
         )
     own = _own_form(token)
-    if not form.validate() or not own:
+    file_problem = files.problem if files is not None else None
+    if not form.validate() or not own or file_problem is not None:
         if token and submission.was_submitted(db.session, token):
             # A replay from another browser, or after the codename was confirmed.
             return render_template("source/already_received.html"), 409
         if not own and not form.csrf_token.errors:
             form.csrf_token.errors = [_("This form has expired.")]
         form.submit_token.data = _start_form()
-        return _render_submit(form, status=400)
+        file_errors, status = _file_refusal(file_problem) if file_problem else ([], 400)
+        return _render_submit(form, status=status, files=files, file_errors=file_errors)
     draft = submission.ObservationDraft(
         mission_id=form.mission.data,
         category=Category(form.category.data),
@@ -163,11 +303,19 @@ def submit() -> ResponseReturnValue:
         # Committed before the codename is shown: a source who sees one has a record.
         with db.unit():
             result = submission.submit_observation(
-                db.session, ctx, draft=draft, submit_token=token, codename=codename
+                db.session,
+                ctx,
+                draft=draft,
+                submit_token=token,
+                codename=codename,
+                files=files,
+                # A neutral name unless the source asked to keep the file's own.
+                naming=None if form.keep_names.data else neutral_filename,
             )
             # Read before the commit: after it, nothing may stand between the record
             # and its codename page.
             due = _deadlines_of(result.source_id)
+        filed: tuple[attachments.AttachmentView, ...] | None = result.files
     except SubmissionReplayed:
         try:
             result = submission.replayed_submission(db.session, ctx, codename=codename)
@@ -175,16 +323,23 @@ def submit() -> ResponseReturnValue:
             # Filed already, with other answers: not this request's twin.
             return render_template("source/already_received.html"), 409
         due = _deadlines_of(result.source_id)
+        filed = None  # the twin stored them: read once logged in
     except MissionUnavailable as exc:
         _nothing_filed(twin)
         show_on(form, exc, field="mission")
         form.submit_token.data = _start_form()
-        return _render_submit(form, status=400)
+        return _render_submit(form, status=400, files=files)
     except BudgetReached as exc:
         # Rolled back whole: the form comes back with what was typed (never stored).
         _nothing_filed(twin)
         form.submit_token.data = _start_form()
-        return budget_refusal(_render_submit(form, notice=message_for(exc)), exc)
+        return budget_refusal(_render_submit(form, notice=message_for(exc), files=files), exc)
+    except AttachmentError as exc:
+        # Rolled back whole, the observation with its files.
+        _nothing_filed(twin)
+        form.submit_token.data = _start_form()
+        file_errors, status = _file_refusal(exc)
+        return _render_submit(form, status=status, files=files, file_errors=file_errors)
     # A new session id from here on: a cookie copied before the submit (on a shared
     # computer, say) must not open this source's inbox.
     session.regenerate()  # type: ignore[attr-defined]
@@ -199,7 +354,12 @@ def submit() -> ResponseReturnValue:
     # source for them to have their codename, and a session store failing now costs
     # only the login (they log in with the codename), not the codename (invariant 4).
     session.allow_unsaved()  # type: ignore[attr-defined]
-    return _codename_page(codename, CodenameSavedForm(formdata=None), due=due)
+    return _codename_page(
+        codename,
+        CodenameSavedForm(formdata=None),
+        due=due,
+        files=filed if filed is not None else _files_of(result.source_id),
+    )
 
 
 def _nothing_filed(twin: Twin) -> None:
@@ -218,14 +378,25 @@ def _deadlines_of(source_id: int) -> tuple[date, date] | None:
     return ack_due(newest, newest.mission), feedback_due(newest, newest.mission)
 
 
+def _files_of(source_id: int) -> list[attachments.AttachmentView]:
+    """Return the files of the source's newest observation, for the codename page."""
+    observations = conversation.source_observations(db.session, source_id)
+    if not observations:
+        return []
+    return attachments.list_attachments(db.session, observations[0], current_source_identity())
+
+
 def _codename_page(
     codename: str,
     form: CodenameSavedForm,
     *,
     due: tuple[date, date] | None,
+    files: Sequence[attachments.AttachmentView] = (),
     status: int = 200,
 ) -> ResponseReturnValue:
-    return render_template("source/codename.html", codename=codename, form=form, due=due), status
+    return render_template(
+        "source/codename.html", codename=codename, form=form, due=due, files=files
+    ), status
 
 
 @bp.route("/submit/codename", methods=["GET", "POST"])
@@ -247,6 +418,7 @@ def codename() -> ResponseReturnValue:
         new_codename,
         form,
         due=_deadlines_of(current_source_id()),
+        files=_files_of(current_source_id()),
         status=400 if form.is_submitted() else 200,
     )
 
@@ -292,9 +464,13 @@ def _inbox_page(
     decision_id: int | None = None,
     decided: int | None = None,
     status: int = 200,
+    visit: bool = False,
 ) -> ResponseReturnValue:
+    """Render the inbox; on a ``visit`` (a GET that shows the thread), record that the
+    source has now been shown what it shows."""
     identity = current_source_identity()
     items = []
+    shown: list[tuple[Observation, news.News]] = []
     # What waits for the source's answer, listed first with a link to each.
     waiting: list[tuple[str, int]] = []
     for found in conversation.source_observations(db.session, current_source_id()):
@@ -304,10 +480,14 @@ def _inbox_page(
             for p in proposals
             if p.proposal.status is ProposalStatus.PENDING
         )
+        view = conversation.view_observation(found, identity, for_staff=False)
+        files = attachments.list_attachments(db.session, found, identity)
+        shown.append((found, news.news_of(db.session, view, files)))
         items.append(
             {
-                "view": conversation.view_observation(found, identity, for_staff=False),
-                "files": attachments.list_attachments(db.session, found, identity),
+                "view": view,
+                "files": files,
+                "news": shown[-1][1],
                 "proposals": proposals,
                 "ack_due": ack_due(found, found.mission),
                 "feedback_due": feedback_due(found, found.mission),
@@ -322,11 +502,14 @@ def _inbox_page(
                 ],
             }
         )
-    return render_template(
+    page = render_template(
         "source/inbox.html",
         items=items,
         waiting=waiting,
         decided=decided,
+        # After a file was removed: said in that observation's files (a made-up
+        # reference matches none of the source's own).
+        removed=request.args.get("removed"),
         reply_form=reply_form or ReplyForm(),
         reply_ref=reply_ref,
         decision_form=decision_form or ProposalDecisionForm(),
@@ -337,7 +520,13 @@ def _inbox_page(
             "contradicts": CONTRADICTION_LABELS,
             "consent": CONSENT_LABELS,
         },
-    ), status
+    )
+    if visit:
+        # Only once the page is made, and in this request's one transaction: what the
+        # source was shown is no longer new, and nothing they were not shown is marked.
+        with db.unit():
+            news.mark_shown(db.session, source_id=current_source_id(), shown=shown)
+    return page, status
 
 
 @bp.route("/inbox")
@@ -345,7 +534,8 @@ def _inbox_page(
 def inbox() -> ResponseReturnValue:
     """Show the source's observations, their state and the conversation; after an answer
     to a proposal (``decided``), say that it was kept."""
-    return _inbox_page(decided=request.args.get("decided", type=int))
+    # A HEAD is not a visit: no one was shown anything.
+    return _inbox_page(decided=request.args.get("decided", type=int), visit=request.method == "GET")
 
 
 def _post_message(ref: str, text: str) -> None:

@@ -33,6 +33,7 @@ HOME = {
     Role.ADVISER: "adviser.inbox_view",
     Role.LEADERSHIP: "leadership.index",
     Role.ADMIN: "admin.index",
+    Role.OVERSIGHT: "oversight.index",
 }
 # The TOTP secret offered on an enrolment page, kept in the session so that a reload
 # shows the same one.

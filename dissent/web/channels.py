@@ -67,13 +67,22 @@ BUILT_IN: tuple[_BuiltIn, ...] = (
         "huisvoorklokkenluiders.nl",
     ),
     _BuiltIn(
-        _l("Defence integrity organisation (Centrale Organisatie Integriteit Defensie, COID)"),
+        _l(
+            "Defence integrity reporting point (Meldpunt Integriteit Defensie) and "
+            "integrity organisation (Centrale Organisatie Integriteit Defensie, COID)"
+        ),
         _l(
             "For current and former Defence staff: report a suspected integrity violation, "
-            "unwanted behaviour included, or ask for advice."
+            "unwanted behaviour included, or ask for advice. Since 2020 both answer directly "
+            "to the ministry's secretary-general, and the reporting point is staffed from "
+            "outside Defence."
         ),
-        # The COID's integrity reporting line, as its announcement of October 2017 gave
-        # it (blikopnieuws.nl, nieuws/257479).
+        # The reporting line as the COID's announcement of October 2017 gave it
+        # (blikopnieuws.nl, nieuws/257479). Since 2020 the reporting point (MID) is no
+        # longer part of the COID; both sit under the secretary-general and the MID is
+        # staffed externally (defensie.nl news, 5 July 2022). Whether the numbers still
+        # reach the MID has not been confirmed by a call: docs/operations.md asks the
+        # operator to check them before going live.
         (("0800-22 55 733", _l("in the Netherlands")), ("+31 70 414 33 00", _l("from abroad"))),
         "defensie.nl",
     ),

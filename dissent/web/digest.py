@@ -35,8 +35,8 @@ _LINES: dict[NotificationKind, Callable[[int], str]] = {
         num,
     ),
     NotificationKind.SOURCE_MESSAGE: lambda num: ngettext(
-        "%(num)d case with news from the source (a message or an answer to a proposal)",
-        "%(num)d cases with news from the source (a message or an answer to a proposal)",
+        "%(num)d case with news from the source (a message, a file or an answer to a proposal)",
+        "%(num)d cases with news from the source (a message, a file or an answer to a proposal)",
         num,
     ),
     NotificationKind.ACK_DUE_SOON: lambda num: ngettext(
@@ -74,6 +74,11 @@ _LINES: dict[NotificationKind, Callable[[int], str]] = {
         "%(num)d escalations awaiting your acknowledgement",
         num,
     ),
+    NotificationKind.ESCALATION_REVISED: lambda num: ngettext(
+        "%(num)d escalation with a new version of its summary",
+        "%(num)d escalations with a new version of their summary",
+        num,
+    ),
     NotificationKind.RESPONSE_DUE_SOON: lambda num: ngettext(
         "%(num)d escalation awaiting your response within 14 days",
         "%(num)d escalations awaiting your response within 14 days",
@@ -82,6 +87,20 @@ _LINES: dict[NotificationKind, Callable[[int], str]] = {
     NotificationKind.RESPONSE_OVERDUE: lambda num: ngettext(
         "%(num)d escalation whose response is overdue",
         "%(num)d escalations whose response is overdue",
+        num,
+    ),
+    NotificationKind.LADDER_STEP: lambda num: ngettext(
+        "%(num)d escalation that leadership did not acknowledge or answer in time has "
+        "come up to you",
+        "%(num)d escalations that leadership did not acknowledge or answer in time have "
+        "come up to you",
+        num,
+    ),
+    NotificationKind.LADDER_STEP_ADVISER: lambda num: ngettext(
+        "%(num)d escalation of your cases went up to oversight: leadership did not "
+        "acknowledge or answer it in time",
+        "%(num)d escalations of your cases went up to oversight: leadership did not "
+        "acknowledge or answer them in time",
         num,
     ),
 }
@@ -96,8 +115,13 @@ KIND_LABELS = {
     NotificationKind.RESPONSE_RECEIVED: lazy_gettext("A response from leadership"),
     NotificationKind.ACCESS_WAITING: lazy_gettext("A colleague waiting for access"),
     NotificationKind.ESCALATION_RECEIVED: lazy_gettext("An escalation awaiting acknowledgement"),
+    NotificationKind.ESCALATION_REVISED: lazy_gettext("A new version of an escalation's summary"),
     NotificationKind.RESPONSE_DUE_SOON: lazy_gettext("A response due within 14 days"),
     NotificationKind.RESPONSE_OVERDUE: lazy_gettext("A response overdue"),
+    NotificationKind.LADDER_STEP: lazy_gettext("An escalation that came up the ladder to me"),
+    NotificationKind.LADDER_STEP_ADVISER: lazy_gettext(
+        "An escalation of my cases that went up to oversight"
+    ),
 }
 
 

@@ -116,6 +116,15 @@ RECORD_OUTCOME_LABELS = {
     Outcome.CORRECTION_OVERDUE: _l("Correction overdue"),
     Outcome.NOT_CORRECTED: _l("Not corrected"),
 }
+
+# What an escalation's page names, for the readers who may respond (leadership, oversight).
+ESCALATION_PAGE_LABELS = {
+    "state": ESCALATION_STATE_LABELS,
+    "kind": RESPONSE_KIND_LABELS,
+    "signature": SIGNATURE_PROBLEM_LABELS,
+    "record_decision": RECORD_DECISION_LABELS,
+    "record": RECORD_OUTCOME_LABELS,
+}
 FLAG_LABELS = {
     FlagKind.NAME: _l("name on the mission list"),
     FlagKind.RANK: _l("rank"),
@@ -128,4 +137,5 @@ ROLE_LABELS = {
     Role.ADVISER: _l("Adviser (vertrouwenspersoon)"),
     Role.LEADERSHIP: _l("Leadership"),
     Role.ADMIN: _l("Operator"),
+    Role.OVERSIGHT: _l("Oversight (above leadership)"),
 }

@@ -18,7 +18,7 @@ from flask_babel import lazy_gettext as _l
 
 from ..crypto.codename import CODENAME_WORDS, InvalidCodename, typed_words
 from ..models.mission import NAME_MAX
-from ..services import attachments
+from ..services import attachments, first_files
 from ..services.attachments import (
     AttachmentError,
     AttachmentOutOfSpace,
@@ -351,3 +351,27 @@ def codename_format_message(exc: InvalidCodename, *, typed: str) -> str:
             n=exc.word_count or 0,
         )
     )
+
+
+def first_files_message(exc: AttachmentError) -> str:
+    """Return what is said next to the files of a new observation's form when they are
+    refused: their limits are the form's own (``services.first_files``)."""
+    if isinstance(exc, AttachmentTooLarge):
+        return str(
+            _(
+                "Your files are larger than %(size)s together. Choose fewer or smaller "
+                "files; you can add more from your inbox afterwards.",
+                size=filesize(first_files.MAX_FIRST_FILES_BYTES),
+            )
+        )
+    if isinstance(exc, TooManyAttachments):
+        return str(
+            _(
+                "At most %(n)s files can be sent with the observation. Choose fewer; you "
+                "can add the others from your inbox afterwards.",
+                n=first_files.MAX_FIRST_FILES,
+            )
+        )
+    if isinstance(exc, EmptyAttachment):
+        return str(_("One of the files is empty. Choose the files again without it."))
+    return message_for(exc)

@@ -15,15 +15,8 @@ from dissent.services import outbox
 from tests.helpers.notify import give_address
 from tests.helpers.pages import BASE_URL, field_errors, form_fields, input_value, text_of
 from tests.helpers.services import file_case
-from tests.helpers.smtp import MailServer, mail_config
+from tests.helpers.smtp import mail_config
 from tests.helpers.staff import login_staff
-
-
-@pytest.fixture
-def mail_server(tmp_path):
-    server = MailServer(certificates=tmp_path / "tls").start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

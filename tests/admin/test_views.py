@@ -6,10 +6,10 @@ import html
 import re
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from dissent.extensions import db
-from dissent.models import Mission, Observation, Role, StaffUser
+from dissent.models import Mission, Observation, Role, StaffUser, staff_mission
 from dissent.services import accounts
 from tests.helpers.pages import BASE_URL, field_errors, input_value
 from tests.helpers.source import submit_observation
@@ -267,3 +267,32 @@ def test_the_operator_sees_no_observation_content(app, admin, new_client, make_s
     # Not even which observations exist.
     assert ref not in pages[0].data.decode()
     assert [p.status_code for p in pages[1:4]] == [403, 403, 403]
+
+
+def mission_row(page, name: str) -> str:
+    """Return the mission list's row of the mission called ``name``."""
+    table = page.get_data(as_text=True).split('id="missions"', 1)[1].split("</table>", 1)[0]
+    rows = [row for row in table.split("<tr>") if f"<td>{name}</td>" in row]
+    assert len(rows) == 1, name
+    return rows[0]
+
+
+def test_a_mission_whose_ladder_has_no_one_to_go_to_is_named(app, admin, make_staff):
+    with app.app_context(), db.unit():
+        accounts.create_mission(db.session, slug="eubam", name="EUBAM Rafah")
+    make_staff(Role.OVERSIGHT)  # of the test mission, key confirmed
+    make_staff(Role.OVERSIGHT, missions=["eubam"])
+    with app.app_context(), db.unit():
+        # EUBAM's only oversight member's key is not confirmed: no one can read a step.
+        eubam = db.session.scalars(select(Mission).where(Mission.slug == "eubam")).one()
+        db.session.execute(
+            update(staff_mission)
+            .where(staff_mission.c.mission_id == eubam.id)
+            .values(confirmed_key=None, confirmed_by=None, confirmed_at=None)
+        )
+
+    page = admin.get("/admin/", base_url=BASE_URL)
+
+    assert "Oversight with keys" in page.get_data(as_text=True)
+    assert "the ladder has no one to go to" in mission_row(page, "EUBAM Rafah")
+    assert "the ladder has no one to go to" not in mission_row(page, "EUPOL Test Mission")

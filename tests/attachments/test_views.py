@@ -29,8 +29,15 @@ from dissent.services import attachments, uploads
 from dissent.services.content import open_document
 from dissent.services.storage import BLOB_DIR
 from tests.helpers.blobs import delete_blob, part_files, read_blob, stored_blobs, write_blob
-from tests.helpers.casework import observation_ref
-from tests.helpers.files import adviser_upload, post, random_bytes, source_upload, upload
+from tests.helpers.files import (
+    adviser_upload,
+    jpeg_with_gps,
+    post,
+    random_bytes,
+    rows,
+    source_upload,
+    upload,
+)
 from tests.helpers.pages import BASE_URL, csrf_from
 from tests.helpers.source import file_observation
 from tests.helpers.staff import login_staff
@@ -39,33 +46,7 @@ MIB = 1024 * 1024
 AGE_MAGIC = b"age-encryption.org/v1\n"
 
 
-@pytest.fixture
-def source(app, new_client, adviser, mission):
-    """A browser logged in as a source who filed one observation; ``.ref`` is its reference."""
-    browser = new_client()
-    file_observation(browser, what="The convoy log was rewritten after the inspection.")
-    browser.ref = observation_ref(app, mission_id=mission.id)
-    return browser
-
-
-@pytest.fixture
-def staff(new_client, adviser):
-    """A browser logged in as the mission's adviser."""
-    browser = new_client()
-    login_staff(browser, adviser)
-    return browser
-
-
 # --- helpers ---------------------------------------------------------------------------
-
-
-def rows(app) -> list[Attachment]:
-    with app.app_context():
-        return list(
-            db.session.scalars(
-                select(Attachment).order_by(Attachment.observation_id, Attachment.position)
-            )
-        )
 
 
 def blob_files(app) -> list[str]:
@@ -76,23 +57,6 @@ def blob_files(app) -> list[str]:
 def meta_of(app, attachment: Attachment, identity) -> dict:
     with app.app_context():
         return open_document(attachment.meta, identities=[identity])
-
-
-def jpeg_with_gps() -> bytes:
-    """A small JPEG with EXIF: camera make and model, GPS position, orientation 6."""
-    image = Image.new("RGB", (64, 32), (180, 40, 40))
-    exif = Image.Exif()
-    exif[ExifTags.Base.Make] = "CanaryCam"
-    exif[ExifTags.Base.Model] = "Serial-0042"
-    exif[ExifTags.Base.Orientation] = 6  # rotated: the stored picture is on its side
-    gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
-    gps[ExifTags.GPS.GPSLatitudeRef] = "N"
-    gps[ExifTags.GPS.GPSLatitude] = (52.0, 4.0, 51.0)
-    gps[ExifTags.GPS.GPSLongitudeRef] = "E"
-    gps[ExifTags.GPS.GPSLongitude] = (4.0, 18.0, 36.0)
-    out = io.BytesIO()
-    image.save(out, "JPEG", exif=exif, comment=b"taken by J. Doe")
-    return out.getvalue()
 
 
 def pdf_with_author() -> bytes:
@@ -132,6 +96,7 @@ def test_source_upload_and_download_round_trip(app, source, recovery_identity):
         "stripped": False,
         "warning": True,
         "note": "unsupported_type",
+        "neutral_name": False,  # the source ticked "Keep the file name"
     }
 
 

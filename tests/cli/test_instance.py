@@ -10,6 +10,7 @@ import stat
 
 import pytest
 from gunicorn.app.base import BaseApplication
+from sqlalchemy import select
 
 from dissent.app import create_app
 from dissent.cli import instance as instance_cli
@@ -18,7 +19,7 @@ from dissent.crypto.codename import LEGACY_WORDLIST, _load_wordlist, codename_wo
 from dissent.crypto.errors import KeyFormatError
 from dissent.crypto.shamir import combine_shares, parse_share
 from dissent.extensions import db
-from dissent.models import Mission, Role
+from dissent.models import Mission, Role, StaffUser
 from dissent.services.instance import DEMO_MARKER
 from tests.helpers.cli import assert_one_line_error, run
 from tests.helpers.health import HOUR, blob_files, downgrade, instance_file_of, part_file
@@ -186,7 +187,7 @@ def test_demo_writes_logins_that_work(tmp_path):
     assert result.exit_code == 0, (result.stderr, result.exception)
     assert stat.S_IMODE(os.stat(credentials).st_mode) == 0o600
     logins = json.loads(credentials.read_text())
-    assert set(logins) == {"adviser", "leadership", "admin"}
+    assert set(logins) == {"adviser", "leadership", "oversight", "admin"}
     for login in logins.values():
         assert set(login) == {"username", "password", "totp_secret"}
         assert login["password"] in result.stdout
@@ -199,7 +200,7 @@ def test_demo_writes_logins_that_work(tmp_path):
                 StaffLogin(id=0, role=Role(role), **login),
             )
             homes[role] = page.status_code
-        assert homes == {"adviser": 200, "leadership": 200, "admin": 200}
+        assert homes == {"adviser": 200, "leadership": 200, "oversight": 200, "admin": 200}
     finally:
         db.engine(app).dispose()
 
@@ -238,15 +239,19 @@ def test_demo_replaces_an_earlier_demo_and_serves_it(tmp_path, monkeypatch):
     assert "http://127.0.0.1:8123/staff/login" in result.stdout
 
 
-def test_the_demo_seed_makes_one_mission_and_three_logins(app):
+def test_the_demo_seed_makes_one_mission_and_four_logins(app):
     logins = instance_cli._seed_demo(app)
 
     assert {role: login["username"] for role, login in logins.items()} == {
         "adviser": "adviser",
         "leadership": "leader",
+        "oversight": "oversight",
         "admin": "admin",
     }
-    assert len({login["password"] for login in logins.values()}) == 3
+    assert len({login["password"] for login in logins.values()}) == 4
+    with app.app_context():
+        oversight = db.session.scalar(select(StaffUser).where(StaffUser.username == "oversight"))
+        assert (oversight.role, oversight.email) == (Role.OVERSIGHT, "oversight@demo.invalid")
     with app.app_context():
         missions = db.session.query(Mission).all()
     assert [(m.slug, m.name) for m in missions] == [("demo", "Demo mission")]

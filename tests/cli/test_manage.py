@@ -265,6 +265,54 @@ def test_user_add_gives_a_leader_every_mission_named(app, mission):
         assert sorted(m.slug for m in user.missions) == ["eupol", "eutm"]
 
 
+def add_adviser_with_email(app, email: str):
+    return run_in(
+        app,
+        "user",
+        "add",
+        "anna",
+        "--role",
+        "adviser",
+        "--mission",
+        "eupol",
+        "--email",
+        email,
+        "--base-url",
+        BASE_URL,
+    )
+
+
+def test_user_add_gives_the_account_a_mail_address_and_the_ledger_no_address(app, mission):
+    result = add_adviser_with_email(app, " Anna.Smit@Example.ORG ")
+
+    assert result.exit_code == 0, result.stderr
+    assert "xample" not in result.stdout  # the address is not echoed
+    with app.app_context():
+        user = db.session.scalar(select(StaffUser))
+        assert user.email == "Anna.Smit@example.org"  # as the operator page stores it
+        subjects = list(db.session.scalars(select(AuditEntry.subject)))
+    assert "email:anna" in subjects
+    assert not [subject for subject in subjects if "xample" in subject]
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("anna at example", "type one mail address, such as name@example.org"),
+        ("a@example.org, b@example.org", "type one mail address, such as name@example.org"),
+        ("anna@example.org\nBcc: x@example.org", "type one mail address"),
+        ("a" * 60 + "@" + "b" * 200 + ".org", "longer than 254 characters"),
+    ],
+)
+def test_user_add_with_a_bad_address_is_a_one_line_error_and_makes_no_account(
+    app, mission, typed, expected
+):
+    message = assert_one_line_error(add_adviser_with_email(app, typed))
+
+    assert expected in message
+    assert count(app, StaffUser) == 0
+
+
 # --- db upgrade and totp ----------------------------------------------------------------------
 
 

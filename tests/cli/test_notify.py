@@ -21,11 +21,12 @@ from dissent.models import Category, Consent, Mission, Observation, ResponseKind
 from dissent.services import accounts, leadership, outbox
 from dissent.web.templating import site_name
 from tests.helpers.cli import CLEAN_ENV
-from tests.helpers.instances import run_in
+from tests.helpers.files import store_file, upload
+from tests.helpers.instances import run_in, run_without_mail
 from tests.helpers.notify import address_of, days_after_receipt, give_address, rows
 from tests.helpers.pages import BASE_URL
-from tests.helpers.services import acknowledge, escalate, file_case
-from tests.helpers.smtp import MailServer, mail_config
+from tests.helpers.services import acknowledge, escalate, file_case, revise
+from tests.helpers.smtp import mail_config
 from tests.helpers.source import submit_observation
 from tests.helpers.staff import login_staff
 
@@ -33,13 +34,13 @@ from tests.helpers.staff import login_staff
 WHAT = "Quartermaster Brightwater falsified diesel ledgers near Kandahar CANARY-WHAT-7Q2"
 MISSION_NAME = "Zephyr Training Mission CANARY-MISSION-5K9"
 TIME_OF_DAY = re.compile(r"\b\d{1,2}[:.]\d{2}\b")
-
-
-@pytest.fixture
-def mail_server(tmp_path):
-    server = MailServer(certificates=tmp_path / "tls").start()
-    yield server
-    server.stop()
+# A file a source adds later: its name and its words must stay out of every mail too.
+FILE_NAME = "Brightwater-diesel-ledger-CANARY-FILE-3M8.txt"
+FILE_CONTENT = b"Ledger page 14, signed by Quartermaster Brightwater: CANARY-CONTENT-8J4"
+FILE_WORDS = ["Brightwater-diesel-ledger", "CANARY-FILE-3M8", "CANARY-CONTENT-8J4", "Ledger"]
+NEWS_FROM_THE_SOURCE = (
+    "- 1 case with news from the source (a message, a file or an answer to a proposal)"
+)
 
 
 @pytest.fixture
@@ -185,6 +186,45 @@ def test_an_escalation_reaches_its_leader_and_the_response_the_adviser_who_has_t
     assert mail_server.to(address_of(team["second"])) == []  # the case is first's
     for mail in (to_leader, to_adviser):
         assert_content_free(mail, forbidden)
+
+
+def test_a_new_version_of_an_escalation_reaches_its_leader_without_a_word_of_it(
+    app, zephyr, team, mail_server
+):
+    case = file_case(app, zephyr.id, what=WHAT, consent=Consent.SUMMARY_ALLOWED)
+    acknowledge(app, case, team["first"])
+    escalation_id = escalate(
+        app, case, adviser=team["first"], leaders=[team["leader"]], summary="CANARY-SUMMARY"
+    )
+    run_at(app, datetime.now(UTC))
+    mail_server.received.clear()
+
+    revise(app, team["first"], escalation_id, "CANARY-REVISED corrected figures")
+    run_at(app, datetime.now(UTC) + timedelta(minutes=30))
+
+    [mail] = mail_server.all()
+    assert mail.recipients == (address_of(team["leader"]),)
+    assert lines_of(mail) == ["- 1 escalation with a new version of its summary"]
+    forbidden = [*forbidden_words(app, case.observation_id), "CANARY-SUMMARY", "CANARY-REVISED"]
+    assert_content_free(mail, forbidden)
+
+
+def test_a_file_the_source_adds_reaches_the_advisers_without_its_name_or_content(
+    app, zephyr, team, mail_server
+):
+    case = file_case(app, zephyr.id, what=WHAT)
+    run_at(app, datetime.now(UTC))  # the new observation
+    mail_server.received.clear()
+
+    store_file(app, case.observation_id, FILE_CONTENT, FILE_NAME)
+    run_at(app, datetime.now(UTC) + timedelta(minutes=30))
+
+    forbidden = [*forbidden_words(app, case.observation_id), *FILE_WORDS]
+    for who in ("first", "second"):
+        [mail] = mail_server.to(address_of(team[who]))
+        assert lines_of(mail) == [NEWS_FROM_THE_SOURCE]
+        assert_content_free(mail, forbidden)
+    assert mail_server.to(address_of(team["leader"])) == []
 
 
 def test_a_digest_is_in_its_readers_language(app, zephyr, team, mail_server):
@@ -357,11 +397,7 @@ def test_the_command_fails_when_a_digest_could_not_be_sent(app, zephyr, team, ma
 
 
 def test_without_a_mail_server_the_command_says_notifications_are_off(config):
-    quiet = create_app({key: value for key, value in config.items() if not key.startswith("SMTP")})
-    try:
-        result = run_in(quiet, "notify")
-    finally:
-        db.engine(quiet).dispose()
+    result = run_without_mail(config, "notify")
 
     assert result.exit_code == 1
     assert "DISSENT_SMTP_URL" in result.output
@@ -375,19 +411,31 @@ def test_the_demo_instance_mails_its_adviser_after_a_source_files(tmp_path, mail
     made = CliRunner().invoke(cli, ["demo", "--no-serve", "--instance", str(path)], env=env)
     assert made.exit_code == 0, made.output
     demo = create_app({"INSTANCE_PATH": str(path)})
+    source = demo.test_client()
+    mail_env = {**env, "DISSENT_SMTP_URL": f"smtp://127.0.0.1:{mail_server.port}"}
     try:
-        submit_observation(demo.test_client(), what=WHAT)
+        submit_observation(source, what=WHAT)
+        result = CliRunner().invoke(cli, ["notify"], env=mail_env)
+        # The source comes back with a file; the next run tells the adviser of that too.
+        with demo.app_context():
+            ref = db.session.scalar(select(Observation.ref))
+        uploaded = upload(
+            source, f"/inbox/{ref}/attachments", FILE_CONTENT, FILE_NAME, token_page="/inbox"
+        )
+        later = CliRunner().invoke(cli, ["notify"], env=mail_env)
     finally:
         db.engine(demo).dispose()
 
-    result = CliRunner().invoke(
-        cli, ["notify"], env={**env, "DISSENT_SMTP_URL": f"smtp://127.0.0.1:{mail_server.port}"}
-    )
-
     assert result.exit_code == 0, result.output
-    [mail] = mail_server.to("adviser@demo.invalid")
+    assert uploaded.status_code == 303
+    assert later.exit_code == 0, later.output
+    [mail, news] = mail_server.to("adviser@demo.invalid")
     assert mail.message["From"] == "dissent@demo.invalid"
     for word in WHAT.split():
         assert word.lower() not in mail.text.lower()
     assert lines_of(mail) == ["- 1 new observation in your missions"]
+    assert lines_of(news) == [NEWS_FROM_THE_SOURCE]
+    for word in [*WHAT.split(), *FILE_WORDS]:
+        assert word.lower() not in news.text.lower(), word
+        assert word.encode() not in news.raw, word
     assert mail_server.to("leader@demo.invalid") == []

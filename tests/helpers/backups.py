@@ -77,6 +77,7 @@ def make_live(path: Path, *, database_url: str | None = None) -> Live:
         random_bytes(20_000),
         "roster.bin",
         token_page="/inbox",
+        keep_name=True,  # the tests look for the name after a restore
     )
     assert response.status_code == 303
     db.engine(app).dispose()

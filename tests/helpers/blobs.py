@@ -7,6 +7,7 @@ stored blob do it through these helpers, so they hold on both databases.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,13 @@ def blob_folder(app: Any) -> Path:
     """Return the instance's blob folder (the spool of uploads on PostgreSQL)."""
     with app.app_context():
         return storage.blob_dir(current_context().settings)
+
+
+def folder_dated_to_the_day(app: Any) -> bool:
+    """Return whether the blob folder's modification time is midnight UTC today: what a
+    source did in it (a file added, removed or refused) is dated to the day only."""
+    moment = datetime.fromtimestamp(blob_folder(app).stat().st_mtime, UTC)
+    return moment == datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 def stored_blobs(app: Any) -> set[str]:

@@ -35,3 +35,16 @@ def init_instance(path: Path) -> Path:
 def run_in(app, *args: str, answer: str | None = None) -> Result:
     """Run ``dissent ARGS`` against the test application ``app``."""
     return app.test_cli_runner().invoke(cli, list(args), input=answer)
+
+
+def run_without_mail(config: dict, *args: str) -> Result:
+    """Run ``dissent ARGS`` against an application made from ``config`` without its mail
+    settings (no mail server: notifications are off)."""
+    from dissent.app import create_app
+    from dissent.extensions import db
+
+    quiet = create_app({key: value for key, value in config.items() if not key.startswith("SMTP")})
+    try:
+        return run_in(quiet, *args)
+    finally:
+        db.engine(quiet).dispose()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import Flask
@@ -18,16 +19,16 @@ from dissent.models import (
     ProposalStatus,
     Role,
 )
-from dissent.services import accounts
+from dissent.services import accounts, ladder
 from tests.helpers.casework import checked_hash, observation_ref, post_summary
 from tests.helpers.pages import BASE_URL, csrf_from
 from tests.helpers.source import file_observation
 from tests.helpers.staff import login_staff
 
-PRINCIPALS = ("anonymous", "source", "pending", "adviser", "leadership", "admin")
+PRINCIPALS = ("anonymous", "source", "pending", "adviser", "leadership", "oversight", "admin")
 
 
-STAFF_ROLES = ("adviser", "leadership", "admin")
+STAFF_ROLES = ("adviser", "leadership", "oversight", "admin")
 # They end the caller's session; the matrix visits them last.
 SESSION_ENDING = ("source.leave", "source.logout", "staff.logout")
 
@@ -139,6 +140,13 @@ def build_world(app, new_client, make_staff, *, mission_id: int) -> World:
         # The adviser enrolled after the observation waits for access to it.
         grant_id = db.session.scalars(select(AccessGrant.id)).one()
     ref = observation_ref(app, mission_id=mission_id)
+    escalated = take_the_case_to_leadership(
+        app, clients, ref=ref, leader_id=logins["leadership"].id
+    )
+    # The escalation went up the ladder (the oversight pages show only such).
+    with app.app_context(), db.unit():
+        escalation = db.session.get(Escalation, escalated["escalation_id"])
+        ladder.take_steps(db.session, now=escalation.created_at + timedelta(days=30))
     values = {
         "ref": ref,
         "staff_id": newcomer.id,
@@ -149,6 +157,6 @@ def build_world(app, new_client, make_staff, *, mission_id: int) -> World:
         "filename": "style.css",
         "attachment_id": 1,  # none exists: the rule is checked before the lookup
         "grant_id": grant_id,
-        **take_the_case_to_leadership(app, clients, ref=ref, leader_id=logins["leadership"].id),
+        **escalated,
     }
     return World(clients=clients, values=values, what=what)

@@ -113,6 +113,30 @@ def escalate(
         return sent.id
 
 
+def revise(
+    app,
+    adviser: StaffLogin,
+    escalation_id: int,
+    summary: str,
+    *,
+    record: RecordClaim | None = None,
+) -> None:
+    """Send a corrected version of an escalation's summary, with a new statement about
+    the official record (``None``: the current one kept)."""
+    with app.app_context(), db.unit():
+        user, identity = adviser_keys(adviser)
+        escalation.revise(
+            db.session,
+            current_context(),
+            staff=user,
+            identity=identity,
+            identity_secret=identity.secret_bytes(),
+            escalation=find_escalation(escalation_id),
+            summary=summary,
+            record=record,
+        )
+
+
 def find_escalation(escalation_id: int) -> Escalation:
     """Return the escalation row (inside an app context)."""
     return db.session.get(Escalation, escalation_id)

@@ -3,6 +3,10 @@
 It can speak plain SMTP, STARTTLS or TLS from the first byte (with a throw-away
 certificate authority the client is told to trust), ask for a password, answer every
 message with a refusal, or take its time over each one (to make two runs overlap).
+
+Loaded as a plugin (``tests/conftest.py``), it gives every test the fixtures
+``mail_servers`` (start servers with options) and ``mail_server`` (one plain server);
+a module whose app mails through it overrides ``config`` with :func:`mail_config`.
 """
 
 from __future__ import annotations
@@ -14,10 +18,12 @@ import email.policy
 import ipaddress
 import ssl
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 
+import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
@@ -199,3 +205,25 @@ def mail_config(server: MailServer, **more) -> dict[str, object]:
     if server.password:
         settings |= {"SMTP_USERNAME": USERNAME, "SMTP_PASSWORD": PASSWORD}
     return settings | more
+
+
+@pytest.fixture
+def mail_servers(tmp_path) -> Iterator[Callable[..., MailServer]]:
+    """Start SMTP servers for one test (options as :class:`MailServer`'s); each stops
+    at the test's end."""
+    started: list[MailServer] = []
+
+    def start(**options) -> MailServer:
+        server = MailServer(certificates=tmp_path / "tls", **options).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def mail_server(mail_servers) -> MailServer:
+    """A plain SMTP server on 127.0.0.1 for one test."""
+    return mail_servers()

@@ -7,10 +7,10 @@ from datetime import date, timedelta
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from dissent.leadership import forms
 from dissent.leadership.forms import ReportForm, ResponseForm
 from dissent.services.leadership import RESPONSE_MAX
 from dissent.services.report import MAX_PERIOD_DAYS
+from dissent.web import response_form
 
 TODAY = date(2025, 6, 15)
 MISSIONS = [("eupol", "EUPOL"), ("eucap", "EUCAP")]
@@ -18,7 +18,8 @@ MISSIONS = [("eupol", "EUPOL"), ("eucap", "EUCAP")]
 
 @pytest.fixture(autouse=True)
 def fixed_today(monkeypatch):
-    monkeypatch.setattr(forms, "today", lambda: TODAY)
+    # The response form is shared with oversight and lives in web/response_form.py.
+    monkeypatch.setattr(response_form, "today", lambda: TODAY)
 
 
 def response(app, **data) -> ResponseForm:

@@ -23,7 +23,7 @@ from dissent.models import (
     Role,
     today,
 )
-from dissent.services import audit, escalation, leadership
+from dissent.services import audit, leadership
 from dissent.services.evaluator import public_key, verify_copy
 from dissent.services.report import whole_months
 from tests.helpers.casework import SUMMARY, Sent, file_and_escalate, find
@@ -36,6 +36,7 @@ from tests.helpers.pages import (
     text_of,
     textarea_value,
 )
+from tests.helpers.services import revise as revise_version
 from tests.helpers.staff import StaffLogin, adviser_keys, login_staff
 
 REVISED = "The literacy course was attended by all 40 recruits; 12 completed it."
@@ -46,17 +47,9 @@ REVISED = "The literacy course was attended by all 40 recruits; 12 completed it.
 
 def revise(app, adviser: StaffLogin, sent: Sent, summary: str) -> None:
     """Send a corrected version of an escalation's summary."""
-    with app.app_context(), db.unit():
-        user, identity = adviser_keys(adviser)
-        escalation.revise(
-            db.session,
-            current_context(),
-            staff=user,
-            identity=identity,
-            identity_secret=identity.secret_bytes(),
-            escalation=find(sent),
-            summary=summary,
-        )
+    with app.app_context():
+        escalation_id = find(sent).id
+    revise_version(app, adviser, escalation_id, summary)
 
 
 def respond_form(browser, sent: Sent, **data):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import date
 
 import pytest
 from sqlalchemy import delete, func, select
@@ -50,6 +51,8 @@ def new_escalation(mission_id: int, number: int) -> Escalation:
         mission_id=mission_id,
         observation_id=new_observation(mission_id).id,
         ledger_number=number,
+        ladder_ack_due=date(2027, 1, 15),
+        ladder_response_due=date(2027, 4, 1),
     )
     db.session.add(escalation)
     db.session.flush()

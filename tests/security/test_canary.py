@@ -116,6 +116,9 @@ def exchange_files(app, source, staff, ref: str, canaries: dict[str, str]) -> No
             data={
                 "csrf_token": csrf_from(browser.get(token_page, base_url=BASE_URL)),
                 "file": (io.BytesIO(content), canaries[f"{side}_file_name"] + ".txt"),
+                # The source keeps the name (neutral by default): it must then be
+                # stored, and never in clear.
+                "keep_name": "y",
             },
             content_type="multipart/form-data",
             base_url=BASE_URL,

@@ -21,7 +21,7 @@ from flask import Flask
 from sqlalchemy import delete, select, update
 
 from dissent.extensions import db
-from dissent.models import AccessGrant, Base, Role, StaffUser, staff_mission
+from dissent.models import AccessGrant, Base, Escalation, Role, StaffUser, staff_mission
 from dissent.security.sessions import SOURCE_COOKIE
 from dissent.services import accounts, confirmation
 from dissent.services.verification import summary_hash as text_hash
@@ -33,6 +33,7 @@ from tests.helpers.casework import (
     observation_ref,
     post_summary,
 )
+from tests.helpers.ladder import days_after_sending, escalated_case, take_steps_at
 from tests.helpers.pages import BASE_URL, csrf_from, hidden, input_value
 from tests.helpers.routes import log_in_password_only, methods_of
 from tests.helpers.source import file_observation
@@ -468,6 +469,28 @@ def case_source_upload(env: Env) -> None:
     case_upload(env, browser, f"/inbox/{ref}/attachments")
 
 
+def case_source_remove(env: Env) -> None:
+    browser = env.source()
+    ref = observation_ref(env.app, mission_id=env.mission_id)
+    token = csrf_from(browser.get("/inbox", base_url=BASE_URL))
+    browser.post(
+        f"/inbox/{ref}/attachments",
+        data={"csrf_token": token, "file": (io.BytesIO(b"Shift plan."), "plan.txt")},
+        content_type="multipart/form-data",
+        base_url=BASE_URL,
+    )
+    inbox = browser.get("/inbox", base_url=BASE_URL)
+    attachment_id = re.search(rb"/inbox/attachments/(\d+)/remove", inbox.data).group(1).decode()
+    before, blobs_before = snapshot(env.app), blob_files(env.app)
+
+    response = browser.post(f"/inbox/attachments/{attachment_id}/remove", base_url=BASE_URL)
+
+    assert response.status_code == 400
+    assert_tells_the_user(response)
+    assert snapshot(env.app) == before
+    assert blob_files(env.app) == blobs_before
+
+
 def case_adviser_upload(env: Env) -> None:
     env.source()
     ref = observation_ref(env.app, mission_id=env.mission_id)
@@ -651,6 +674,48 @@ def case_leadership_respond(env: Env) -> None:
     assert snapshot(env.app) == before
 
 
+def case_oversight_respond(env: Env) -> None:
+    adviser, leader = env.make_staff(Role.ADVISER), env.make_staff(Role.LEADERSHIP)
+    member = env.make_staff(Role.OVERSIGHT)
+    _case, escalation_id = escalated_case(
+        env.app, env.mission_id, adviser=adviser, leaders=[leader], summary="Logs rewritten."
+    )
+    take_steps_at(env.app, days_after_sending(env.app, escalation_id, 15))
+    with env.app.app_context():
+        found = db.session.get(Escalation, escalation_id)
+        url = f"/oversight/e/{found.mission.slug}/{found.ledger_number}/respond"
+    browser = env.new_client()
+    login_staff(browser, member)
+    before = snapshot(env.app)
+    text = "The inspectorate will audit the patrol logs."
+
+    response = browser.post(
+        url, data={"seen": "0", "kind": "action_taken", "text": text}, base_url=BASE_URL
+    )
+
+    assert response.status_code == 400
+    assert_tells_the_user(response)
+    assert field_text(response, "text") == text
+    assert snapshot(env.app) == before
+
+
+def case_set_ladder(env: Env) -> None:
+    browser, _ = env.staff(Role.ADMIN)
+    before = snapshot(env.app)
+    prefix = f"ladder-{env.mission_id}"
+
+    response = browser.post(
+        f"/admin/missions/{env.mission_id}/ladder",
+        data={f"{prefix}-ack_days": "3", f"{prefix}-response_months": "1"},
+        base_url=BASE_URL,
+    )
+
+    assert response.status_code == 400
+    assert_tells_the_user(response)
+    assert field_text(response, f"{prefix}-ack_days") == "3"
+    assert snapshot(env.app) == before
+
+
 def case_decide(env: Env) -> None:
     adviser, ref, browser = adviser_with_case(env, consent="ask_first")
     text = "Training hours in the quarterly figures are counted twice."
@@ -694,8 +759,10 @@ CASES: dict[str, Callable[[Env], None]] = {
     "admin.account_action": case_account_action,
     "admin.set_email": case_set_email,
     "admin.test_mail": case_test_mail,
+    "admin.set_ladder": case_set_ladder,
     "staff.account": case_staff_account,
     "attachments.source_upload": case_source_upload,
+    "attachments.source_remove": case_source_remove,
     "attachments.adviser_upload": case_adviser_upload,
     "adviser.add_note": case_add_note,
     "adviser.change_state": case_change_state,
@@ -706,6 +773,7 @@ CASES: dict[str, Callable[[Env], None]] = {
     "adviser.names": case_names,
     "leadership.acknowledge": case_leadership_acknowledge,
     "leadership.respond": case_leadership_respond,
+    "oversight.respond": case_oversight_respond,
     "source.decide": case_decide,
 }
 

@@ -36,15 +36,17 @@ TOKEN_PAGE = {
     "pending": "/staff/2fa",
     "adviser": "/adviser/",
     "leadership": "/leadership/",
+    "oversight": "/oversight/",
     "admin": "/admin/",
 }
 AUDIENCE = {
     Access.PUBLIC: set(TOKEN_PAGE),
     Access.SOURCE: {"source"},
     Access.STAFF_PENDING: {"pending"},
-    Access.STAFF: {"adviser", "leadership", "admin"},
+    Access.STAFF: {"adviser", "leadership", "oversight", "admin"},
     Access.ADVISER: {"adviser"},
     Access.LEADERSHIP: {"leadership"},
+    Access.OVERSIGHT: {"oversight"},
     Access.ADMIN: {"admin"},
 }
 

@@ -181,6 +181,7 @@ TOKEN_PAGE = {
     "source": "/inbox",
     "adviser": "/adviser/",
     "leadership": "/leadership/",
+    "oversight": "/oversight/",
     "admin": "/admin/",
 }
 PRINCIPAL_OF = {
@@ -188,6 +189,7 @@ PRINCIPAL_OF = {
     Access.SOURCE: "source",
     Access.ADVISER: "adviser",
     Access.LEADERSHIP: "leadership",
+    Access.OVERSIGHT: "oversight",
     Access.ADMIN: "admin",
 }
 PLACEHOLDER = re.compile(r"<(?:[^<>]*:)?(\w+)>")

@@ -53,6 +53,7 @@ AUDIENCE: dict[Access, frozenset[str]] = {
     Access.ADVISER: frozenset({"adviser"}),
     Access.LEADERSHIP: frozenset({"leadership"}),
     Access.ADMIN: frozenset({"admin"}),
+    Access.OVERSIGHT: frozenset({"oversight"}),
 }
 
 
@@ -64,6 +65,8 @@ def contracted_rules(path: str) -> set[Access]:
         return {Access.ADVISER}
     if path.startswith("/leadership/"):
         return {Access.LEADERSHIP}
+    if path.startswith("/oversight/"):
+        return {Access.OVERSIGHT}
     if path == "/staff/2fa":
         return {Access.STAFF_PENDING}
     if path.startswith("/staff/"):
@@ -212,22 +215,32 @@ def test_role_route_matrix(app, world):
     for key, status in {
         ("leadership", "GET", "leadership.escalation"): 200,
         ("leadership", "POST", "leadership.respond"): 400,
+        ("oversight", "GET", "oversight.escalation"): 200,
+        ("oversight", "POST", "oversight.respond"): 400,
         ("adviser", "POST", "adviser.revise"): 400,
         ("adviser", "GET", "adviser.names"): 200,
         ("source", "POST", "source.decide"): 400,
     }.items():
         assert statuses[key] == status, (key, statuses[key])
     # The matrix is not vacuous: each interface has routes, and its own role reaches them.
-    for role, prefix in (("adviser", "/adviser/"), ("leadership", "/leadership/")):
+    for role, prefix in (
+        ("adviser", "/adviser/"),
+        ("leadership", "/leadership/"),
+        ("oversight", "/oversight/"),
+    ):
         assert reached(role, prefix), f"no {prefix} route reached by {role}"
     assert reached("admin", "/admin/")
     assert reached("source", "/inbox")
     # Separation of duties (invariant 3).
-    assert not reached("admin", "/adviser/", "/leadership/", "/inbox", "/submit/codename")
-    assert not reached("adviser", "/admin/", "/leadership/")
-    assert not reached("leadership", "/adviser/", "/admin/")
+    assert not reached(
+        "admin", "/adviser/", "/leadership/", "/oversight/", "/inbox", "/submit/codename"
+    )
+    assert not reached("adviser", "/admin/", "/leadership/", "/oversight/")
+    assert not reached("leadership", "/adviser/", "/admin/", "/oversight/")
+    # Oversight reaches its own pages and the staff account pages, nothing else.
+    assert not reached("oversight", "/adviser/", "/leadership/", "/admin/", "/inbox", "/submit/")
     for principal in ("anonymous", "source", "pending"):
-        assert not reached(principal, "/adviser/", "/leadership/", "/admin/")
+        assert not reached(principal, "/adviser/", "/leadership/", "/oversight/", "/admin/")
 
 
 def test_only_the_adviser_reads_the_observation(app, world):
@@ -237,7 +250,7 @@ def test_only_the_adviser_reads_the_observation(app, world):
 
     assert pages["adviser"].status_code == 200
     assert world.what.encode() in pages["adviser"].data
-    for name in ("leadership", "admin"):
+    for name in ("leadership", "oversight", "admin"):
         assert pages[name].status_code == 403
     for name in ("anonymous", "source", "pending"):
         assert pages[name].status_code in REDIRECTS
@@ -319,6 +332,7 @@ def test_source_cannot_reach_another_sources_observation(app, new_client, missio
     [
         "adviser",
         "leadership",
+        "oversight",
         "admin",
     ],
 )

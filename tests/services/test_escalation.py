@@ -39,6 +39,7 @@ from tests.helpers.services import (
     escalate,
     file_case,
     find_escalation,
+    revise,
     staff_user,
     stranger,
 )
@@ -213,20 +214,6 @@ def test_a_second_escalation_of_the_same_case_records_no_second_state_change(
         assert find_escalation(second).label == "EUPOL-0002"
         to_states = db.session.scalars(select(StateChange.to_state).order_by(StateChange.id)).all()
     assert to_states == [State.ACKNOWLEDGED, State.ESCALATED]
-
-
-def revise(app, adviser, escalation_id: int, summary: str) -> None:
-    with app.app_context(), db.unit():
-        user, identity = adviser_keys(adviser)
-        escalation.revise(
-            db.session,
-            current_context(),
-            staff=user,
-            identity=identity,
-            identity_secret=identity.secret_bytes(),
-            escalation=find_escalation(escalation_id),
-            summary=summary,
-        )
 
 
 def test_a_revision_is_a_new_signed_version_and_the_first_stays(app, case, adviser, leader):

@@ -28,22 +28,8 @@ def settings_for(server: MailServer, security: SmtpSecurity, **more) -> SmtpSett
     )
 
 
-@pytest.fixture
-def servers(tmp_path):
-    started: list[MailServer] = []
-
-    def start(**options) -> MailServer:
-        server = MailServer(certificates=tmp_path / "tls", **options).start()
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
-
-
-def test_a_plain_connection_to_a_loopback_server_delivers_to_the_one_recipient(servers):
-    server = servers()
+def test_a_plain_connection_to_a_loopback_server_delivers_to_the_one_recipient(mail_servers):
+    server = mail_servers()
     with Mailer(settings_for(server, SmtpSecurity.PLAIN)) as mailer:
         mailer.send(message(), to=TO)
 
@@ -56,8 +42,8 @@ def test_a_plain_connection_to_a_loopback_server_delivers_to_the_one_recipient(s
 @pytest.mark.parametrize(
     ("mode", "security"), [("starttls", SmtpSecurity.STARTTLS), ("tls", SmtpSecurity.TLS)]
 )
-def test_starttls_and_implicit_tls_with_a_password(servers, mode, security):
-    server = servers(mode=mode, password=True)
+def test_starttls_and_implicit_tls_with_a_password(mail_servers, mode, security):
+    server = mail_servers(mode=mode, password=True)
     smtp = settings_for(server, security, username=USERNAME, password=PASSWORD)
     with Mailer(smtp, tls_context=server.client_tls) as mailer:
         mailer.send(message("one"), to=TO)
@@ -66,8 +52,8 @@ def test_starttls_and_implicit_tls_with_a_password(servers, mode, security):
     assert [mail.message["Subject"] for mail in server.to(TO)] == ["one", "two"]
 
 
-def test_a_server_without_starttls_gets_nothing_when_tls_is_required(servers):
-    server = servers()  # plain only
+def test_a_server_without_starttls_gets_nothing_when_tls_is_required(mail_servers):
+    server = mail_servers()  # plain only
     with (
         Mailer(settings_for(server, SmtpSecurity.STARTTLS)) as mailer,
         pytest.raises(MailFailed) as failed,
@@ -78,8 +64,8 @@ def test_a_server_without_starttls_gets_nothing_when_tls_is_required(servers):
     assert server.all() == []
 
 
-def test_a_certificate_nobody_vouches_for_is_refused(servers):
-    server = servers(mode="starttls")
+def test_a_certificate_nobody_vouches_for_is_refused(mail_servers):
+    server = mail_servers(mode="starttls")
     # The system's authorities only: the test server's own authority is not among them.
     with (
         Mailer(
@@ -93,8 +79,8 @@ def test_a_certificate_nobody_vouches_for_is_refused(servers):
     assert server.all() == []
 
 
-def test_a_wrong_password_is_named(servers):
-    server = servers(mode="starttls", password=True)
+def test_a_wrong_password_is_named(mail_servers):
+    server = mail_servers(mode="starttls", password=True)
     smtp = settings_for(server, SmtpSecurity.STARTTLS, username=USERNAME, password="wrong")
     with Mailer(smtp, tls_context=server.client_tls) as mailer, pytest.raises(MailFailed) as failed:
         mailer.send(message(), to=TO)
@@ -103,8 +89,8 @@ def test_a_wrong_password_is_named(servers):
     assert failed.value.connection_lost
 
 
-def test_a_server_that_is_down_is_unreachable(servers):
-    server = servers()
+def test_a_server_that_is_down_is_unreachable(mail_servers):
+    server = mail_servers()
     server.stop()
     with (
         Mailer(settings_for(server, SmtpSecurity.PLAIN), timeout=5) as mailer,
@@ -116,8 +102,8 @@ def test_a_server_that_is_down_is_unreachable(servers):
     assert failed.value.connection_lost
 
 
-def test_a_refused_message_leaves_the_connection_usable_for_the_next(servers):
-    server = servers(refuse="451 4.3.0 try again later")
+def test_a_refused_message_leaves_the_connection_usable_for_the_next(mail_servers):
+    server = mail_servers(refuse="451 4.3.0 try again later")
     with Mailer(settings_for(server, SmtpSecurity.PLAIN)) as mailer:
         with pytest.raises(MailFailed) as failed:
             mailer.send(message("first"), to=TO)

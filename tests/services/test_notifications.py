@@ -21,12 +21,14 @@ from dissent.models import (
     State,
     today,
 )
-from dissent.services import audit, conversation, leadership, notifications
+from dissent.services import attachments, audit, conversation, leadership, notifications
 from dissent.services.deadlines import feedback_due, response_due
 from dissent.services.errors import InvalidInput
+from tests.helpers.files import store_file
 from tests.helpers.filing import file_directly
+from tests.helpers.ladder import days_after_sending, take_steps_at
 from tests.helpers.notify import at, days_after_receipt, give_address, plan_at, rows
-from tests.helpers.services import acknowledge, escalate, file_case, put_in_state
+from tests.helpers.services import acknowledge, escalate, file_case, put_in_state, revise
 
 K = NotificationKind
 
@@ -38,6 +40,15 @@ def advisers(app, mission, make_staff):
     give_address(app, first)
     give_address(app, second)
     return first, second, silent
+
+
+@pytest.fixture
+def leaders(app, mission, make_staff):
+    """Two leaders of the test mission with mail addresses."""
+    chosen, other = make_staff(Role.LEADERSHIP), make_staff(Role.LEADERSHIP)
+    give_address(app, chosen)
+    give_address(app, other)
+    return chosen, other
 
 
 def opens(app, login, ref: str) -> None:
@@ -130,6 +141,56 @@ def test_two_messages_before_a_run_are_one_row(app, mission, advisers):
     ]
 
 
+def clear_rows(app) -> None:
+    with app.app_context(), db.unit():
+        db.session.execute(text("DELETE FROM notification"))
+
+
+def test_a_file_the_source_adds_later_is_news_for_the_case_and_an_advisers_file_is_not(
+    app, mission, advisers
+):
+    first, second, _ = advisers
+    case = file_case(app, mission.id)
+    clear_rows(app)
+
+    store_file(app, case.observation_id, b"From the adviser. " * 20, staff_id=first.id)
+    after_adviser = rows(app)
+    store_file(app, case.observation_id, b"A scan of the ledger. " * 20)
+
+    assert after_adviser == []
+    assert rows(app) == [
+        (first.id, K.SOURCE_MESSAGE, case.observation_id),
+        (second.id, K.SOURCE_MESSAGE, case.observation_id),
+    ]
+
+
+def test_a_file_sent_with_the_observation_itself_adds_no_second_notification(
+    app, mission, advisers
+):
+    case = file_case(app, mission.id)
+
+    store_file(app, case.observation_id, b"Filed with it. " * 20, first_filing=True)
+    with_the_filing = {row[1] for row in rows(app)}
+    store_file(app, case.observation_id, b"Sent later. " * 20)
+
+    assert with_the_filing == {K.NEW_OBSERVATION}
+    assert {row[1] for row in rows(app)} == {K.NEW_OBSERVATION, K.SOURCE_MESSAGE}
+
+
+def test_a_file_refused_over_a_limit_tells_no_one(app, mission, advisers, monkeypatch):
+    case = file_case(app, mission.id)
+    clear_rows(app)
+    monkeypatch.setattr(attachments, "MAX_ATTACHMENTS_PER_OBSERVATION", 1)
+    store_file(app, case.observation_id, b"The first file. " * 20)
+    assert len(rows(app)) == 2  # one for each adviser
+    clear_rows(app)
+
+    with pytest.raises(attachments.TooManyAttachments):
+        store_file(app, case.observation_id, b"One too many. " * 20)
+
+    assert rows(app) == []
+
+
 def test_a_kind_turned_off_and_an_inactive_account_get_nothing(app, mission, make_staff):
     keen, tired, gone = (make_staff(Role.ADVISER) for _ in range(3))
     give_address(app, keen)
@@ -144,12 +205,10 @@ def test_a_kind_turned_off_and_an_inactive_account_get_nothing(app, mission, mak
 
 
 def test_escalation_and_response_reach_the_leader_and_then_the_adviser(
-    app, mission, make_staff, advisers
+    app, mission, advisers, leaders
 ):
     first, _second, _ = advisers
-    leader, other_leader = make_staff(Role.LEADERSHIP), make_staff(Role.LEADERSHIP)
-    give_address(app, leader)
-    give_address(app, other_leader)
+    leader, other_leader = leaders
     case = file_case(app, mission.id, consent=Consent.SUMMARY_ALLOWED)
     acknowledge(app, case, first)  # first opens it by acknowledging
     opens(app, first, case.ref)
@@ -172,6 +231,58 @@ def test_escalation_and_response_reach_the_leader_and_then_the_adviser(
     assert [r for r in rows(app) if r[1] is K.RESPONSE_RECEIVED] == [
         (first.id, K.RESPONSE_RECEIVED, escalation_id)
     ]
+
+
+def test_a_new_version_of_an_escalation_is_news_for_its_leaders_only(
+    app, mission, advisers, leaders
+):
+    first, _second, _ = advisers
+    leader, _other_leader = leaders  # the other is not told
+    case = file_case(app, mission.id, consent=Consent.SUMMARY_ALLOWED)
+    acknowledge(app, case, first)
+    escalation_id = escalate(app, case, adviser=first, leaders=[leader], summary="Figures.")
+    clear_rows(app)
+
+    revise(app, first, escalation_id, "Figures, corrected.")
+    revise(app, first, escalation_id, "Figures, corrected twice.")  # before a run: one row
+
+    assert rows(app) == [(leader.id, K.ESCALATION_REVISED, escalation_id)]
+    assert K.ESCALATION_REVISED in notifications.kinds_for(Role.LEADERSHIP)
+    assert K.ESCALATION_REVISED not in notifications.kinds_for(Role.ADVISER)
+
+
+def test_a_new_version_of_a_stepped_escalation_is_news_for_oversight_too(
+    app, mission, advisers, leaders, make_staff
+):
+    first, _second, _ = advisers
+    leader, _other_leader = leaders
+    member = make_staff(Role.OVERSIGHT)
+    give_address(app, member)
+    case = file_case(app, mission.id, consent=Consent.SUMMARY_ALLOWED)
+    acknowledge(app, case, first)
+    stepped = escalate(app, case, adviser=first, leaders=[leader], summary="Figures.")
+    quiet = escalate(app, case, adviser=first, leaders=[leader], summary="Hours.")
+    with app.app_context(), db.unit():
+        # The other one was acknowledged in time: it does not go up the ladder.
+        leadership.acknowledge_escalation(
+            db.session,
+            staff=db.session.get(StaffUser, leader.id),
+            escalation=db.session.get(Escalation, quiet),
+        )
+    take_steps_at(app, days_after_sending(app, stepped, 15))
+    clear_rows(app)
+
+    revise(app, first, stepped, "Figures, corrected.")
+    revise(app, first, quiet, "Hours, corrected.")
+
+    assert [r for r in rows(app) if r[1] is K.ESCALATION_REVISED] == sorted(
+        [
+            (leader.id, K.ESCALATION_REVISED, stepped),
+            (leader.id, K.ESCALATION_REVISED, quiet),
+            (member.id, K.ESCALATION_REVISED, stepped),
+        ]
+    )
+    assert K.ESCALATION_REVISED in notifications.kinds_for(Role.OVERSIGHT)
 
 
 # --- written by a run -------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from dissent.models import (
     Role,
     today,
 )
-from dissent.services import accounts, consent, escalation, official_record
+from dissent.services import accounts, consent, official_record
 from dissent.services.content import open_document, seal_document
 from dissent.services.errors import ConsentProblem, ConsentRefused, InvalidInput, Problem
 from dissent.services.keyring import escalation_recipients
@@ -43,6 +43,7 @@ from tests.helpers.services import (
     escalate,
     file_case,
     find_escalation,
+    revise,
     staff_user,
 )
 from tests.helpers.staff import adviser_keys
@@ -201,17 +202,7 @@ def test_a_version_signed_before_statements_still_verifies(app, adviser, leader,
 
 
 def test_correcting_the_text_alone_keeps_the_statement(app, adviser, sent):
-    with app.app_context(), db.unit():
-        user, identity = adviser_keys(adviser)
-        escalation.revise(
-            db.session,
-            current_context(),
-            staff=user,
-            identity=identity,
-            identity_secret=identity.secret_bytes(),
-            escalation=find_escalation(sent),
-            summary=SUMMARY + " Records were checked.",
-        )
+    revise(app, adviser, sent, SUMMARY + " Records were checked.")
     _first, second = versions_of(app, adviser, sent)
     assert second.verified and second.record == CLAIM
     assert second.version.contradicts_record is True
@@ -219,18 +210,7 @@ def test_correcting_the_text_alone_keeps_the_statement(app, adviser, sent):
 
 def test_a_correction_can_change_the_statement_in_a_new_signed_version(app, adviser, sent):
     renamed = RecordClaim(True, "Final evaluation: literacy target met", "2026")
-    with app.app_context(), db.unit():
-        user, identity = adviser_keys(adviser)
-        escalation.revise(
-            db.session,
-            current_context(),
-            staff=user,
-            identity=identity,
-            identity_secret=identity.secret_bytes(),
-            escalation=find_escalation(sent),
-            summary=SUMMARY,
-            record=renamed,
-        )
+    revise(app, adviser, sent, SUMMARY, record=renamed)
     first, second = versions_of(app, adviser, sent)
     assert (first.record, second.record) == (CLAIM, renamed)
     assert first.verified and second.verified

@@ -13,7 +13,13 @@ from sqlalchemy import func, select
 from dissent.extensions import current_context, db
 from dissent.models import Attachment, BlobChunk, Role, Sender
 from dissent.services import storage
-from tests.helpers.blobs import delete_blob, part_files, read_blob, stored_blobs
+from tests.helpers.blobs import (
+    delete_blob,
+    folder_dated_to_the_day,
+    part_files,
+    read_blob,
+    stored_blobs,
+)
 from tests.helpers.casework import observation_ref
 from tests.helpers.source import file_observation
 from tests.helpers.stores import POSTGRES_URL
@@ -124,6 +130,25 @@ def test_a_discarded_blob_leaves_nothing(app):
         blob.discard()  # idempotent
 
     assert folder_listing(app) == []
+
+
+def test_removing_a_blob_or_a_part_dates_the_folder_to_the_day_only(app):
+    """An unlink sets the folder's time to the moment; a source's action (a refused
+    upload, a removal) must be dated to the day only (invariant 2)."""
+    with app.app_context():
+        settings = current_context().settings
+        discarded = storage.new_blob(settings)
+        discarded.file.write(b"partial")
+        discarded.discard()
+        assert folder_dated_to_the_day(app), "a refused upload's part"
+
+        published = storage.new_blob(settings)
+        published.file.write(b"ciphertext")
+        published.publish()
+        now = time.time()
+        os.utime(published.folder, (now, now))  # as any other change to the folder would
+        storage.remove_blob(db.session, settings, published.name)
+        assert folder_dated_to_the_day(app), "a removed blob"
 
 
 def test_blob_names_are_never_paths(app):

@@ -7,9 +7,8 @@ import hashlib
 import pytest
 from sqlalchemy import update
 
-from dissent.extensions import current_context, db
+from dissent.extensions import db
 from dissent.models import EscalationVersion, Role, StaffUser
-from dissent.services import escalation
 from dissent.services.official_record import NO_CONTRADICTION
 from dissent.services.verification import (
     SignatureProblem,
@@ -25,6 +24,7 @@ from tests.helpers.services import (
     escalate,
     file_case,
     find_escalation,
+    revise,
     staff_user,
     stranger,
 )
@@ -38,20 +38,6 @@ REVISED = "The literacy course was attended by all 40 recruits; 12 completed it.
 @pytest.fixture
 def sent(app, case, adviser, leader) -> int:
     return escalate(app, case, adviser=adviser, leaders=[leader], summary=SUMMARY)
-
-
-def revise(app, adviser, escalation_id: int, summary: str) -> None:
-    with app.app_context(), db.unit():
-        user, identity = adviser_keys(adviser)
-        escalation.revise(
-            db.session,
-            current_context(),
-            staff=user,
-            identity=identity,
-            identity_secret=identity.secret_bytes(),
-            escalation=find_escalation(escalation_id),
-            summary=summary,
-        )
 
 
 def tamper(app, escalation_id: int, **values) -> None:

@@ -124,3 +124,27 @@ def test_a_login_sets_the_language_of_the_mails_until_one_is_chosen(
 
     assert person(app, fresh.id).language == "nl"
     assert person(app, decided.id).language == "en"
+
+
+def test_a_leader_can_turn_off_mails_about_new_versions_of_an_escalation(
+    app, new_client, make_staff, mission
+):
+    leader = make_staff(Role.LEADERSHIP)
+    browser = new_client()
+    login_staff(browser, leader)
+    page = browser.get("/staff/account", base_url=BASE_URL)
+    kept = [
+        k.value for k in notifications.kinds_for(Role.LEADERSHIP) if k is not K.ESCALATION_REVISED
+    ]
+
+    saved = browser.post(
+        "/staff/account",
+        data=form_fields(
+            page, "/staff/account", email="lead@example.org", language="en", kinds=kept
+        ),
+        base_url=BASE_URL,
+    )
+
+    assert "A new version of an escalation's summary" in text_of(page)
+    assert saved.status_code == 303
+    assert person(app, leader.id).notify_off == K.ESCALATION_REVISED.value

@@ -23,7 +23,7 @@ from dissent.web.digest import (
     send_test_mail,
 )
 from tests.helpers.pages import BASE_URL
-from tests.helpers.smtp import MailServer, mail_config
+from tests.helpers.smtp import mail_config
 
 K = NotificationKind
 SMTP = SmtpSettings(
@@ -92,11 +92,9 @@ def test_without_a_mail_server_the_test_mail_says_so(app):
 
 
 @pytest.fixture
-def mailing(config, tmp_path):
-    server = MailServer(certificates=tmp_path / "tls").start()
-    made = create_app({**config, **mail_config(server)})
-    yield made, server
-    server.stop()
+def mailing(config, mail_server):
+    made = create_app({**config, **mail_config(mail_server)})
+    yield made, mail_server
     db.engine(made).dispose()
 
 

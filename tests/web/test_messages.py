@@ -39,6 +39,7 @@ WITHOUT_WORDS = {
     "SubmissionReplayed",
     "EnrolmentInvalid",
     "GranteeUnavailable",
+    "FileNotRemovable",  # the removal page says why (attachments/remove.html)
 }
 GENERIC = "This could not be done. Nothing was changed."
 

@@ -87,17 +87,24 @@ def test_a_sources_inbox_says_how_long_the_session_lasts(new_client, adviser):
 # --- staff ---------------------------------------------------------------------------------------
 
 
-def test_an_advisers_note_after_the_session_ended_is_shown_back(new_client, adviser, clock):
+def post_to_case_after_timeout(new_client, adviser, clock, action: str, fields: dict):
+    """Have ``adviser`` open an acknowledged case, stay idle past the staff session's 15
+    minutes, then send ``fields`` to the case's ``action``; return the response."""
     staff = new_client()
     login_staff(staff, adviser)
     _source, ref = file_and_acknowledge(new_client, staff, consent="ask_first")
     page = staff.get(f"/adviser/o/{ref}", base_url=BASE_URL)
     clock["by"] = timedelta(minutes=16)
-
-    response = staff.post(
-        f"/adviser/o/{ref}/notes",
-        data={"csrf_token": csrf_from(page), "note-text": CANARY},
+    return staff.post(
+        f"/adviser/o/{ref}/{action}",
+        data={"csrf_token": csrf_from(page), **fields},
         base_url=BASE_URL,
+    )
+
+
+def test_an_advisers_note_after_the_session_ended_is_shown_back(new_client, adviser, clock):
+    response = post_to_case_after_timeout(
+        new_client, adviser, clock, "notes", {"note-text": CANARY}
     )
 
     assert response.status_code == 401
@@ -109,16 +116,8 @@ def test_an_advisers_note_after_the_session_ended_is_shown_back(new_client, advi
 def test_an_advisers_acknowledgement_after_the_session_ended_is_explained(
     new_client, adviser, clock
 ):
-    staff = new_client()
-    login_staff(staff, adviser)
-    _source, ref = file_and_acknowledge(new_client, staff, consent="ask_first")
-    page = staff.get(f"/adviser/o/{ref}", base_url=BASE_URL)
-    clock["by"] = timedelta(minutes=16)
-
-    response = staff.post(
-        f"/adviser/o/{ref}/state",
-        data={"csrf_token": csrf_from(page), "to_state": "in_review"},
-        base_url=BASE_URL,
+    response = post_to_case_after_timeout(
+        new_client, adviser, clock, "state", {"to_state": "in_review"}
     )
 
     assert response.status_code == 401

@@ -1,4 +1,4 @@
-"""Reading an upload's body into its sink (dissent.attachments.receive), within the limits."""
+"""Reading an upload's body into its sink (dissent.web.receive), within the limits."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import io
 import pytest
 from flask import request
 
-from dissent.attachments.receive import MAX_FORM_PARTS, receive_upload
 from dissent.services import attachments
 from dissent.services.attachments import AttachmentTooLarge
+from dissent.web.receive import MAX_FORM_PARTS, receive_upload
 from tests.helpers.files import multipart_body, random_bytes
 
 

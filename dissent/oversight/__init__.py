@@ -1,0 +1,1 @@
+"""The oversight interface: escalations that went up the ladder above leadership."""
